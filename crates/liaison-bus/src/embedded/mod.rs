@@ -1,0 +1,149 @@
+//! The bus for one process: a durable log in its own SQLite file.
+//!
+//! It keeps the rules of the JetStream bus: messages are stored before
+//! `publish` returns, de-duplicated by event id, delivered to each durable
+//! consumer in publish order, at least once; a consumer resumes after its
+//! last acknowledged message, a nak redelivers from that message on after
+//! the delay (so later messages never overtake it), an unsettled delivery is
+//! redelivered after `ack_wait`, and a message rejected for good, or delivered
+//! `max_deliver` times, goes to the dead letters.
+
+mod consumer;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use liaison_eventstore::migrate::{self, Migration};
+use liaison_eventstore::sqlite::connect_options;
+use liaison_proto::events::v1::EventEnvelope;
+use prost::Message;
+use sqlx::{Row, SqlitePool};
+use tokio::sync::Notify;
+
+use crate::{subjects, BusConsumer, BusError, ConsumerSpec, DeadLetter, EventBus, PublishOutcome};
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "messages, consumers, dead letters",
+    sql: include_str!("schema.sql"),
+}];
+
+pub struct EmbeddedBus {
+    inner: Arc<Shared>,
+}
+
+pub(crate) struct Shared {
+    pool: SqlitePool,
+    published: Notify,
+    open_consumers: Mutex<HashSet<String>>,
+}
+
+impl EmbeddedBus {
+    /// Opens (creating if needed) the bus log at `path`.
+    pub async fn open(path: &Path) -> Result<Self, BusError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| {
+                BusError::Storage(format!("cannot create {}: {error}", parent.display()))
+            })?;
+        }
+        let pool = sqlx::sqlite::SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(connect_options(path))
+            .await
+            .map_err(storage)?;
+        let mut conn = pool.acquire().await.map_err(storage)?;
+        migrate::run_sqlite(&mut conn, "bus", MIGRATIONS)
+            .await
+            .map_err(|error| BusError::Storage(error.to_string()))?;
+        drop(conn);
+        Ok(Self {
+            inner: Arc::new(Shared {
+                pool,
+                published: Notify::new(),
+                open_consumers: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+    }
+}
+
+#[async_trait]
+impl EventBus for EmbeddedBus {
+    async fn publish(&self, envelopes: &[EventEnvelope]) -> Result<PublishOutcome, BusError> {
+        if envelopes.is_empty() {
+            return Ok(PublishOutcome::default());
+        }
+        let mut tx = self.inner.pool.begin().await.map_err(storage)?;
+        let mut outcome = PublishOutcome::default();
+        let now = liaison_eventstore::now_micros();
+        for envelope in envelopes {
+            let subject = subjects::event_subject(&envelope.service, &envelope.event_type);
+            let inserted = sqlx::query(
+                "INSERT INTO messages (msg_id, subject, data, stored_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (msg_id) DO NOTHING",
+            )
+            .bind(&envelope.event_id)
+            .bind(&subject)
+            .bind(envelope.encode_to_vec())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(storage)?
+            .rows_affected();
+            if inserted == 1 {
+                outcome.stored += 1;
+            } else {
+                outcome.duplicates += 1;
+            }
+        }
+        tx.commit().await.map_err(storage)?;
+        self.inner.published.notify_waiters();
+        Ok(outcome)
+    }
+
+    async fn consumer(&self, spec: ConsumerSpec) -> Result<Box<dyn BusConsumer>, BusError> {
+        Ok(Box::new(
+            consumer::EmbeddedConsumer::open(self.inner.clone(), spec).await?,
+        ))
+    }
+
+    async fn dead_letters(&self, consumer: &str) -> Result<Vec<DeadLetter>, BusError> {
+        let rows = sqlx::query(
+            "SELECT subject, data, reason, delivered FROM dead_letters WHERE consumer = ? ORDER BY id",
+        )
+        .bind(consumer)
+        .fetch_all(&self.inner.pool)
+        .await
+        .map_err(storage)?;
+        rows.iter()
+            .map(|row| {
+                let subject: String = row.try_get("subject").map_err(storage)?;
+                let data: Vec<u8> = row.try_get("data").map_err(storage)?;
+                let delivered: i64 = row.try_get("delivered").map_err(storage)?;
+                Ok(DeadLetter {
+                    consumer: consumer.to_owned(),
+                    envelope: decode(&subject, &data)?,
+                    subject,
+                    reason: row.try_get("reason").map_err(storage)?,
+                    delivered: u32::try_from(delivered).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn decode(subject: &str, data: &[u8]) -> Result<EventEnvelope, BusError> {
+    EventEnvelope::decode(data).map_err(|error| BusError::BadMessage {
+        subject: subject.to_owned(),
+        reason: error.to_string(),
+    })
+}
+
+pub(crate) fn storage(error: sqlx::Error) -> BusError {
+    BusError::Storage(error.to_string())
+}

@@ -1,0 +1,66 @@
+use thiserror::Error;
+
+/// Why an append or read failed.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Another writer got there first; reload and retry.
+    #[error("version conflict on stream {stream_id}: expected version {expected}, found {actual}")]
+    VersionConflict {
+        stream_id: String,
+        expected: u64,
+        actual: u64,
+    },
+    /// A projection refused the events (a rule of the owning service).
+    #[error(transparent)]
+    Rejected(Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The database could not be reached or did not answer.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data does not read back (a bug or a damaged file).
+    #[error("event store corrupt: {0}")]
+    Corrupt(String),
+    #[error("invalid append: {0}")]
+    InvalidAppend(String),
+}
+
+impl StoreError {
+    pub(crate) fn from_sqlx(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
+            sqlx::Error::Database(ref db) if is_busy(db.as_ref()) => {
+                StoreError::Unavailable(error.to_string())
+            }
+            other => StoreError::Corrupt(other.to_string()),
+        }
+    }
+}
+
+fn is_busy(error: &dyn sqlx::error::DatabaseError) -> bool {
+    matches!(error.code().as_deref(), Some("5") | Some("6"))
+}
+
+/// Why a projection could not apply an event.
+#[derive(Debug, Error)]
+pub enum ProjectionError {
+    /// The event breaks a rule the read model enforces (e.g. a unique email):
+    /// the append is refused and the caller gets this error back.
+    #[error(transparent)]
+    Rejected(Box<dyn std::error::Error + Send + Sync + 'static>),
+    #[error("projection database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("projection cannot decode event {event_type}: {reason}")]
+    Decode { event_type: String, reason: String },
+}
+
+impl From<ProjectionError> for StoreError {
+    fn from(error: ProjectionError) -> Self {
+        match error {
+            ProjectionError::Rejected(inner) => StoreError::Rejected(inner),
+            ProjectionError::Database(db) => StoreError::from_sqlx(db),
+            ProjectionError::Decode { .. } => StoreError::Corrupt(error.to_string()),
+        }
+    }
+}

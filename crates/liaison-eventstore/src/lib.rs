@@ -1,0 +1,51 @@
+//! The event-sourcing kernel shared by every Liaison service.
+//!
+//! A service records what happened as events in its own log. Appends use
+//! optimistic concurrency on `(stream, expected version)`; in the same
+//! transaction the service's read models are updated by its [`Projection`]s,
+//! so a caller reads its own writes. The event table has a global position and
+//! doubles as the outbox that the bus relay publishes from.
+//!
+//! Personal data is protected by crypto-shredding: events of a subject (a
+//! person) are encrypted with a per-subject key kept outside the log, and
+//! forgetting the subject destroys the key, leaving the payloads unreadable.
+
+mod crypto;
+mod envelope;
+mod error;
+pub mod migrate;
+mod projection;
+pub mod sqlite;
+mod store;
+
+pub use envelope::{
+    AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent,
+    StreamAppend,
+};
+pub use error::{ProjectionError, StoreError};
+pub use projection::{ConsumerProjection, Projection};
+pub use store::EventStore;
+
+/// Microseconds since the Unix epoch, the unit every stored time uses.
+pub fn now_micros() -> i64 {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Converts stored microseconds to a protobuf timestamp.
+pub fn micros_to_timestamp(micros: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: i32::try_from(micros.rem_euclid(1_000_000) * 1_000).unwrap_or(0),
+    }
+}
+
+/// Converts a protobuf timestamp to stored microseconds.
+pub fn timestamp_to_micros(timestamp: &prost_types::Timestamp) -> i64 {
+    timestamp
+        .seconds
+        .saturating_mul(1_000_000)
+        .saturating_add(i64::from(timestamp.nanos) / 1_000)
+}

@@ -1,0 +1,35 @@
+use async_trait::async_trait;
+use liaison_proto::events::v1::EventEnvelope;
+
+use crate::{ProjectionError, RecordedEvent};
+
+/// A read model of the service that owns the log, updated in the append's
+/// transaction. The same code rebuilds it from the log, so a rebuilt model
+/// equals the live one.
+#[async_trait]
+pub trait Projection<DB: sqlx::Database>: Send + Sync + 'static {
+    /// Stable name, used in logs.
+    fn name(&self) -> &'static str;
+    /// Applies one event. A shredded event (erased subject) has no payload.
+    async fn apply(
+        &self,
+        conn: &mut DB::Connection,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError>;
+    /// Empties the read model before a rebuild.
+    async fn reset(&self, conn: &mut DB::Connection) -> Result<(), sqlx::Error>;
+}
+
+/// A read model or reaction fed by another service's events from the bus.
+/// The store applies it and records the consumer's checkpoint in one
+/// transaction, so a redelivered event is never applied twice.
+#[async_trait]
+pub trait ConsumerProjection<DB: sqlx::Database>: Send + Sync + 'static {
+    /// Durable consumer name, e.g. `relations`.
+    fn consumer_name(&self) -> &'static str;
+    async fn apply(
+        &self,
+        conn: &mut DB::Connection,
+        envelope: &EventEnvelope,
+    ) -> Result<(), ProjectionError>;
+}

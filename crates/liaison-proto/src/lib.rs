@@ -1,0 +1,29 @@
+//! Generated protobuf and gRPC code for every Liaison service. The `.proto`
+//! files under `proto/` are the single source of truth; nothing here is edited
+//! by hand.
+
+/// Encoded `FileDescriptorSet` of every Liaison proto, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/liaison_descriptor.bin"));
+
+pub mod common {
+    pub mod v1 {
+        tonic::include_proto!("liaison.common.v1");
+    }
+}
+
+pub mod events {
+    pub mod v1 {
+        tonic::include_proto!("liaison.events.v1");
+    }
+}
+
+pub mod contacts {
+    pub mod v1 {
+        #![allow(clippy::large_enum_variant)]
+        tonic::include_proto!("liaison.contacts.v1");
+    }
+}
+
+pub use prost;
+pub use prost_types;

@@ -1,0 +1,68 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Checks one dependency for readiness; `Err` says what is down.
+pub type ReadinessCheck =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// Liveness (`/healthz`) and readiness (`/readyz`, naming what is down).
+pub fn probe_routes(checks: Vec<(&'static str, ReadinessCheck)>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readiness))
+        .with_state(Arc::new(checks))
+}
+
+async fn readiness(
+    State(checks): State<Arc<Vec<(&'static str, ReadinessCheck)>>>,
+) -> (StatusCode, Json<serde_json_value::Report>) {
+    let mut report = serde_json_value::Report::default();
+    for (name, check) in checks.iter() {
+        if let Err(reason) = check().await {
+            report.down.push(serde_json_value::Down {
+                dependency: name,
+                reason,
+            });
+        }
+    }
+    report.ready = report.down.is_empty();
+    let status = if report.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(report))
+}
+
+mod serde_json_value {
+    #[derive(Default, serde::Serialize)]
+    pub struct Report {
+        pub ready: bool,
+        pub down: Vec<Down>,
+    }
+
+    #[derive(serde::Serialize)]
+    pub struct Down {
+        pub dependency: &'static str,
+        pub reason: String,
+    }
+}
+
+/// Serves `router` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}

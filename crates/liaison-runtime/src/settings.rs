@@ -1,0 +1,269 @@
+//! Layered, typed, validated configuration: compiled-in defaults, then
+//! `liaison.toml` (or the file given), then `LIAISON__SECTION__KEY`
+//! environment variables. Unknown keys are refused with their name.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment, File, FileFormat};
+use serde::{Deserialize, Serialize};
+
+const DEFAULTS: &str = include_str!("defaults.toml");
+const MASK: &str = "********";
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub log: LogSettings,
+    pub contacts: StorageSettings,
+    pub bus: BusSettings,
+    pub security: SecuritySettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info,liaison_contacts=debug`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSettings {
+    /// `sqlite://path` or empty for `<data_dir>/<service>.sqlite`.
+    pub database_url: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    pub kind: BusKind,
+    pub nats_url: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BusKind {
+    Embedded,
+    Nats,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecuritySettings {
+    pub internal_token: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration file {path} not found")]
+    FileNotFound { path: PathBuf },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// Where settings come from. Tests build this in code; they never touch the
+/// process environment.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// An explicit file (must exist); otherwise `liaison.toml` if present.
+    pub file: Option<PathBuf>,
+    /// `LIAISON__…` variables; `None` reads the process environment.
+    pub environment: Option<HashMap<String, String>>,
+}
+
+impl Settings {
+    pub fn load(sources: &Sources) -> Result<Self, SettingsError> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        match &sources.file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(SettingsError::FileNotFound { path: path.clone() });
+                }
+                builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Toml));
+            }
+            None => {
+                builder = builder.add_source(
+                    File::from(Path::new("liaison.toml"))
+                        .format(FileFormat::Toml)
+                        .required(false),
+                );
+            }
+        }
+        let environment = Environment::with_prefix("LIAISON")
+            .prefix_separator("__")
+            .separator("__")
+            .source(sources.environment.clone());
+        let settings: Settings = builder
+            .add_source(environment)
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|error| SettingsError::Invalid(error.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(SettingsError::Invalid("data_dir must not be empty".into()));
+        }
+        let url = &self.contacts.database_url;
+        if !url.is_empty() && !url.starts_with("sqlite:") {
+            return Err(SettingsError::Invalid(format!(
+                "contacts.database_url {url:?} is not supported: use sqlite://PATH or leave it empty"
+            )));
+        }
+        if self.bus.kind == BusKind::Nats {
+            return Err(SettingsError::Invalid(
+                "bus.kind \"nats\" is not available in this build; use \"embedded\"".into(),
+            ));
+        }
+        if self.log.level.trim().is_empty() {
+            return Err(SettingsError::Invalid("log.level must not be empty".into()));
+        }
+        Ok(())
+    }
+
+    /// Where a service's SQLite file lives.
+    pub fn sqlite_path(&self, service: &str, database_url: &str) -> PathBuf {
+        match database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| database_url.strip_prefix("sqlite:"))
+        {
+            Some(path) if !path.is_empty() => PathBuf::from(path),
+            _ => self.data_dir.join(format!("{service}.sqlite")),
+        }
+    }
+
+    /// The effective configuration as TOML, secrets masked.
+    pub fn to_masked_toml(&self) -> String {
+        let mut shown = self.clone();
+        if !shown.security.internal_token.is_empty() {
+            shown.security.internal_token = MASK.to_owned();
+        }
+        shown.contacts.database_url = mask_url_password(&shown.contacts.database_url);
+        shown.bus.nats_url = mask_url_password(&shown.bus.nats_url);
+        toml::to_string(&shown).unwrap_or_else(|error| format!("# cannot render: {error}\n"))
+    }
+}
+
+/// `scheme://user:secret@host` becomes `scheme://user:********@host`.
+fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:{MASK}@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_mode_on_loopback() {
+        let settings = Settings::load(&Sources {
+            file: None,
+            environment: env(&[]),
+        })
+        .expect("load");
+        assert_eq!(settings.grpc_addr.to_string(), "127.0.0.1:50051");
+        assert_eq!(settings.http_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.data_dir, PathBuf::from("./data"));
+        assert_eq!(settings.bus.kind, BusKind::Embedded);
+        assert_eq!(
+            settings.sqlite_path("contacts", &settings.contacts.database_url),
+            PathBuf::from("./data/contacts.sqlite")
+        );
+    }
+
+    #[test]
+    fn file_then_environment_override_defaults() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("liaison.toml");
+        std::fs::write(
+            &file,
+            "grpc_addr = \"127.0.0.1:6000\"\n[log]\nformat = \"json\"\n",
+        )
+        .expect("write");
+        let settings = Settings::load(&Sources {
+            file: Some(file),
+            environment: env(&[
+                ("LIAISON__GRPC_ADDR", "127.0.0.1:7000"),
+                ("LIAISON__LOG__LEVEL", "debug"),
+            ]),
+        })
+        .expect("load");
+        assert_eq!(settings.grpc_addr.to_string(), "127.0.0.1:7000");
+        assert_eq!(settings.log.format, LogFormat::Json);
+        assert_eq!(settings.log.level, "debug");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("liaison.toml");
+        std::fs::write(&file, "grpc_adr = \"127.0.0.1:6000\"\n").expect("write");
+        let error = Settings::load(&Sources {
+            file: Some(file),
+            environment: env(&[]),
+        })
+        .expect_err("unknown key");
+        assert!(error.to_string().contains("grpc_adr"), "{error}");
+
+        let error = Settings::load(&Sources {
+            file: None,
+            environment: env(&[("LIAISON__HTTP_ADDR", "not-an-address")]),
+        })
+        .expect_err("bad address");
+        assert!(error.to_string().contains("http_addr"), "{error}");
+
+        let error = Settings::load(&Sources {
+            file: Some(PathBuf::from("/nonexistent/liaison.toml")),
+            environment: env(&[]),
+        })
+        .expect_err("missing file");
+        assert!(error.to_string().contains("/nonexistent/liaison.toml"));
+    }
+
+    #[test]
+    fn secrets_are_masked_when_printed() {
+        let mut settings = Settings::load(&Sources {
+            file: None,
+            environment: env(&[]),
+        })
+        .expect("load");
+        settings.security.internal_token = "s3cret-token".into();
+        settings.bus.nats_url = "nats://liaison:hunter2@nats:4222".into();
+        let shown = settings.to_masked_toml();
+        assert!(!shown.contains("s3cret-token"));
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("nats://liaison:********@nats:4222"));
+    }
+}
