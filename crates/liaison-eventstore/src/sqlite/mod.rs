@@ -17,9 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use liaison_proto::events::v1::EventEnvelope;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+pub use sqlx::sqlite::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Sqlite};
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -238,6 +237,15 @@ impl EventStore for SqliteEventStore {
         })
         .await
     }
+}
+
+/// Checks that the database answers (readiness).
+pub async fn ping(pool: &SqlitePool) -> Result<(), StoreError> {
+    sqlx::query("SELECT 1")
+        .execute(pool)
+        .await
+        .map(|_| ())
+        .map_err(StoreError::from_sqlx)
 }
 
 /// Parses `sqlite://path` or a bare path into a file path.

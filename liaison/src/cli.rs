@@ -1,0 +1,134 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use liaison_runtime::settings::{Settings, Sources};
+
+use crate::target::{Target, Targets};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "liaison",
+    version,
+    about = "Liaison CRM: contacts, relations, campaigns, billing and sync"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./liaison.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run services: all in one process (default) or the targets named.
+    Serve(ServeArgs),
+    /// Print the effective configuration, secrets masked.
+    Config(Overrides),
+    /// Administration tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Rebuild read models from the event log (the server must be stopped).
+    Rebuild {
+        /// Services to rebuild: all, or a comma-separated list.
+        #[arg(long, default_value = "all")]
+        target: Targets,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Components to run: all, or a comma-separated list (contacts).
+    #[arg(long, default_value = "all")]
+    pub target: Targets,
+    #[command(flatten)]
+    pub overrides: Overrides,
+}
+
+/// Flags that override the configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Overrides {
+    /// Directory for the embedded databases [default: ./data].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// gRPC listen address [default: 127.0.0.1:50051].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub grpc_addr: Option<SocketAddr>,
+    /// HTTP listen address [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http_addr: Option<SocketAddr>,
+}
+
+impl Overrides {
+    fn apply(&self, settings: &mut Settings) {
+        if let Some(dir) = &self.data_dir {
+            settings.data_dir.clone_from(dir);
+        }
+        if let Some(addr) = self.grpc_addr {
+            settings.grpc_addr = addr;
+        }
+        if let Some(addr) = self.http_addr {
+            settings.http_addr = addr;
+        }
+    }
+}
+
+fn load_settings(config: &Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<Settings> {
+    let mut settings = Settings::load(&Sources {
+        file: config.clone(),
+        environment: None,
+    })?;
+    overrides.apply(&mut settings);
+    Ok(settings)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = load_settings(&cli.config, &args.overrides)?;
+            liaison_runtime::telemetry::init_logging(&settings.log);
+            crate::serve::serve(settings, args.target).await
+        }
+        Command::Config(overrides) => {
+            let settings = load_settings(&cli.config, &overrides)?;
+            print!("{}", settings.to_masked_toml());
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Rebuild { target, overrides },
+        } => {
+            let settings = load_settings(&cli.config, &overrides)?;
+            liaison_runtime::telemetry::init_logging(&settings.log);
+            let _lock = crate::serve::lock_data_dir(&settings.data_dir)?;
+            for target in &target.0 {
+                match target {
+                    Target::Contacts => {
+                        let path =
+                            settings.sqlite_path("contacts", &settings.contacts.database_url);
+                        let service = liaison_contacts::ContactsService::open_sqlite(&path)
+                            .await
+                            .with_context(|| format!("cannot open {}", path.display()))?;
+                        let store = service.store();
+                        let replayed =
+                            liaison_eventstore::EventStore::rebuild_projections(store.as_ref())
+                                .await
+                                .context("rebuild of contacts failed")?;
+                        println!("contacts: read models rebuilt from {replayed} events");
+                        store.close().await;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! `liaison serve`: wires the targets of this process together.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use liaison_bus::embedded::EmbeddedBus;
+use liaison_bus::{EventBus, Relay};
+use liaison_eventstore::EventStore;
+use liaison_runtime::grpc::GrpcServer;
+use liaison_runtime::http::ReadinessCheck;
+use liaison_runtime::Settings;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::target::{Target, Targets};
+
+/// Holds an exclusive lock on the data dir: one process writes it at a time.
+pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let path = data_dir.join("liaison.lock");
+    let file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.try_lock().map_err(|_| {
+        anyhow::anyhow!(
+            "data directory {} is in use by another liaison process",
+            data_dir.display()
+        )
+    })?;
+    Ok(file)
+}
+
+pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let _lock = lock_data_dir(&settings.data_dir)?;
+    let grpc_listener = TcpListener::bind(settings.grpc_addr)
+        .await
+        .with_context(|| format!("cannot listen for gRPC on {}", settings.grpc_addr))?;
+    let http_listener = TcpListener::bind(settings.http_addr)
+        .await
+        .with_context(|| format!("cannot listen for HTTP on {}", settings.http_addr))?;
+    let grpc_addr = grpc_listener.local_addr()?;
+    let http_addr = http_listener.local_addr()?;
+
+    let shutdown = liaison_runtime::shutdown::on_signals();
+    let bus: Arc<EmbeddedBus> = Arc::new(
+        EmbeddedBus::open(&settings.data_dir.join("bus.sqlite"))
+            .await
+            .context("cannot open the embedded event bus")?,
+    );
+
+    let mut grpc = GrpcServer::new();
+    let health = grpc.health();
+    let mut background = tokio::task::JoinSet::new();
+    let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
+    let mut closers = Vec::new();
+    let mut checks: Vec<(&'static str, ReadinessCheck)> = Vec::new();
+    let workers = CancellationToken::new();
+
+    for target in &targets.0 {
+        match target {
+            Target::Contacts => {
+                let path = settings.sqlite_path("contacts", &settings.contacts.database_url);
+                let contacts = liaison_contacts::ContactsService::open_sqlite(&path)
+                    .await
+                    .with_context(|| format!("cannot open contacts database {}", path.display()))?;
+                let store = contacts.store();
+                grpc = grpc.add_service(contacts.grpc());
+                stores.push(store.clone());
+                let reader = store.reader().clone();
+                checks.push((
+                    "contacts-database",
+                    Arc::new(move || {
+                        let reader = reader.clone();
+                        Box::pin(async move { sqlx_ping(&reader).await })
+                    }),
+                ));
+                closers.push(store);
+            }
+        }
+    }
+    for store in &stores {
+        let relay = Relay::new(store.clone(), bus.clone() as Arc<dyn EventBus>);
+        background.spawn(relay.run(workers.clone()));
+    }
+
+    for target in &targets.0 {
+        match target {
+            Target::Contacts => {
+                health
+                    .set_serving::<liaison_contacts::grpc::ContactsGrpcServer>()
+                    .await;
+            }
+        }
+    }
+
+    let grpc_task = tokio::spawn(grpc.serve(grpc_listener, shutdown.clone()));
+    let router = liaison_runtime::http::probe_routes(checks);
+    let http_task = tokio::spawn(liaison_runtime::http::serve(
+        http_listener,
+        router,
+        shutdown.clone(),
+    ));
+
+    tracing::info!(
+        targets = %targets,
+        grpc = %grpc_addr,
+        http = %http_addr,
+        data_dir = %settings.data_dir.display(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "liaison is serving"
+    );
+
+    shutdown.cancelled().await;
+    // Reverse order: stop taking calls, then stop the workers, then storage.
+    match grpc_task.await {
+        Ok(Err(error)) => tracing::error!(%error, "grpc server failed"),
+        Err(error) => tracing::error!(%error, "grpc server task failed"),
+        Ok(Ok(())) => {}
+    }
+    let _ = http_task.await;
+    workers.cancel();
+    while background.join_next().await.is_some() {}
+    for store in closers {
+        store.close().await;
+    }
+    bus.close().await;
+    tracing::info!("liaison stopped");
+    Ok(())
+}
+
+async fn sqlx_ping(pool: &liaison_eventstore::sqlite::SqlitePool) -> Result<(), String> {
+    liaison_eventstore::sqlite::ping(pool)
+        .await
+        .map_err(|error| error.to_string())
+}

@@ -1,0 +1,115 @@
+use liaison_eventstore::StoreError;
+use liaison_runtime::{ErrorCode, ServiceError};
+use thiserror::Error;
+
+/// Everything that can go wrong in the contacts service.
+#[derive(Debug, Error)]
+pub enum ContactsError {
+    #[error("{field}: {message}")]
+    InvalidArgument { field: String, message: String },
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error(
+        "email {email} already belongs to person {other_id}; set allow_shared_email to accept it"
+    )]
+    EmailTaken { email: String, other_id: String },
+    #[error(
+        "external reference {source_name}/{external_id} already belongs to contact {other_id}"
+    )]
+    ExternalRefTaken {
+        source_name: String,
+        external_id: String,
+        other_id: String,
+    },
+    #[error("a category named {name:?} already exists ({other_id})")]
+    CategoryNameTaken { name: String, other_id: String },
+    #[error("category_id: unknown category {id:?}")]
+    UnknownCategory { id: String },
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error(
+        "{id} was changed meanwhile: expected version {expected}, found {actual}; reload and retry"
+    )]
+    VersionConflict {
+        id: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ContactsError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ContactsError::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl ServiceError for ContactsError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            ContactsError::InvalidArgument { .. } | ContactsError::UnknownCategory { .. } => {
+                ErrorCode::InvalidArgument
+            }
+            ContactsError::NotFound { .. } => ErrorCode::NotFound,
+            ContactsError::EmailTaken { .. }
+            | ContactsError::ExternalRefTaken { .. }
+            | ContactsError::CategoryNameTaken { .. } => ErrorCode::AlreadyExists,
+            ContactsError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            ContactsError::VersionConflict { .. } => ErrorCode::Aborted,
+            ContactsError::Unavailable(_) => ErrorCode::Unavailable,
+            ContactsError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            ContactsError::InvalidArgument { field, .. } => Some(field),
+            ContactsError::UnknownCategory { .. } => Some("category_id"),
+            ContactsError::EmailTaken { .. } => Some("emails"),
+            ContactsError::ExternalRefTaken { .. } => Some("external_refs"),
+            ContactsError::CategoryNameTaken { .. } => Some("name"),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for ContactsError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::VersionConflict {
+                stream_id,
+                expected,
+                actual,
+            } => ContactsError::VersionConflict {
+                id: crate::domain::id_of_stream(&stream_id).to_owned(),
+                expected,
+                actual,
+            },
+            StoreError::Rejected(inner) => match inner.downcast::<ContactsError>() {
+                Ok(own) => *own,
+                Err(other) => ContactsError::Internal(other.to_string()),
+            },
+            StoreError::Unavailable(reason) => ContactsError::Unavailable(reason),
+            StoreError::Corrupt(reason) | StoreError::InvalidAppend(reason) => {
+                ContactsError::Internal(reason)
+            }
+        }
+    }
+}
+
+impl From<sqlx::Error> for ContactsError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+                ContactsError::Unavailable(error.to_string())
+            }
+            other => ContactsError::Internal(other.to_string()),
+        }
+    }
+}
