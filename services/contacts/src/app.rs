@@ -85,7 +85,7 @@ impl ContactsApp {
         context: &RequestContext,
     ) -> Result<Contact, ContactsError> {
         self.execute(id, expected_version, context, |contact| {
-            let kind = contact_kind(contact)?;
+            let kind = contact.require_live("update")?;
             let mut proposed = contact.data.clone();
             for field in &changes.fields {
                 fields::copy_field(&changes.values, &mut proposed, field);

@@ -214,8 +214,15 @@ impl Writer {
             for (subject, key) in effects.new_keys {
                 self.config.keys.remember(&subject, Some(key));
             }
+            let erased_any = !effects.forgotten.is_empty();
             for subject in effects.forgotten {
                 self.config.keys.forget(&subject);
+            }
+            if erased_any {
+                // Old page images of erased rows must not linger in the WAL.
+                if let Err(error) = self.execute("PRAGMA wal_checkpoint(TRUNCATE)").await {
+                    tracing::warn!(%error, "checkpoint after erasure failed");
+                }
             }
             self.head.send_replace(self.memory.next_position - 1);
             for (job, outcome) in jobs.into_iter().zip(outcomes) {

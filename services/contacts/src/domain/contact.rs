@@ -116,7 +116,8 @@ impl Contact {
         format!("{kind} {}", self.id)
     }
 
-    fn require_live(&self, action: &str) -> Result<Kind, ContactsError> {
+    /// The contact's kind if it is live; why not otherwise.
+    pub fn require_live(&self, action: &str) -> Result<Kind, ContactsError> {
         let kind = self.require_exists()?;
         match &self.lifecycle {
             Lifecycle::Live => Ok(kind),
@@ -138,8 +139,8 @@ impl Contact {
 
     fn require_exists(&self) -> Result<Kind, ContactsError> {
         match (self.kind, &self.lifecycle) {
-            (Some(kind), lifecycle) if *lifecycle != Lifecycle::New => Ok(kind),
-            _ => Err(self.not_found()),
+            (_, Lifecycle::New | Lifecycle::Purged) | (None, _) => Err(self.not_found()),
+            (Some(kind), _) => Ok(kind),
         }
     }
 

@@ -1,0 +1,100 @@
+//! A contacts gRPC server on an ephemeral port with SQLite in a temp dir.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use liaison_contacts::ContactsService;
+use liaison_proto::contacts::v1 as pb;
+use liaison_proto::contacts::v1::contact_service_client::ContactServiceClient;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+pub struct Server {
+    pub client: ContactServiceClient<Channel>,
+    pub service: Arc<ContactsService>,
+    pub dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let service = Arc::new(
+            ContactsService::open_sqlite(&dir.path().join("contacts.sqlite"))
+                .await
+                .expect("open contacts"),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let shutdown = CancellationToken::new();
+        let server = liaison_runtime::grpc::GrpcServer::new().add_service(service.grpc());
+        tokio::spawn(server.serve(listener, shutdown.clone()));
+        let client = ContactServiceClient::connect(format!("http://{addr}"))
+            .await
+            .expect("connect");
+        Server {
+            client,
+            service,
+            dir,
+            shutdown,
+        }
+    }
+
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self.dir.path().join("contacts.sqlite")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub fn person(given: &str, family: &str, email: &str) -> pb::CreatePersonRequest {
+    pb::CreatePersonRequest {
+        given_name: given.into(),
+        family_name: family.into(),
+        emails: if email.is_empty() {
+            Vec::new()
+        } else {
+            vec![pb::Email {
+                address: email.into(),
+                ..Default::default()
+            }]
+        },
+        ..Default::default()
+    }
+}
+
+pub fn organisation(name: &str) -> pb::CreateOrganisationRequest {
+    pb::CreateOrganisationRequest {
+        name: name.into(),
+        ..Default::default()
+    }
+}
+
+/// The status of a call expected to fail, with its code checked.
+pub fn expect_code<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, tonic::Status>,
+    code: tonic::Code,
+) -> tonic::Status {
+    match result {
+        Ok(response) => panic!("expected {code:?}, got {:?}", response.into_inner()),
+        Err(status) => {
+            assert_eq!(status.code(), code, "unexpected status: {status:?}");
+            status
+        }
+    }
+}
+
+pub fn field_of(status: &tonic::Status) -> String {
+    status
+        .metadata()
+        .get("liaison-field")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
