@@ -10,6 +10,8 @@
 //! person) are encrypted with a per-subject key kept outside the log, and
 //! forgetting the subject destroys the key, leaving the payloads unreadable.
 
+#[cfg(feature = "testing")]
+pub mod conformance;
 mod crypto;
 mod envelope;
 mod error;

@@ -1,0 +1,127 @@
+//! The event-store conformance suite on SQLite.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use liaison_eventstore::conformance::{StoreHarness, CONSUMER, REFUSED_TYPE};
+use liaison_eventstore::migrate::Migration;
+use liaison_eventstore::sqlite::{
+    connect_options, SqliteEventStore, SqliteStoreOptions, StoreComponents,
+};
+use liaison_eventstore::{
+    ConsumerProjection, EventStore, Projection, ProjectionError, RecordedEvent,
+};
+use liaison_proto::events::v1::EventEnvelope;
+use sqlx::{Sqlite, SqliteConnection};
+
+const SCHEMA: &[Migration] = &[Migration {
+    version: 1,
+    description: "counters",
+    sql: "CREATE TABLE counted (kind TEXT NOT NULL, n INTEGER NOT NULL);
+          INSERT INTO counted VALUES ('projected', 0), ('consumed', 0);",
+}];
+
+#[derive(Debug, thiserror::Error)]
+#[error("refused by the test projection")]
+struct Refused;
+
+struct Counter;
+
+#[async_trait]
+impl Projection<Sqlite> for Counter {
+    fn name(&self) -> &'static str {
+        "counter"
+    }
+    async fn apply(
+        &self,
+        conn: &mut SqliteConnection,
+        event: &RecordedEvent,
+    ) -> Result<(), ProjectionError> {
+        if event.event_type == REFUSED_TYPE {
+            return Err(ProjectionError::Rejected(Box::new(Refused)));
+        }
+        sqlx::query("UPDATE counted SET n = n + 1 WHERE kind = 'projected'")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+    async fn reset(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE counted SET n = 0 WHERE kind = 'projected'")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+struct Consumed;
+
+#[async_trait]
+impl ConsumerProjection<Sqlite> for Consumed {
+    fn consumer_name(&self) -> &'static str {
+        CONSUMER
+    }
+    async fn apply(
+        &self,
+        conn: &mut SqliteConnection,
+        _envelope: &EventEnvelope,
+    ) -> Result<(), ProjectionError> {
+        sqlx::query("UPDATE counted SET n = n + 1 WHERE kind = 'consumed'")
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
+
+struct SqliteHarness {
+    dir: tempfile::TempDir,
+}
+
+impl SqliteHarness {
+    /// Reads the counters through a connection of its own, as any reader would.
+    async fn count(&self, kind: &str) -> u64 {
+        let pool =
+            sqlx::SqlitePool::connect_with(connect_options(&self.dir.path().join("store.sqlite")))
+                .await
+                .expect("reader");
+        let n: i64 = sqlx::query_scalar("SELECT n FROM counted WHERE kind = ?")
+            .bind(kind)
+            .fetch_one(&pool)
+            .await
+            .expect("count");
+        pool.close().await;
+        u64::try_from(n).unwrap_or(0)
+    }
+}
+
+#[async_trait]
+impl StoreHarness for SqliteHarness {
+    async fn open(&self) -> Arc<dyn EventStore> {
+        Arc::new(
+            SqliteEventStore::open(
+                SqliteStoreOptions::new(self.dir.path().join("store.sqlite")),
+                StoreComponents {
+                    service: "conformance",
+                    migrations: SCHEMA,
+                    projections: vec![Arc::new(Counter)],
+                    consumers: vec![Arc::new(Consumed)],
+                },
+            )
+            .await
+            .expect("open store"),
+        )
+    }
+    async fn projected(&self, _store: &Arc<dyn EventStore>) -> u64 {
+        self.count("projected").await
+    }
+    async fn consumed(&self, _store: &Arc<dyn EventStore>) -> u64 {
+        self.count("consumed").await
+    }
+}
+
+fn harness() -> SqliteHarness {
+    SqliteHarness {
+        dir: tempfile::tempdir().expect("temp dir"),
+    }
+}
+
+liaison_eventstore::store_conformance_tests!(harness());
