@@ -1,0 +1,346 @@
+//! `make bench`: runs the workloads of BENCHMARKS.md against the release
+//! binary, beside the ceilings of this machine measured in the same run, and
+//! prints one table.
+
+mod ceiling;
+mod load;
+mod process;
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use liaison_proto::contacts::v1 as pb;
+use liaison_proto::contacts::v1::contact_service_client::ContactServiceClient;
+use tonic::transport::Channel;
+
+use load::Stats;
+use process::Server;
+
+#[derive(Parser)]
+#[command(about = "Liaison benchmarks beside the machine's ceilings")]
+struct Args {
+    /// The liaison binary to measure (a release build).
+    #[arg(long)]
+    liaison: Option<PathBuf>,
+    /// Seconds per throughput or latency measurement.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Persons in the database for the read workloads.
+    #[arg(long, default_value_t = 100_000)]
+    persons: u64,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the ceiling (used by the benchmark itself).
+    CeilingServer {
+        #[arg(long)]
+        database: PathBuf,
+        #[arg(long)]
+        addr: SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(Command::CeilingServer { database, addr }) = args.command {
+        return ceiling::serve(&database, addr).await;
+    }
+    let liaison = args
+        .liaison
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("--liaison PATH is required"))?;
+    let duration = Duration::from_secs(args.seconds);
+    let work = tempfile::tempdir()?;
+    let mut table = Table::default();
+
+    // (a) The ceiling: bare tonic + one SQLite append per transaction.
+    let ceiling = Server::ceiling(&work.path().join("ceiling.sqlite")).await?;
+    let ceiling_1 = ceiling_load(&ceiling, 1, duration).await?;
+    let ceiling_32 = ceiling_load(&ceiling, 32, duration).await?;
+    drop(ceiling);
+
+    // (d) Start-up on an empty data dir, and idle memory.
+    let data = work.path().join("data");
+    let (service, startup_fresh) = Server::liaison(&liaison, &data).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss = service.rss_mib()?;
+
+    // (b) CreatePerson through the real service.
+    let category = create_category(&service).await?;
+    let create_1 = create_load(&service, 1, duration, &category).await?;
+    let create_32 = create_load(&service, 32, duration, &category).await?;
+    table.row("(a) ceiling: tonic + 1 SQLite append/tx", &ceiling_1, None);
+    table.row("(a) ceiling: tonic + 1 SQLite append/tx", &ceiling_32, None);
+    table.row("(b) CreatePerson", &create_1, Some(ceiling_1.throughput()));
+    table.row(
+        "(b) CreatePerson",
+        &create_32,
+        Some(ceiling_32.throughput()),
+    );
+
+    // (c) Reads over the full address book.
+    let seeded = seed(&service, args.persons, &category).await?;
+    let get = get_load(&service, duration, seeded).await?;
+    let list = list_load(&service, duration, &category).await?;
+    table.row(
+        &format!("(c) GetPerson, {} persons", args.persons),
+        &get,
+        None,
+    );
+    table.row(
+        &format!(
+            "(c) ListPersons category+tag filter, page 50, {} persons",
+            args.persons
+        ),
+        &list,
+        None,
+    );
+    let loaded_rss = service.rss_mib()?;
+    drop(service);
+    let (restarted, startup_full) = Server::liaison(&liaison, &data).await?;
+    drop(restarted);
+
+    let mut out = table.render();
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| (d) start-up | value |");
+    let _ = writeln!(out, "| --- | --- |");
+    let _ = writeln!(
+        out,
+        "| start to SERVING, empty data dir | {:.0} ms |",
+        startup_fresh.as_secs_f64() * 1e3
+    );
+    let _ = writeln!(
+        out,
+        "| start to SERVING, {} persons | {:.0} ms |",
+        args.persons,
+        startup_full.as_secs_f64() * 1e3
+    );
+    let _ = writeln!(out, "| idle RSS after start | {idle_rss:.1} MiB |");
+    let _ = writeln!(
+        out,
+        "| RSS after the read workloads | {loaded_rss:.1} MiB |"
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "Ratios: CreatePerson/ceiling = {:.2} at 1 client (goal >= 0.5), {:.2} at 32 clients (goal >= 1.5).",
+        create_1.throughput() / ceiling_1.throughput(),
+        create_32.throughput() / ceiling_32.throughput()
+    );
+    println!("{out}");
+    std::fs::create_dir_all("bench-results")?;
+    std::fs::write("bench-results/latest.md", &out)?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct Table {
+    rows: Vec<String>,
+}
+
+impl Table {
+    fn row(&mut self, workload: &str, stats: &Stats, ceiling: Option<f64>) {
+        let ratio = ceiling
+            .map(|c| format!("{:.2}x", stats.throughput() / c))
+            .unwrap_or_else(|| "-".into());
+        self.rows.push(format!(
+            "| {workload} | {} | {:.0}/s | {:.2} | {:.2} | {ratio} | {} |",
+            stats.clients,
+            stats.throughput(),
+            stats.p50_ms(),
+            stats.p99_ms(),
+            stats.errors
+        ));
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::from(
+            "| workload | clients | throughput | p50 ms | p99 ms | vs ceiling | errors |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+        );
+        for row in &self.rows {
+            out.push_str(row);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+async fn connect(server: &Server) -> anyhow::Result<Channel> {
+    Ok(Channel::from_shared(server.url())?.connect().await?)
+}
+
+async fn ceiling_load(
+    server: &Server,
+    clients: usize,
+    duration: Duration,
+) -> anyhow::Result<Stats> {
+    let payload = vec![7u8; 160];
+    load::run(
+        clients,
+        duration,
+        |_| async {
+            Ok(ceiling::pb::ceiling_client::CeilingClient::new(
+                connect(server).await?,
+            ))
+        },
+        move |client, n| {
+            let mut client = client.clone();
+            let request = ceiling::pb::AppendRequest {
+                stream_id: format!("s-{n}"),
+                payload: payload.clone(),
+            };
+            async move { client.append(request).await.is_ok() }
+        },
+    )
+    .await
+}
+
+fn person(n: u64, category: &str) -> pb::CreatePersonRequest {
+    pb::CreatePersonRequest {
+        given_name: format!("Given{n}"),
+        family_name: format!("Family{}", n % 9_973),
+        emails: vec![pb::Email {
+            address: format!("person{n}@example.org"),
+            ..Default::default()
+        }],
+        phones: vec![pb::Phone {
+            number: format!("+336{:08}", n % 100_000_000),
+            ..Default::default()
+        }],
+        tags: if n % 3 == 0 {
+            vec!["newsletter".into()]
+        } else {
+            Vec::new()
+        },
+        category_id: if n % 10 == 0 {
+            category.to_owned()
+        } else {
+            String::new()
+        },
+        ..Default::default()
+    }
+}
+
+async fn create_category(server: &Server) -> anyhow::Result<String> {
+    let mut client = ContactServiceClient::new(connect(server).await?);
+    let category = client
+        .create_category(pb::CreateCategoryRequest {
+            name: "Alumni".into(),
+            description: String::new(),
+        })
+        .await?
+        .into_inner();
+    Ok(category.id)
+}
+
+async fn create_load(
+    server: &Server,
+    clients: usize,
+    duration: Duration,
+    category: &str,
+) -> anyhow::Result<Stats> {
+    let category = category.to_owned();
+    // Numbers far apart so runs never reuse an email.
+    let base = if clients == 1 { 10_000_000 } else { 20_000_000 };
+    load::run(
+        clients,
+        duration,
+        |_| async { Ok(ContactServiceClient::new(connect(server).await?)) },
+        move |client, n| {
+            let mut client = client.clone();
+            let request = person(base + n, &category);
+            async move { client.create_person(request).await.is_ok() }
+        },
+    )
+    .await
+}
+
+/// Tops the address book up to `total` persons; returns ids to read back.
+async fn seed(server: &Server, total: u64, category: &str) -> anyhow::Result<Vec<String>> {
+    let mut client = ContactServiceClient::new(connect(server).await?);
+    let present = client
+        .list_persons(pb::ListContactsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
+        .await?
+        .into_inner()
+        .total_count;
+    let missing = total.saturating_sub(present);
+    let mut tasks = Vec::new();
+    for worker in 0..32u64 {
+        let mut client = ContactServiceClient::new(connect(server).await?);
+        let category = category.to_owned();
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            let mut n = worker;
+            while n < missing {
+                let response = client
+                    .create_person(person(30_000_000 + n, &category))
+                    .await?;
+                if ids.len() < 2_000 {
+                    ids.push(response.into_inner().id);
+                }
+                n += 32;
+            }
+            anyhow::Ok(ids)
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await??);
+    }
+    Ok(ids)
+}
+
+async fn get_load(server: &Server, duration: Duration, ids: Vec<String>) -> anyhow::Result<Stats> {
+    let ids = std::sync::Arc::new(ids);
+    load::run(
+        1,
+        duration,
+        |_| async { Ok(ContactServiceClient::new(connect(server).await?)) },
+        move |client, n| {
+            let mut client = client.clone();
+            let id = ids[(n as usize * 7_919) % ids.len().max(1)].clone();
+            async move {
+                client
+                    .get_person(pb::GetContactRequest { id })
+                    .await
+                    .is_ok()
+            }
+        },
+    )
+    .await
+}
+
+async fn list_load(server: &Server, duration: Duration, category: &str) -> anyhow::Result<Stats> {
+    let category = category.to_owned();
+    load::run(
+        1,
+        duration,
+        |_| async { Ok(ContactServiceClient::new(connect(server).await?)) },
+        move |client, _| {
+            let mut client = client.clone();
+            let request = pb::ListContactsRequest {
+                category_id: category.clone(),
+                tags: vec!["newsletter".into()],
+                page_size: 50,
+                ..Default::default()
+            };
+            async move {
+                client
+                    .list_persons(request)
+                    .await
+                    .is_ok_and(|r| !r.into_inner().persons.is_empty())
+            }
+        },
+    )
+    .await
+}

@@ -1,0 +1,100 @@
+//! Servers under measurement, each in its own process.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+pub struct Server {
+    child: Child,
+    addr: String,
+}
+
+fn free_addr() -> anyhow::Result<String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.to_string())
+}
+
+impl Server {
+    pub async fn ceiling(database: &Path) -> anyhow::Result<Server> {
+        let addr = free_addr()?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg("ceiling-server")
+            .arg("--database")
+            .arg(database)
+            .args(["--addr", &addr])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("start the ceiling server")?;
+        let server = Server { child, addr };
+        server.wait_serving("liaison.bench.v1.Ceiling").await?;
+        Ok(server)
+    }
+
+    /// Starts `liaison serve`; also returns the time to SERVING.
+    pub async fn liaison(binary: &Path, data_dir: &Path) -> anyhow::Result<(Server, Duration)> {
+        let addr = free_addr()?;
+        let http = free_addr()?;
+        let started = Instant::now();
+        let child = Command::new(binary)
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--grpc-addr", &addr, "--http-addr", &http])
+            .env("LIAISON__LOG__LEVEL", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {}", binary.display()))?;
+        let server = Server { child, addr };
+        server
+            .wait_serving("liaison.contacts.v1.ContactService")
+            .await?;
+        Ok((server, started.elapsed()))
+    }
+
+    async fn wait_serving(&self, service: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(endpoint) = Channel::from_shared(self.url()) {
+                if let Ok(channel) = endpoint.connect().await {
+                    let request = HealthCheckRequest {
+                        service: service.to_owned(),
+                    };
+                    if let Ok(response) = HealthClient::new(channel).check(request).await {
+                        if response.into_inner().status == ServingStatus::Serving as i32 {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        bail!("{service} did not serve within 60 s")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Resident memory of the server process.
+    pub fn rss_mib(&self) -> anyhow::Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmRSS line")?;
+        Ok(kib / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

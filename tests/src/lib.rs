@@ -1,0 +1,197 @@
+//! Runs the real `liaison` binary for end-to-end tests: a private data dir,
+//! free loopback ports, readiness through the gRPC health service.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use liaison_proto::contacts::v1::contact_service_client::ContactServiceClient;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+/// The binary under test: `LIAISON_BIN`, or the one built beside this test.
+pub fn binary() -> PathBuf {
+    if let Ok(path) = std::env::var("LIAISON_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let binary = profile_dir.join("liaison");
+    assert!(
+        binary.exists(),
+        "{} not found: build it first (`cargo build -p liaison`) or set LIAISON_BIN",
+        binary.display()
+    );
+    binary
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free port")
+}
+
+/// One `liaison serve` process.
+pub struct Liaison {
+    child: Option<Child>,
+    pub grpc_addr: String,
+    pub http_addr: String,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Liaison {
+    /// Starts `liaison serve` on `data_dir` and waits until it serves.
+    pub async fn start(data_dir: &Path) -> anyhow::Result<Liaison> {
+        let grpc_addr = format!("127.0.0.1:{}", free_port());
+        let http_addr = format!("127.0.0.1:{}", free_port());
+        let log = data_dir.with_extension(format!("log-{}", free_port()));
+        let log_file = std::fs::File::create(&log).context("log file")?;
+        let child = Command::new(binary())
+            .args(["serve", "--data-dir"])
+            .arg(data_dir)
+            .args(["--grpc-addr", &grpc_addr, "--http-addr", &http_addr])
+            .env("LIAISON__LOG__LEVEL", "info,sqlx=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .context("spawn liaison")?;
+        let mut liaison = Liaison {
+            child: Some(child),
+            grpc_addr,
+            http_addr,
+            data_dir: data_dir.to_owned(),
+            log,
+        };
+        liaison.wait_serving().await?;
+        Ok(liaison)
+    }
+
+    async fn wait_serving(&mut self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!(
+                        "liaison exited with {status} before serving:\n{}",
+                        self.log_text()
+                    );
+                }
+            }
+            if let Ok(channel) = Channel::from_shared(self.grpc_url())?.connect().await {
+                let mut health = HealthClient::new(channel);
+                let request = HealthCheckRequest {
+                    service: "liaison.contacts.v1.ContactService".into(),
+                };
+                if let Ok(response) = health.check(request).await {
+                    if response.into_inner().status == ServingStatus::Serving as i32 {
+                        return Ok(());
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("liaison did not serve within 30 s:\n{}", self.log_text())
+    }
+
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    pub async fn contacts(&self) -> anyhow::Result<ContactServiceClient<Channel>> {
+        Ok(ContactServiceClient::connect(self.grpc_url()).await?)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `kill -9`: no shutdown, no flush, nothing.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        let exit = child.wait()?;
+        if !exit.success() {
+            bail!("liaison exited with {exit}:\n{}", self.log_text());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Liaison {
+    fn drop(&mut self) {
+        self.kill_hard();
+    }
+}
+
+/// Runs `liaison <args>` to completion; its stdout, or the error with stderr.
+pub fn run_cli(args: &[&str]) -> anyhow::Result<String> {
+    let output = Command::new(binary()).args(args).output()?;
+    if !output.status.success() {
+        bail!(
+            "liaison {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Every row of the contacts read models, as sortable text.
+pub async fn dump_read_models(database: &Path) -> anyhow::Result<Vec<String>> {
+    let pool =
+        sqlx::SqlitePool::connect_with(liaison_eventstore::sqlite::connect_options(database))
+            .await?;
+    let mut rows = Vec::new();
+    for table in [
+        "contacts",
+        "contact_emails",
+        "contact_tags",
+        "contact_external_refs",
+        "categories",
+    ] {
+        let columns: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
+                .bind(table)
+                .fetch_all(&pool)
+                .await?;
+        let row_text = columns
+            .iter()
+            .map(|c| format!("quote({c})"))
+            .collect::<Vec<_>>()
+            .join(" || '|' || ");
+        let mut text: Vec<String> = sqlx::query_scalar(&format!("SELECT {row_text} FROM {table}"))
+            .fetch_all(&pool)
+            .await?;
+        text.sort();
+        rows.push(format!("{table}: {} rows", text.len()));
+        rows.extend(text);
+    }
+    pool.close().await;
+    Ok(rows)
+}
