@@ -44,13 +44,24 @@ enum Command {
         #[arg(long)]
         addr: SocketAddr,
     },
+    /// Creates persons in-process, without gRPC: the store's own throughput.
+    Direct {
+        #[arg(long, default_value_t = 32)]
+        tasks: usize,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Command::CeilingServer { database, addr }) = args.command {
-        return ceiling::serve(&database, addr).await;
+    match args.command {
+        Some(Command::CeilingServer { database, addr }) => {
+            return ceiling::serve(&database, addr).await
+        }
+        Some(Command::Direct { tasks }) => {
+            return direct(tasks, Duration::from_secs(args.seconds)).await
+        }
+        None => {}
     }
     let liaison = args
         .liaison
@@ -193,10 +204,18 @@ async fn ceiling_load(
         move |client, n| {
             let mut client = client.clone();
             let request = ceiling::pb::AppendRequest {
-                stream_id: format!("s-{n}"),
+                stream_id: format!("s-{clients}-{n}"),
                 payload: payload.clone(),
             };
-            async move { client.append(request).await.is_ok() }
+            async move {
+                match client.append(request).await {
+                    Ok(_) => true,
+                    Err(status) => {
+                        report_first_error("ceiling", &status);
+                        false
+                    }
+                }
+            }
         },
     )
     .await
@@ -279,24 +298,40 @@ async fn seed(server: &Server, total: u64, category: &str) -> anyhow::Result<Vec
         let mut client = ContactServiceClient::new(connect(server).await?);
         let category = category.to_owned();
         tasks.push(tokio::spawn(async move {
-            let mut ids = Vec::new();
             let mut n = worker;
             while n < missing {
-                let response = client
+                client
                     .create_person(person(30_000_000 + n, &category))
                     .await?;
-                if ids.len() < 2_000 {
-                    ids.push(response.into_inner().id);
-                }
                 n += 32;
             }
-            anyhow::Ok(ids)
+            anyhow::Ok(())
         }));
     }
-    let mut ids = Vec::new();
     for task in tasks {
-        ids.extend(task.await??);
+        task.await??;
     }
+    // Ids spread over the whole book, newest first.
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    for _ in 0..4 {
+        let page = client
+            .list_persons(pb::ListContactsRequest {
+                page_size: 500,
+                page_token: token.clone(),
+                sort: pb::ContactSort::CreatedAt as i32,
+                descending: true,
+                ..Default::default()
+            })
+            .await?
+            .into_inner();
+        ids.extend(page.persons.into_iter().map(|p| p.id));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    anyhow::ensure!(!ids.is_empty(), "no persons to read back");
     Ok(ids)
 }
 
@@ -308,7 +343,7 @@ async fn get_load(server: &Server, duration: Duration, ids: Vec<String>) -> anyh
         |_| async { Ok(ContactServiceClient::new(connect(server).await?)) },
         move |client, n| {
             let mut client = client.clone();
-            let id = ids[(n as usize * 7_919) % ids.len().max(1)].clone();
+            let id = ids[(n as usize * 7_919) % ids.len()].clone();
             async move {
                 client
                     .get_person(pb::GetContactRequest { id })
@@ -343,4 +378,58 @@ async fn list_load(server: &Server, duration: Duration, category: &str) -> anyho
         },
     )
     .await
+}
+
+/// The contacts application without gRPC, to tell the store's cost from the transport's.
+async fn direct(tasks: usize, duration: Duration) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let service =
+        liaison_contacts::ContactsService::open_sqlite(&dir.path().join("contacts.sqlite")).await?;
+    let app = service.app().clone();
+    let stats = load::run(
+        tasks,
+        duration,
+        |_| {
+            let app = app.clone();
+            async move { Ok(app) }
+        },
+        |app, n| {
+            let app = app.clone();
+            async move {
+                let request = person(n, "");
+                let data = pb::ContactData {
+                    given_name: request.given_name,
+                    family_name: request.family_name,
+                    emails: request.emails,
+                    phones: request.phones,
+                    tags: request.tags,
+                    ..Default::default()
+                };
+                let context = liaison_contacts::app::RequestContext::default();
+                app.create(
+                    liaison_contacts::domain::contact::Kind::Person,
+                    data,
+                    false,
+                    &context,
+                )
+                .await
+                .is_ok()
+            }
+        },
+    )
+    .await?;
+    println!(
+        "direct creates, {tasks} tasks: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, errors {}",
+        stats.throughput(),
+        stats.p50_ms(),
+        stats.p99_ms(),
+        stats.errors
+    );
+    Ok(())
+}
+
+/// Prints the first failure of a workload, so a count of errors has a cause.
+fn report_first_error(workload: &str, status: &tonic::Status) {
+    static REPORTED: std::sync::Once = std::sync::Once::new();
+    REPORTED.call_once(|| eprintln!("{workload}: first error: {status}"));
 }

@@ -2,18 +2,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use liaison_eventstore::EventStore;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::EventBus;
 
 /// Publishes a service's committed events to the bus in position order.
 ///
-/// The checkpoint is saved only after the bus acknowledged the batch, so a
-/// crash republishes at most one batch, which the bus drops as duplicates.
+/// The checkpoint only ever names events the bus has acknowledged. It is
+/// saved at most once per `checkpoint_interval` (and on shutdown): a crash
+/// republishes at most that much, which the bus drops as duplicates, and
+/// commands do not pay a second fsync each for the relay's bookkeeping.
 pub struct Relay {
     store: Arc<dyn EventStore>,
     bus: Arc<dyn EventBus>,
     batch_size: u32,
+    /// After a wake-up, wait this long so a burst goes out as one batch.
+    linger: Duration,
+    checkpoint_interval: Duration,
     max_backoff: Duration,
 }
 
@@ -23,6 +29,8 @@ impl Relay {
             store,
             bus,
             batch_size: 1_000,
+            linger: Duration::from_millis(5),
+            checkpoint_interval: Duration::from_secs(1),
             max_backoff: Duration::from_secs(5),
         }
     }
@@ -33,7 +41,7 @@ impl Relay {
         let service = self.store.service().to_owned();
         let mut head = self.store.watch_head();
         let mut backoff = Duration::from_millis(50);
-        let mut checkpoint = loop {
+        let mut published = loop {
             match self.store.relay_checkpoint().await {
                 Ok(checkpoint) => break checkpoint,
                 Err(error) => {
@@ -45,42 +53,67 @@ impl Relay {
                 }
             }
         };
-        tracing::debug!(%service, checkpoint, "relay started");
+        let mut saved = published;
+        let mut saved_at = Instant::now();
+        tracing::debug!(%service, checkpoint = published, "relay started");
         loop {
             if shutdown.is_cancelled() {
-                return;
+                break;
             }
-            match self.publish_next(&service, checkpoint).await {
+            if published > saved && saved_at.elapsed() >= self.checkpoint_interval {
+                match self.store.save_relay_checkpoint(published).await {
+                    Ok(()) => saved = published,
+                    Err(error) => {
+                        tracing::warn!(%service, %error, "relay cannot save its checkpoint")
+                    }
+                }
+                saved_at = Instant::now();
+            }
+            match self.publish_next(&service, published).await {
                 Ok(Some(position)) => {
-                    checkpoint = position;
+                    published = position;
                     backoff = Duration::from_millis(50);
                 }
                 Ok(None) => {
+                    let wait = if published > saved {
+                        self.checkpoint_interval.saturating_sub(saved_at.elapsed())
+                    } else {
+                        Duration::from_secs(1)
+                    };
                     tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = head.changed() => {}
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = shutdown.cancelled() => break,
+                        changed = head.changed() => {
+                            if changed.is_ok() {
+                                tokio::time::sleep(self.linger).await;
+                            }
+                        }
+                        _ = tokio::time::sleep(wait) => {}
                     }
                 }
                 Err(error) => {
                     tracing::warn!(%service, %error, "relay could not publish; retrying");
                     if sleep_or_cancel(&shutdown, backoff).await {
-                        return;
+                        break;
                     }
                     backoff = (backoff * 2).min(self.max_backoff);
                 }
             }
         }
+        if published > saved {
+            if let Err(error) = self.store.save_relay_checkpoint(published).await {
+                tracing::warn!(%service, %error, "relay cannot save its checkpoint at shutdown");
+            }
+        }
     }
 
-    /// Publishes the next batch after `checkpoint`; the new checkpoint, or
+    /// Publishes the next batch after `published`; the new position, or
     /// `None` when caught up.
     async fn publish_next(
         &self,
         service: &str,
-        checkpoint: u64,
+        published: u64,
     ) -> Result<Option<u64>, Box<dyn std::error::Error + Send + Sync>> {
-        let events = self.store.read_all(checkpoint, self.batch_size).await?;
+        let events = self.store.read_all(published, self.batch_size).await?;
         let Some(last) = events.last().map(|event| event.position) else {
             return Ok(None);
         };
@@ -96,7 +129,6 @@ impl Relay {
                 "relay republished after restart"
             );
         }
-        self.store.save_relay_checkpoint(last).await?;
         Ok(Some(last))
     }
 }

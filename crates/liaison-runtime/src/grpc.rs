@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
@@ -47,14 +48,19 @@ impl GrpcServer {
         listener: TcpListener,
         shutdown: CancellationToken,
     ) -> Result<(), tonic::transport::Error> {
+        // The builder's tcp_nodelay applies only to sockets tonic binds
+        // itself: without it here, multi-segment replies wait for delayed ACKs.
+        let incoming = TcpListenerStream::new(listener).map(|accepted| {
+            accepted.inspect(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+            })
+        });
         tonic::transport::Server::builder()
-            .tcp_nodelay(true)
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_routes(self.routes)
-            .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
-                shutdown.cancelled_owned(),
-            )
+            .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await
     }
 }

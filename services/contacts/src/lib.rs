@@ -47,6 +47,7 @@ pub struct ContactsService {
 impl ContactsService {
     /// Opens (creating and migrating if needed) the SQLite database at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Self, ContactsError> {
+        domain::validation::warm_up_in_background();
         let store = SqliteEventStore::open(
             SqliteStoreOptions::new(path),
             StoreComponents {

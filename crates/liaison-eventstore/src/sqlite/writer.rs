@@ -293,7 +293,9 @@ impl Writer {
                 .await?;
             let key = match &stream.encrypt_for_subject {
                 Some(subject) => {
-                    Some((subject.clone(), self.key_for_write(subject, effects).await?))
+                    let is_new_stream = stream.expected == ExpectedVersion::NoStream;
+                    let key = self.key_for_write(subject, is_new_stream, effects).await?;
+                    Some((subject.clone(), key))
                 }
                 None => None,
             };
@@ -443,9 +445,13 @@ impl Writer {
         }
     }
 
+    /// The subject's key, created on first use. For a new stream the key is
+    /// presumed absent; if it exists after all, its insert fails on the
+    /// primary key and the append is refused.
     async fn key_for_write(
         &mut self,
         subject: &str,
+        is_new_stream: bool,
         effects: &mut PendingEffects,
     ) -> Result<SubjectKey, JobFailure> {
         if let Some((_, key)) = effects
@@ -457,6 +463,9 @@ impl Writer {
         }
         if let CachedKey::Present(key) = self.config.keys.get(subject) {
             return Ok(key);
+        }
+        if is_new_stream && matches!(self.config.keys.get(subject), CachedKey::Unknown) {
+            return self.insert_key(subject, effects).await;
         }
         let stored: Option<Vec<u8>> =
             sqlx::query_scalar("SELECT key FROM subject_keys WHERE subject_id = ?")
@@ -472,16 +481,34 @@ impl Writer {
                 "subject {subject} was erased; nothing more can be recorded for it"
             ))));
         }
+        self.insert_key(subject, effects).await
+    }
+
+    async fn insert_key(
+        &mut self,
+        subject: &str,
+        effects: &mut PendingEffects,
+    ) -> Result<SubjectKey, JobFailure> {
         let key = crypto::generate_key();
-        sqlx::query("INSERT INTO subject_keys (subject_id, key, created_at) VALUES (?, ?, ?)")
-            .bind(subject)
-            .bind(key.as_slice())
-            .bind(crate::now_micros())
-            .execute(&mut self.conn)
-            .await
-            .map_err(fatal)?;
-        effects.new_keys.push((subject.to_owned(), key));
-        Ok(key)
+        let inserted =
+            sqlx::query("INSERT INTO subject_keys (subject_id, key, created_at) VALUES (?, ?, ?)")
+                .bind(subject)
+                .bind(key.as_slice())
+                .bind(crate::now_micros())
+                .execute(&mut self.conn)
+                .await;
+        match inserted {
+            Ok(_) => {
+                effects.new_keys.push((subject.to_owned(), key));
+                Ok(key)
+            }
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
+                Err(JobFailure::Refused(StoreError::InvalidAppend(format!(
+                    "subject {subject} already has a key: its stream exists"
+                ))))
+            }
+            Err(other) => Err(fatal(other)),
+        }
     }
 
     async fn consume(

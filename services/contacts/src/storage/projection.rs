@@ -77,7 +77,11 @@ async fn apply_contact(
     let Some(domain_event) = decoded.event else {
         return Ok(());
     };
-    let before = load(conn, id).await?;
+    // A creation starts a stream: there is no row to load.
+    let before = match domain_event {
+        contact_event::Event::Created(_) => None,
+        _ => load(conn, id).await?,
+    };
     if before.is_none() && !matches!(domain_event, contact_event::Event::Created(_)) {
         // A purged contact keeps no row, not even after its erasure.
         return Ok(());
@@ -177,16 +181,21 @@ async fn check_rules(
         })
         .collect();
     if after.kind == Some(Kind::Person) && !shared_email_allowed && !new_emails.is_empty() {
+        // Driven by the email index: the cost does not grow with the address book.
         let mut query = QueryBuilder::<Sqlite>::new(
-            "SELECT e.email, e.contact_id FROM contact_emails e JOIN contacts c ON c.id = e.contact_id
-             WHERE c.kind = 'person' AND c.status = 'live' AND c.id != ",
+            "SELECT e.email, e.contact_id FROM contact_emails e WHERE e.email IN (",
         );
-        query.push_bind(&after.id).push(" AND e.email IN (");
         let mut list = query.separated(", ");
         for key in &new_emails {
             list.push_bind(key);
         }
-        query.push(") LIMIT 1");
+        query
+            .push(") AND e.contact_id != ")
+            .push_bind(&after.id)
+            .push(
+                " AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = e.contact_id \
+                 AND c.kind = 'person' AND c.status = 'live') LIMIT 1",
+            );
         let taken: Option<(String, String)> =
             query.build_query_as().fetch_optional(&mut *conn).await?;
         if let Some((email, other_id)) = taken {

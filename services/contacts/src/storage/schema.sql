@@ -17,7 +17,8 @@ CREATE TABLE contacts (
 CREATE INDEX contacts_by_name ON contacts (kind, status, sort_name, id);
 CREATE INDEX contacts_by_created ON contacts (kind, status, created_at, id);
 CREATE INDEX contacts_by_updated ON contacts (kind, status, updated_at, id);
-CREATE INDEX contacts_by_category ON contacts (category_id) WHERE category_id IS NOT NULL;
+-- Covers the filters of a category listing and its count.
+CREATE INDEX contacts_by_category ON contacts (category_id, kind, status, sort_name, id) WHERE category_id IS NOT NULL;
 
 CREATE TABLE contact_emails (
     email TEXT NOT NULL,             -- lowercase
