@@ -66,6 +66,11 @@ pub trait EventBus: Send + Sync + 'static {
     /// already published is dropped. Returns once all are stored.
     async fn publish(&self, envelopes: &[EventEnvelope]) -> Result<PublishOutcome, BusError>;
 
+    /// Makes every message published so far survive a power loss. The relay
+    /// calls it before saving its checkpoint, so the checkpoint never names
+    /// a message that could still be lost.
+    async fn sync(&self) -> Result<(), BusError>;
+
     /// Opens (creating if needed) a durable consumer. It resumes after the
     /// last event it acknowledged.
     async fn consumer(&self, spec: ConsumerSpec) -> Result<Box<dyn BusConsumer>, BusError>;

@@ -61,7 +61,7 @@ impl Relay {
                 break;
             }
             if published > saved && saved_at.elapsed() >= self.checkpoint_interval {
-                match self.store.save_relay_checkpoint(published).await {
+                match self.save_checkpoint(published).await {
                     Ok(()) => saved = published,
                     Err(error) => {
                         tracing::warn!(%service, %error, "relay cannot save its checkpoint")
@@ -100,10 +100,20 @@ impl Relay {
             }
         }
         if published > saved {
-            if let Err(error) = self.store.save_relay_checkpoint(published).await {
+            if let Err(error) = self.save_checkpoint(published).await {
                 tracing::warn!(%service, %error, "relay cannot save its checkpoint at shutdown");
             }
         }
+    }
+
+    /// Saves the checkpoint once what it names is durable on the bus.
+    async fn save_checkpoint(
+        &self,
+        published: u64,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.bus.sync().await?;
+        self.store.save_relay_checkpoint(published).await?;
+        Ok(())
     }
 
     /// Publishes the next batch after `published`; the new position, or

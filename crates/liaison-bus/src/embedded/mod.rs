@@ -19,6 +19,7 @@ use liaison_eventstore::migrate::{self, Migration};
 use liaison_eventstore::sqlite::connect_options;
 use liaison_proto::events::v1::EventEnvelope;
 use prost::Message;
+use sqlx::sqlite::SqliteSynchronous;
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Notify;
 
@@ -50,7 +51,10 @@ impl EmbeddedBus {
         }
         let pool = sqlx::sqlite::SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(connect_options(path))
+            // Publishes reach the OS at commit and survive a crash of the
+            // process; `sync` makes them survive a power loss, once a second
+            // rather than once per publish.
+            .connect_with(connect_options(path).synchronous(SqliteSynchronous::Normal))
             .await
             .map_err(storage)?;
         let mut conn = pool.acquire().await.map_err(storage)?;
@@ -104,6 +108,20 @@ impl EventBus for EmbeddedBus {
         tx.commit().await.map_err(storage)?;
         self.inner.published.notify_waiters();
         Ok(outcome)
+    }
+
+    async fn sync(&self) -> Result<(), BusError> {
+        // A FULL checkpoint syncs the WAL and copies it into the database file.
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(FULL)")
+            .fetch_one(&self.inner.pool)
+            .await
+            .map_err(storage)?;
+        if busy != 0 {
+            return Err(BusError::Unavailable(
+                "bus log busy; sync retried later".into(),
+            ));
+        }
+        Ok(())
     }
 
     async fn consumer(&self, spec: ConsumerSpec) -> Result<Box<dyn BusConsumer>, BusError> {
