@@ -313,6 +313,47 @@ pub async fn sealed_payloads_read_back_until_the_subject_is_forgotten(harness: &
         .expect_err("nothing more is recorded for a forgotten subject");
 }
 
+pub async fn a_forgotten_subject_stays_forgotten_after_a_restart(harness: &dyn StoreHarness) {
+    {
+        let store = harness.open().await;
+        let mut request = append(
+            "person-9",
+            ExpectedVersion::NoStream,
+            vec![event("person.made", b"Zoe")],
+        );
+        request.streams[0].encrypt_for_subject = Some("p9".into());
+        store.append(request).await.expect("sealed");
+        let mut erase = append(
+            "person-9",
+            ExpectedVersion::Exactly(1),
+            vec![event("person.erased", b"")],
+        );
+        erase.forget_subjects = vec!["p9".into()];
+        store.append(erase).await.expect("erase");
+    }
+    let store = harness.open().await;
+    assert!(store.read_stream("person-9", 0, 10).await.expect("read")[0].shredded);
+    let mut again = append(
+        "person-9",
+        ExpectedVersion::Exactly(2),
+        vec![event("person.made", b"Zoe again")],
+    );
+    again.streams[0].encrypt_for_subject = Some("p9".into());
+    let error = store
+        .append(again)
+        .await
+        .expect_err("no new key for a forgotten subject");
+    assert!(error.to_string().contains("erased"), "{error}");
+    assert_eq!(
+        store
+            .read_stream("person-9", 0, 10)
+            .await
+            .expect("read")
+            .len(),
+        2
+    );
+}
+
 pub async fn rebuild_replays_the_whole_log(harness: &dyn StoreHarness) {
     let store = harness.open().await;
     for index in 0..5 {
@@ -403,6 +444,7 @@ macro_rules! store_conformance_tests {
             multi_stream_append_is_all_or_nothing,
             a_refused_append_leaves_no_trace_and_spares_its_batch,
             sealed_payloads_read_back_until_the_subject_is_forgotten,
+            a_forgotten_subject_stays_forgotten_after_a_restart,
             rebuild_replays_the_whole_log,
             consumed_events_apply_once,
             survives_a_reopen

@@ -25,6 +25,9 @@ use tokio::sync::Notify;
 
 use crate::{subjects, BusConsumer, BusError, ConsumerSpec, DeadLetter, EventBus, PublishOutcome};
 
+/// Messages per INSERT statement (SQLite allows 32,766 bound values).
+const PUBLISH_CHUNK: usize = 500;
+
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     description: "messages, consumers, dead letters",
@@ -85,25 +88,29 @@ impl EventBus for EmbeddedBus {
         let mut tx = self.inner.pool.begin().await.map_err(storage)?;
         let mut outcome = PublishOutcome::default();
         let now = liaison_eventstore::now_micros();
-        for envelope in envelopes {
-            let subject = subjects::event_subject(&envelope.service, &envelope.event_type);
-            let inserted = sqlx::query(
-                "INSERT INTO messages (msg_id, subject, data, stored_at) VALUES (?, ?, ?, ?)
-                 ON CONFLICT (msg_id) DO NOTHING",
-            )
-            .bind(&envelope.event_id)
-            .bind(&subject)
-            .bind(envelope.encode_to_vec())
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(storage)?
-            .rows_affected();
-            if inserted == 1 {
-                outcome.stored += 1;
-            } else {
-                outcome.duplicates += 1;
-            }
+        // Rows go in in the order given, so sequence numbers follow the log.
+        for chunk in envelopes.chunks(PUBLISH_CHUNK) {
+            let mut insert =
+                sqlx::QueryBuilder::new("INSERT INTO messages (msg_id, subject, data, stored_at) ");
+            insert.push_values(chunk, |mut row, envelope| {
+                row.push_bind(envelope.event_id.clone())
+                    .push_bind(subjects::event_subject(
+                        &envelope.service,
+                        &envelope.event_type,
+                    ))
+                    .push_bind(envelope.encode_to_vec())
+                    .push_bind(now);
+            });
+            insert.push(" ON CONFLICT (msg_id) DO NOTHING");
+            let stored = insert
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(storage)?
+                .rows_affected();
+            let stored = usize::try_from(stored).unwrap_or(chunk.len());
+            outcome.stored += stored;
+            outcome.duplicates += chunk.len() - stored.min(chunk.len());
         }
         tx.commit().await.map_err(storage)?;
         self.inner.published.notify_waiters();

@@ -31,11 +31,21 @@ use crate::{
 
 use writer::{Job, WriterCommand};
 
-const STORE_MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "event log, subject keys, checkpoints",
-    sql: include_str!("schema.sql"),
-}];
+const STORE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "event log, subject keys, checkpoints",
+        sql: include_str!("schema.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "forgotten subjects",
+        sql: "CREATE TABLE forgotten_subjects (
+                  subject_id TEXT PRIMARY KEY,
+                  forgotten_at INTEGER NOT NULL
+              ) WITHOUT ROWID;",
+    },
+];
 
 /// How to open a SQLite store.
 #[derive(Debug, Clone)]

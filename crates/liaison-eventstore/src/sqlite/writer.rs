@@ -287,6 +287,7 @@ impl Writer {
         let mut stream_versions = Vec::with_capacity(request.streams.len());
         let mut recorded = Vec::new();
         let mut sealed_payloads = Vec::new();
+        let mut keys_to_insert = Vec::new();
         for stream in &request.streams {
             let current = self
                 .current_version(&stream.stream_id, stream.expected)
@@ -294,7 +295,9 @@ impl Writer {
             let key = match &stream.encrypt_for_subject {
                 Some(subject) => {
                     let is_new_stream = stream.expected == ExpectedVersion::NoStream;
-                    let key = self.key_for_write(subject, is_new_stream, effects).await?;
+                    let key = self
+                        .key_for_write(subject, is_new_stream, effects, &mut keys_to_insert)
+                        .await?;
                     Some((subject.clone(), key))
                 }
                 None => None,
@@ -330,14 +333,19 @@ impl Writer {
             ));
         }
 
-        self.insert_events(&recorded, &sealed_payloads).await?;
+        self.insert_events(&recorded, &sealed_payloads, &keys_to_insert)
+            .await?;
 
         for subject in &request.forget_subjects {
-            sqlx::query("DELETE FROM subject_keys WHERE subject_id = ?")
-                .bind(subject)
-                .execute(&mut self.conn)
-                .await
-                .map_err(fatal)?;
+            sqlx::query(
+                "DELETE FROM subject_keys WHERE subject_id = ?1; \
+                 INSERT OR IGNORE INTO forgotten_subjects (subject_id, forgotten_at) VALUES (?1, ?2);",
+            )
+            .bind(subject)
+            .bind(request.metadata.occurred_at_micros)
+            .execute(&mut self.conn)
+            .await
+            .map_err(fatal)?;
             effects.forgotten.push(subject.clone());
             effects.new_keys.retain(|(pending, _)| pending != subject);
         }
@@ -393,12 +401,26 @@ impl Writer {
         Ok(to_u64(version))
     }
 
+    /// Inserts the events, preceded by the new subject keys they are sealed
+    /// with, in one round trip.
     async fn insert_events(
         &mut self,
         events: &[RecordedEvent],
         sealed: &[Option<(String, Vec<u8>)>],
+        new_keys: &[(String, SubjectKey)],
     ) -> Result<(), JobFailure> {
-        let mut insert = QueryBuilder::<Sqlite>::new(
+        let mut insert = QueryBuilder::<Sqlite>::new("");
+        if !new_keys.is_empty() {
+            let now = crate::now_micros();
+            insert.push("INSERT INTO subject_keys (subject_id, key, created_at) ");
+            insert.push_values(new_keys, |mut row, (subject, key)| {
+                row.push_bind(subject.clone())
+                    .push_bind(key.to_vec())
+                    .push_bind(now);
+            });
+            insert.push("; ");
+        }
+        insert.push(
             "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
              schema_version, occurred_at, actor, correlation_id, causation_id, traceparent, \
              subject_id, payload) ",
@@ -427,6 +449,11 @@ impl Writer {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
                 let message = db.message().to_owned();
+                if message.contains("subject_keys") {
+                    return Err(JobFailure::Refused(StoreError::InvalidAppend(
+                        "a subject key exists for a stream said to be new".into(),
+                    )));
+                }
                 if message.contains("event_id") {
                     return Err(JobFailure::Refused(StoreError::InvalidAppend(
                         "an event id was used before".into(),
@@ -445,14 +472,15 @@ impl Writer {
         }
     }
 
-    /// The subject's key, created on first use. For a new stream the key is
-    /// presumed absent; if it exists after all, its insert fails on the
-    /// primary key and the append is refused.
+    /// The subject's key; a new one is generated on first use and queued in
+    /// `to_insert`, to be written with the events. Refused for a subject
+    /// that was forgotten, even by an earlier process.
     async fn key_for_write(
         &mut self,
         subject: &str,
         is_new_stream: bool,
         effects: &mut PendingEffects,
+        to_insert: &mut Vec<(String, SubjectKey)>,
     ) -> Result<SubjectKey, JobFailure> {
         if let Some((_, key)) = effects
             .new_keys
@@ -461,54 +489,38 @@ impl Writer {
         {
             return Ok(*key);
         }
-        if let CachedKey::Present(key) = self.config.keys.get(subject) {
-            return Ok(key);
-        }
-        if is_new_stream && matches!(self.config.keys.get(subject), CachedKey::Unknown) {
-            return self.insert_key(subject, effects).await;
-        }
-        let stored: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT key FROM subject_keys WHERE subject_id = ?")
-                .bind(subject)
-                .fetch_optional(&mut self.conn)
-                .await
-                .map_err(fatal)?;
-        if let Some(stored) = stored {
-            return crypto::key_from_bytes(&stored).map_err(JobFailure::Fatal);
-        }
-        if matches!(self.config.keys.get(subject), CachedKey::Forgotten) {
-            return Err(JobFailure::Refused(StoreError::InvalidAppend(format!(
+        let forgotten = || {
+            JobFailure::Refused(StoreError::InvalidAppend(format!(
                 "subject {subject} was erased; nothing more can be recorded for it"
-            ))));
+            )))
+        };
+        match self.config.keys.get(subject) {
+            CachedKey::Present(key) => return Ok(key),
+            CachedKey::Forgotten => return Err(forgotten()),
+            CachedKey::Unknown => {}
         }
-        self.insert_key(subject, effects).await
-    }
-
-    async fn insert_key(
-        &mut self,
-        subject: &str,
-        effects: &mut PendingEffects,
-    ) -> Result<SubjectKey, JobFailure> {
+        // A new stream's subject is new too (its id was just made): if a key
+        // exists after all, inserting it fails and the append is refused.
+        if !is_new_stream {
+            let (stored, was_forgotten): (Option<Vec<u8>>, bool) = sqlx::query_as(
+                "SELECT (SELECT key FROM subject_keys WHERE subject_id = ?1), \
+                 EXISTS (SELECT 1 FROM forgotten_subjects WHERE subject_id = ?1)",
+            )
+            .bind(subject)
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(fatal)?;
+            if was_forgotten {
+                return Err(forgotten());
+            }
+            if let Some(stored) = stored {
+                return crypto::key_from_bytes(&stored).map_err(JobFailure::Fatal);
+            }
+        }
         let key = crypto::generate_key();
-        let inserted =
-            sqlx::query("INSERT INTO subject_keys (subject_id, key, created_at) VALUES (?, ?, ?)")
-                .bind(subject)
-                .bind(key.as_slice())
-                .bind(crate::now_micros())
-                .execute(&mut self.conn)
-                .await;
-        match inserted {
-            Ok(_) => {
-                effects.new_keys.push((subject.to_owned(), key));
-                Ok(key)
-            }
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                Err(JobFailure::Refused(StoreError::InvalidAppend(format!(
-                    "subject {subject} already has a key: its stream exists"
-                ))))
-            }
-            Err(other) => Err(fatal(other)),
-        }
+        effects.new_keys.push((subject.to_owned(), key));
+        to_insert.push((subject.to_owned(), key));
+        Ok(key)
     }
 
     async fn consume(

@@ -3,7 +3,7 @@
 use liaison_proto::contacts::v1::ContactData;
 use prost::Message;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 
 use crate::domain::contact::{Contact, Kind, Lifecycle};
 use crate::domain::validation::email_key;
@@ -71,7 +71,8 @@ fn search_text(contact: &Contact) -> String {
     text.join(" ")
 }
 
-/// Writes the whole row and its index rows from the contact's state.
+/// Writes the whole row and its index rows from the contact's state, in one
+/// round trip to the database (SQLite runs the statements in order).
 pub(crate) async fn write_contact(
     conn: &mut SqliteConnection,
     contact: &Contact,
@@ -79,83 +80,81 @@ pub(crate) async fn write_contact(
 ) -> Result<(), sqlx::Error> {
     let kind = contact.kind.map(Kind::as_str).unwrap_or("person");
     let merged_into = match &contact.lifecycle {
-        Lifecycle::Merged { survivor_id } => Some(survivor_id.as_str()),
+        Lifecycle::Merged { survivor_id } => Some(survivor_id.clone()),
         _ => None,
     };
-    let category = Some(contact.data.category_id.as_str()).filter(|id| !id.is_empty());
-    sqlx::query(
-        "INSERT INTO contacts (id, kind, version, status, sort_name, search_text, category_id,
-             managed, merged_into, created_at, updated_at, data)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET version = excluded.version, status = excluded.status,
-             sort_name = excluded.sort_name, search_text = excluded.search_text,
-             category_id = excluded.category_id, managed = excluded.managed,
-             merged_into = excluded.merged_into, updated_at = excluded.updated_at,
-             data = excluded.data",
-    )
-    .bind(&contact.id)
-    .bind(kind)
-    .bind(i64::try_from(contact.version).unwrap_or(i64::MAX))
-    .bind(status_of(&contact.lifecycle))
-    .bind(sort_name(contact))
-    .bind(search_text(contact))
-    .bind(category)
-    .bind(contact.data.managed)
-    .bind(merged_into)
-    .bind(contact.created_at)
-    .bind(contact.updated_at)
-    .bind(contact.data.encode_to_vec())
-    .execute(&mut *conn)
-    .await?;
-
+    let data = &contact.data;
+    let category = Some(data.category_id.clone()).filter(|id| !id.is_empty());
+    let mut write = QueryBuilder::<Sqlite>::new(
+        "INSERT INTO contacts (id, kind, version, status, sort_name, search_text, category_id, \
+         managed, merged_into, created_at, updated_at, data) VALUES (",
+    );
+    let mut values = write.separated(", ");
+    values
+        .push_bind(contact.id.clone())
+        .push_bind(kind)
+        .push_bind(i64::try_from(contact.version).unwrap_or(i64::MAX))
+        .push_bind(status_of(&contact.lifecycle))
+        .push_bind(sort_name(contact))
+        .push_bind(search_text(contact))
+        .push_bind(category)
+        .push_bind(data.managed)
+        .push_bind(merged_into)
+        .push_bind(contact.created_at)
+        .push_bind(contact.updated_at)
+        .push_bind(data.encode_to_vec());
+    write.push(
+        ") ON CONFLICT (id) DO UPDATE SET version = excluded.version, status = excluded.status, \
+         sort_name = excluded.sort_name, search_text = excluded.search_text, \
+         category_id = excluded.category_id, managed = excluded.managed, \
+         merged_into = excluded.merged_into, updated_at = excluded.updated_at, data = excluded.data;",
+    );
     if !is_new {
-        delete_indexes(conn, &contact.id).await?;
+        for table in INDEX_TABLES {
+            write.push(format!(" DELETE FROM {table} WHERE contact_id = "));
+            write.push_bind(contact.id.clone()).push(";");
+        }
     }
-    insert_indexes(conn, contact).await
+    if !data.emails.is_empty() {
+        write.push(" INSERT OR IGNORE INTO contact_emails (email, contact_id) ");
+        write.push_values(&data.emails, |mut row, email| {
+            row.push_bind(email_key(&email.address))
+                .push_bind(contact.id.clone());
+        });
+        write.push(";");
+    }
+    if !data.tags.is_empty() {
+        write.push(" INSERT OR IGNORE INTO contact_tags (tag, contact_id) ");
+        write.push_values(&data.tags, |mut row, tag| {
+            row.push_bind(tag.to_lowercase())
+                .push_bind(contact.id.clone());
+        });
+        write.push(";");
+    }
+    if !data.external_refs.is_empty() {
+        write.push(" INSERT INTO contact_external_refs (source, external_id, contact_id) ");
+        write.push_values(&data.external_refs, |mut row, reference| {
+            row.push_bind(reference.source.clone())
+                .push_bind(reference.external_id.clone())
+                .push_bind(contact.id.clone());
+        });
+        write.push(";");
+    }
+    write.build().execute(&mut *conn).await?;
+    Ok(())
 }
+
+const INDEX_TABLES: [&str; 3] = ["contact_emails", "contact_tags", "contact_external_refs"];
 
 pub(crate) async fn delete_indexes(
     conn: &mut SqliteConnection,
     id: &str,
 ) -> Result<(), sqlx::Error> {
-    for table in ["contact_emails", "contact_tags", "contact_external_refs"] {
+    for table in INDEX_TABLES {
         sqlx::query(&format!("DELETE FROM {table} WHERE contact_id = ?"))
             .bind(id)
             .execute(&mut *conn)
             .await?;
-    }
-    Ok(())
-}
-
-async fn insert_indexes(conn: &mut SqliteConnection, contact: &Contact) -> Result<(), sqlx::Error> {
-    let data = &contact.data;
-    if !data.emails.is_empty() {
-        let mut insert =
-            sqlx::QueryBuilder::new("INSERT OR IGNORE INTO contact_emails (email, contact_id) ");
-        insert.push_values(&data.emails, |mut row, email| {
-            row.push_bind(email_key(&email.address))
-                .push_bind(&contact.id);
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    if !data.tags.is_empty() {
-        let mut insert =
-            sqlx::QueryBuilder::new("INSERT OR IGNORE INTO contact_tags (tag, contact_id) ");
-        insert.push_values(&data.tags, |mut row, tag| {
-            row.push_bind(tag.to_lowercase()).push_bind(&contact.id);
-        });
-        insert.build().execute(&mut *conn).await?;
-    }
-    if !data.external_refs.is_empty() {
-        let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO contact_external_refs (source, external_id, contact_id) ",
-        );
-        insert.push_values(&data.external_refs, |mut row, reference| {
-            row.push_bind(&reference.source)
-                .push_bind(&reference.external_id)
-                .push_bind(&contact.id);
-        });
-        insert.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
