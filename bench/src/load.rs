@@ -26,6 +26,21 @@ impl Stats {
     pub fn p99_ms(&self) -> f64 {
         self.latency_us.value_at_quantile(0.99) as f64 / 1_000.0
     }
+
+    /// Several runs of one workload as one: counts and times add up.
+    pub fn merge(runs: Vec<Stats>) -> anyhow::Result<Stats> {
+        let mut runs = runs.into_iter();
+        let mut total = runs
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no runs to merge"))?;
+        for run in runs {
+            total.completed += run.completed;
+            total.errors += run.errors;
+            total.elapsed += run.elapsed;
+            total.latency_us.add(&run.latency_us)?;
+        }
+        Ok(total)
+    }
 }
 
 /// Runs `clients` loops for `duration`. `setup(i)` makes client i's state;
