@@ -77,6 +77,74 @@ async fn a_generic_client_discovers_the_api_and_creates_and_lists_persons() {
         "{names:?}"
     );
 
+    // The descriptor a generic client builds its requests from.
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(
+            "liaison.contacts.v1.ContactService".into(),
+        )),
+    };
+    let mut responses = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("reflection call")
+        .into_inner();
+    let response = responses
+        .message()
+        .await
+        .expect("message")
+        .expect("a response");
+    let Some(MessageResponse::FileDescriptorResponse(files)) = response.message_response else {
+        panic!("unexpected reflection answer")
+    };
+    let methods: Vec<String> = files
+        .file_descriptor_proto
+        .iter()
+        .filter_map(|bytes| {
+            <prost_types::FileDescriptorProto as prost::Message>::decode(bytes.as_slice()).ok()
+        })
+        .flat_map(|file| file.service)
+        .flat_map(|service| service.method)
+        .filter_map(|method| method.name)
+        .collect();
+    assert!(
+        methods.contains(&"CreatePerson".to_owned()) && methods.contains(&"ListPersons".to_owned()),
+        "{methods:?}"
+    );
+
+    // Older clients (and several current ones) still speak v1alpha.
+    let channel = tonic::transport::Channel::from_shared(liaison.grpc_url())
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    let mut alpha =
+        tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient::new(
+            channel,
+        );
+    let request = tonic_reflection::pb::v1alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(
+            tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            ),
+        ),
+    };
+    let mut responses = alpha
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("v1alpha reflection")
+        .into_inner();
+    let response = responses
+        .message()
+        .await
+        .expect("message")
+        .expect("a response");
+    assert!(matches!(
+        response.message_response,
+        Some(tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(_))
+    ));
+
     let mut contacts = liaison.contacts().await.expect("client");
     let created = contacts
         .create_person(person(1))

@@ -17,14 +17,18 @@ pub struct GrpcServer {
 impl GrpcServer {
     pub fn new() -> Self {
         let (health, health_service) = tonic_health::server::health_reporter();
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(liaison_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1();
         let mut routes = Routes::new(health_service);
-        match reflection {
-            Ok(reflection) => routes = routes.add_service(reflection),
-            Err(error) => tracing::warn!(%error, "server reflection disabled"),
+        // Both reflection versions: grpcurl asks v1, many clients still ask v1alpha.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(liaison_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        match (reflection().build_v1(), reflection().build_v1alpha()) {
+            (Ok(v1), Ok(v1alpha)) => routes = routes.add_service(v1).add_service(v1alpha),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::warn!(%error, "server reflection disabled")
+            }
         }
         Self { routes, health }
     }
