@@ -167,31 +167,7 @@ pub async fn dump_read_models(database: &Path) -> anyhow::Result<Vec<String>> {
     let pool =
         sqlx::SqlitePool::connect_with(liaison_eventstore::sqlite::connect_options(database))
             .await?;
-    let mut rows = Vec::new();
-    for table in [
-        "contacts",
-        "contact_emails",
-        "contact_tags",
-        "contact_external_refs",
-        "categories",
-    ] {
-        let columns: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
-                .bind(table)
-                .fetch_all(&pool)
-                .await?;
-        let row_text = columns
-            .iter()
-            .map(|c| format!("quote({c})"))
-            .collect::<Vec<_>>()
-            .join(" || '|' || ");
-        let mut text: Vec<String> = sqlx::query_scalar(&format!("SELECT {row_text} FROM {table}"))
-            .fetch_all(&pool)
-            .await?;
-        text.sort();
-        rows.push(format!("{table}: {} rows", text.len()));
-        rows.extend(text);
-    }
+    let rows = liaison_contacts::storage::snapshot(&pool).await?;
     pool.close().await;
     Ok(rows)
 }

@@ -481,42 +481,15 @@ async fn rebuilt_read_models_equal_the_live_ones() {
         .expect("org");
 
     let store = server.service.store();
-    let before = dump(store.reader()).await;
+    let before = liaison_contacts::storage::snapshot(store.reader())
+        .await
+        .expect("snapshot");
     let replayed = store.rebuild_projections().await.expect("rebuild");
     assert_eq!(replayed, 24, "every event of the log is replayed");
-    let after = dump(store.reader()).await;
+    let after = liaison_contacts::storage::snapshot(store.reader())
+        .await
+        .expect("snapshot");
     assert_eq!(before, after);
-}
-
-async fn dump(pool: &sqlx::SqlitePool) -> Vec<String> {
-    let mut rows = Vec::new();
-    for table in [
-        "contacts",
-        "contact_emails",
-        "contact_tags",
-        "contact_external_refs",
-        "categories",
-    ] {
-        let columns: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
-                .bind(table)
-                .fetch_all(pool)
-                .await
-                .expect("columns");
-        let row_text = columns
-            .iter()
-            .map(|c| format!("quote({c})"))
-            .collect::<Vec<_>>()
-            .join(" || '|' || ");
-        let mut text: Vec<String> = sqlx::query_scalar(&format!("SELECT {row_text} FROM {table}"))
-            .fetch_all(pool)
-            .await
-            .expect("rows");
-        text.sort();
-        rows.push(format!("{table}: {} rows", text.len()));
-        rows.extend(text);
-    }
-    rows
 }
 
 #[tokio::test]

@@ -36,13 +36,7 @@ impl Projection<Sqlite> for ContactsProjection {
     }
 
     async fn reset(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-        for table in [
-            "contacts",
-            "contact_emails",
-            "contact_tags",
-            "contact_external_refs",
-            "categories",
-        ] {
+        for table in super::READ_MODEL_TABLES {
             sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&mut *conn)
                 .await?;
