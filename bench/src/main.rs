@@ -254,12 +254,12 @@ fn person(n: u64, category: &str) -> pb::CreatePersonRequest {
             number: format!("+336{:08}", n % 100_000_000),
             ..Default::default()
         }],
-        tags: if n % 3 == 0 {
+        tags: if n.is_multiple_of(3) {
             vec!["newsletter".into()]
         } else {
             Vec::new()
         },
-        category_id: if n % 10 == 0 {
+        category_id: if n.is_multiple_of(10) {
             category.to_owned()
         } else {
             String::new()

@@ -420,7 +420,7 @@ impl ContactsApp {
                 contact.version = event.stream_version;
                 contact.lifecycle = Lifecycle::Erased;
                 contact.kind =
-                    Kind::from_str(event.event_type.split('.').next().unwrap_or_default());
+                    Kind::from_aggregate(event.event_type.split('.').next().unwrap_or_default());
                 contact.data = ContactData::default();
                 continue;
             }

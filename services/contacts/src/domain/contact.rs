@@ -48,7 +48,8 @@ impl Kind {
         }
     }
 
-    pub fn from_str(kind: &str) -> Option<Kind> {
+    /// The kind named by an aggregate (`person`, `organisation`).
+    pub fn from_aggregate(kind: &str) -> Option<Kind> {
         match kind {
             "person" => Some(Kind::Person),
             "organisation" => Some(Kind::Organisation),

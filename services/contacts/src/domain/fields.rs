@@ -94,7 +94,7 @@ pub fn render_field(data: &ContactData, field: &str) -> String {
 
 /// Whether the field holds a value (for a creation's history entry).
 pub fn is_set(data: &ContactData, field: &str) -> bool {
-    !render_field(data, field).is_empty() && !(field == "managed" && !data.managed)
+    !render_field(data, field).is_empty() && (field != "managed" || data.managed)
 }
 
 fn join(items: impl Iterator<Item = String>) -> String {

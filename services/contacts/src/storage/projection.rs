@@ -28,7 +28,7 @@ impl Projection<Sqlite> for ContactsProjection {
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError> {
         let aggregate = event.event_type.split('.').next().unwrap_or_default();
-        match (aggregate, Kind::from_str(aggregate)) {
+        match (aggregate, Kind::from_aggregate(aggregate)) {
             (_, Some(kind)) => apply_contact(conn, event, kind).await,
             ("category", None) => apply_category(conn, event).await,
             _ => Ok(()),

@@ -68,7 +68,7 @@ impl Cursor {
                 format!("{token:?} is not a page token of this listing"),
             )
         };
-        if token.len() % 2 != 0 || token.len() > 2_000 {
+        if !token.len().is_multiple_of(2) || token.len() > 2_000 {
             return Err(bad());
         }
         let bytes: Vec<u8> = (0..token.len())

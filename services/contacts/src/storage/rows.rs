@@ -36,7 +36,7 @@ pub(crate) fn contact_from_row(row: &SqliteRow) -> Result<Contact, sqlx::Error> 
     };
     Ok(Contact {
         id: row.try_get("id")?,
-        kind: Kind::from_str(&kind),
+        kind: Kind::from_aggregate(&kind),
         version: u64::try_from(version).unwrap_or(0),
         data: ContactData::decode(data.as_slice())
             .map_err(|error| sqlx::Error::Decode(Box::new(error)))?,
