@@ -51,7 +51,13 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
             .context("cannot open the embedded event bus")?,
     );
 
-    let mut grpc = GrpcServer::new();
+    if !settings.grpc_addr.ip().is_loopback() && settings.security.internal_token.is_empty() {
+        tracing::warn!(
+            grpc = %settings.grpc_addr,
+            "gRPC listens beyond loopback without security.internal_token: any caller that reaches it is trusted"
+        );
+    }
+    let mut grpc = GrpcServer::new().require_token(&settings.security.internal_token);
     let health = grpc.health();
     let mut background = tokio::task::JoinSet::new();
     let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();

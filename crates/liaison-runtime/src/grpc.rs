@@ -1,3 +1,4 @@
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -12,6 +13,7 @@ use tonic_health::server::HealthReporter;
 pub struct GrpcServer {
     routes: Routes,
     health: HealthReporter,
+    internal_token: Option<String>,
 }
 
 impl GrpcServer {
@@ -30,7 +32,11 @@ impl GrpcServer {
                 tracing::warn!(%error, "server reflection disabled")
             }
         }
-        Self { routes, health }
+        Self {
+            routes,
+            health,
+            internal_token: None,
+        }
     }
 
     /// Adds a service; it reports NOT_SERVING until [`HealthReporter`] says otherwise.
@@ -39,6 +45,13 @@ impl GrpcServer {
         S: tower_service_bounds::GrpcService,
     {
         self.routes = self.routes.add_service(service);
+        self
+    }
+
+    /// Requires `authorization: Bearer <token>` on every call but health
+    /// checks (probes carry no credentials). An empty token requires none.
+    pub fn require_token(mut self, token: &str) -> Self {
+        self.internal_token = Some(token.to_owned()).filter(|token| !token.is_empty());
         self
     }
 
@@ -61,12 +74,48 @@ impl GrpcServer {
                 }
             })
         });
+        let routes = match self.internal_token {
+            Some(token) => Routes::from(self.routes.into_axum_router().layer(
+                axum::middleware::from_fn_with_state(
+                    Arc::new(format!("Bearer {token}")),
+                    require_token,
+                ),
+            )),
+            None => self.routes,
+        };
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
-            .add_routes(self.routes)
+            .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await
     }
+}
+
+/// Refuses a call without the expected bearer token, as a gRPC status.
+async fn require_token(
+    axum::extract::State(expected): axum::extract::State<Arc<String>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let is_health = request.uri().path().starts_with("/grpc.health.v1.Health/");
+    let presented = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    if is_health
+        || presented.is_some_and(|value| constant_time_eq(value.as_bytes(), expected.as_bytes()))
+    {
+        return next.run(request).await;
+    }
+    let status = tonic::Status::unauthenticated(
+        "a valid internal token is required (authorization: Bearer <token>)",
+    );
+    status.into_http()
+}
+
+/// Compares without stopping at the first difference.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 impl Default for GrpcServer {
