@@ -87,6 +87,8 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
             }
         }
     }
+    let retention = std::time::Duration::from_secs(settings.bus.max_age_hours.saturating_mul(3600));
+    background.spawn(prune_bus(bus.clone(), retention, workers.clone()));
     for store in &stores {
         let relay = Relay::new(store.clone(), bus.clone() as Arc<dyn EventBus>);
         background.spawn(relay.run(workers.clone()));
@@ -135,6 +137,21 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     bus.close().await;
     tracing::info!("liaison stopped");
     Ok(())
+}
+
+/// Keeps the bus log within its retention, hourly.
+async fn prune_bus(bus: Arc<EmbeddedBus>, max_age: std::time::Duration, stop: CancellationToken) {
+    loop {
+        match bus.prune(max_age).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "bus messages past retention deleted"),
+            Err(error) => tracing::warn!(%error, "bus retention failed; retrying in an hour"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
 }
 
 async fn sqlx_ping(pool: &liaison_eventstore::sqlite::SqlitePool) -> Result<(), String> {

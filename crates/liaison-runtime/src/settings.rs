@@ -51,6 +51,8 @@ pub struct StorageSettings {
 pub struct BusSettings {
     pub kind: BusKind,
     pub nats_url: String,
+    /// Published events older than this are deleted from the bus.
+    pub max_age_hours: u64,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -128,6 +130,11 @@ impl Settings {
         if self.bus.kind == BusKind::Nats {
             return Err(SettingsError::Invalid(
                 "bus.kind \"nats\" is not available in this build; use \"embedded\"".into(),
+            ));
+        }
+        if self.bus.max_age_hours == 0 {
+            return Err(SettingsError::Invalid(
+                "bus.max_age_hours must be at least 1".into(),
             ));
         }
         if self.log.level.trim().is_empty() {

@@ -74,6 +74,22 @@ impl EmbeddedBus {
         })
     }
 
+    /// Deletes messages stored more than `max_age` ago, as JetStream's
+    /// `max_age` does: the bus log stays bounded, and personal data published
+    /// before an erasure does not outlive the retention period. Returns how
+    /// many messages went.
+    pub async fn prune(&self, max_age: std::time::Duration) -> Result<u64, BusError> {
+        let max_age = i64::try_from(max_age.as_micros()).unwrap_or(i64::MAX);
+        let cutoff = liaison_eventstore::now_micros().saturating_sub(max_age);
+        let deleted = sqlx::query("DELETE FROM messages WHERE stored_at < ?")
+            .bind(cutoff)
+            .execute(&self.inner.pool)
+            .await
+            .map_err(storage)?
+            .rows_affected();
+        Ok(deleted)
+    }
+
     pub async fn close(&self) {
         self.inner.pool.close().await;
     }
