@@ -522,3 +522,55 @@ async fn concurrent_creates_all_commit() {
     let store = server.service.store();
     assert_eq!(store.head_position().await.expect("head"), 64);
 }
+
+#[tokio::test]
+async fn updated_since_lists_only_what_changed_after_the_given_time() {
+    let server = Server::start().await;
+    let mut client = server.client.clone();
+    let first = client
+        .create_person(person("First", "Early", ""))
+        .await
+        .expect("first")
+        .into_inner();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let since = first.updated_at.map(|t| prost_types::Timestamp {
+        seconds: t.seconds,
+        nanos: t.nanos + 1_000,
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    client
+        .create_person(person("Second", "Later", ""))
+        .await
+        .expect("second");
+
+    let changed = |since: Option<prost_types::Timestamp>| pb::ListContactsRequest {
+        updated_since: since,
+        ..Default::default()
+    };
+    let listed = client
+        .list_persons(changed(since))
+        .await
+        .expect("list")
+        .into_inner();
+    let names: Vec<_> = listed
+        .persons
+        .iter()
+        .map(|p| p.given_name.as_str())
+        .collect();
+    assert_eq!(names, vec!["Second"]);
+
+    client
+        .update_person(pb::UpdatePersonRequest {
+            id: first.id,
+            notes: Some("called back".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("update");
+    let listed = client
+        .list_persons(changed(since))
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.total_count, 2, "an update counts as a change");
+}
