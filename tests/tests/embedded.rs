@@ -26,6 +26,28 @@ fn person(index: usize) -> pb::CreatePersonRequest {
     }
 }
 
+/// One reflection request, its answer.
+async fn reflect(
+    client: &mut ServerReflectionClient<tonic::transport::Channel>,
+    request: MessageRequest,
+) -> Option<MessageResponse> {
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(request),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("reflection call")
+        .into_inner();
+    responses
+        .message()
+        .await
+        .expect("message")
+        .expect("a response")
+        .message_response
+}
+
 async fn http_get(addr: &str, path: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
@@ -50,21 +72,9 @@ async fn a_generic_client_discovers_the_api_and_creates_and_lists_persons() {
         .await
         .expect("connect");
     let mut reflection = ServerReflectionClient::new(channel);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = reflection
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .expect("reflection call")
-        .into_inner();
-    let response = responses
-        .message()
-        .await
-        .expect("message")
-        .expect("a response");
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+    let Some(MessageResponse::ListServicesResponse(list)) =
+        reflect(&mut reflection, MessageRequest::ListServices(String::new())).await
+    else {
         panic!("unexpected reflection answer")
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
@@ -78,23 +88,12 @@ async fn a_generic_client_discovers_the_api_and_creates_and_lists_persons() {
     );
 
     // The descriptor a generic client builds its requests from.
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::FileContainingSymbol(
-            "liaison.contacts.v1.ContactService".into(),
-        )),
-    };
-    let mut responses = reflection
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .expect("reflection call")
-        .into_inner();
-    let response = responses
-        .message()
-        .await
-        .expect("message")
-        .expect("a response");
-    let Some(MessageResponse::FileDescriptorResponse(files)) = response.message_response else {
+    let Some(MessageResponse::FileDescriptorResponse(files)) = reflect(
+        &mut reflection,
+        MessageRequest::FileContainingSymbol("liaison.contacts.v1.ContactService".into()),
+    )
+    .await
+    else {
         panic!("unexpected reflection answer")
     };
     let methods: Vec<String> = files

@@ -163,35 +163,27 @@ impl ContactService for ContactsGrpc {
 
     async fn get_person(&self, request: Request<pb::GetContactRequest>) -> Reply<pb::Person> {
         let pb::GetContactRequest { id } = request.into_inner();
-        let result = async {
-            let id = parse_id("id", &id)?;
-            let contact = self.app.get(&id).await?;
-            expect_kind(&contact, Kind::Person)?;
-            Ok(contact)
-        }
-        .await;
-        reply(result.and_then(to_person))
+        reply(
+            self.get_of_kind(&id, Kind::Person)
+                .await
+                .and_then(to_person),
+        )
     }
 
     async fn list_persons(
         &self,
         request: Request<pb::ListContactsRequest>,
     ) -> Reply<pb::ListPersonsResponse> {
-        let result = async {
-            let filter = list_filter(Kind::Person, request.into_inner())?;
-            let page = self.app.list(&filter).await?;
-            Ok(pb::ListPersonsResponse {
-                persons: page
-                    .contacts
-                    .into_iter()
-                    .map(to_person)
-                    .collect::<Result<_, _>>()?,
-                next_page_token: page.next.map(|c| c.encode(filter.sort)).unwrap_or_default(),
-                total_count: page.total,
-            })
-        }
-        .await;
-        reply(result)
+        let result = self
+            .list_of_kind(Kind::Person, request.into_inner(), to_person)
+            .await;
+        reply(result.map(
+            |(persons, next_page_token, total_count)| pb::ListPersonsResponse {
+                persons,
+                next_page_token,
+                total_count,
+            },
+        ))
     }
 
     async fn create_organisation(
@@ -295,35 +287,27 @@ impl ContactService for ContactsGrpc {
         request: Request<pb::GetContactRequest>,
     ) -> Reply<pb::Organisation> {
         let pb::GetContactRequest { id } = request.into_inner();
-        let result = async {
-            let id = parse_id("id", &id)?;
-            let contact = self.app.get(&id).await?;
-            expect_kind(&contact, Kind::Organisation)?;
-            Ok(contact)
-        }
-        .await;
-        reply(result.and_then(to_organisation))
+        reply(
+            self.get_of_kind(&id, Kind::Organisation)
+                .await
+                .and_then(to_organisation),
+        )
     }
 
     async fn list_organisations(
         &self,
         request: Request<pb::ListContactsRequest>,
     ) -> Reply<pb::ListOrganisationsResponse> {
-        let result = async {
-            let filter = list_filter(Kind::Organisation, request.into_inner())?;
-            let page = self.app.list(&filter).await?;
-            Ok(pb::ListOrganisationsResponse {
-                organisations: page
-                    .contacts
-                    .into_iter()
-                    .map(to_organisation)
-                    .collect::<Result<_, _>>()?,
-                next_page_token: page.next.map(|c| c.encode(filter.sort)).unwrap_or_default(),
-                total_count: page.total,
-            })
-        }
-        .await;
-        reply(result)
+        let result = self
+            .list_of_kind(Kind::Organisation, request.into_inner(), to_organisation)
+            .await;
+        reply(result.map(|(organisations, next_page_token, total_count)| {
+            pb::ListOrganisationsResponse {
+                organisations,
+                next_page_token,
+                total_count,
+            }
+        }))
     }
 
     async fn get_contact(&self, request: Request<pb::GetContactRequest>) -> Reply<pb::Contact> {
@@ -556,6 +540,31 @@ impl ContactsGrpc {
         }
         .await;
         reply(result.and_then(to_contact))
+    }
+
+    /// A contact of the given kind; one of the other kind is not found.
+    async fn get_of_kind(&self, id: &str, kind: Kind) -> Result<Contact, ContactsError> {
+        let contact = self.app.get(&parse_id("id", id)?).await?;
+        expect_kind(&contact, kind)?;
+        Ok(contact)
+    }
+
+    /// One page of contacts of a kind: items, next page token, total.
+    async fn list_of_kind<T>(
+        &self,
+        kind: Kind,
+        request: pb::ListContactsRequest,
+        convert: fn(Contact) -> Result<T, ContactsError>,
+    ) -> Result<(Vec<T>, String, u64), ContactsError> {
+        let filter = list_filter(kind, request)?;
+        let page = self.app.list(&filter).await?;
+        let items = page
+            .contacts
+            .into_iter()
+            .map(convert)
+            .collect::<Result<_, _>>()?;
+        let token = page.next.map(|c| c.encode(filter.sort)).unwrap_or_default();
+        Ok((items, token, page.total))
     }
 
     /// Updating a person through the organisation call (or back) is refused.
