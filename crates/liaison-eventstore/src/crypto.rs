@@ -73,9 +73,20 @@ pub(crate) fn key_from_bytes(bytes: &[u8]) -> Result<SubjectKey, StoreError> {
 
 /// Keys by subject; `None` marks a subject known to be forgotten. A tombstone
 /// is never overwritten by a reader that fetched the key just before erasure.
-#[derive(Default)]
 pub(crate) struct KeyCache {
     keys: Mutex<HashMap<String, Option<SubjectKey>>>,
+    /// Off when other processes write the same log: an erasure there must
+    /// take effect here at once, so the database is asked every time.
+    enabled: bool,
+}
+
+impl Default for KeyCache {
+    fn default() -> Self {
+        Self {
+            keys: Mutex::default(),
+            enabled: true,
+        }
+    }
 }
 
 pub(crate) enum CachedKey {
@@ -85,7 +96,18 @@ pub(crate) enum CachedKey {
 }
 
 impl KeyCache {
+    /// A cache that remembers nothing.
+    pub(crate) fn disabled() -> Self {
+        Self {
+            keys: Mutex::default(),
+            enabled: false,
+        }
+    }
+
     pub(crate) fn get(&self, subject: &str) -> CachedKey {
+        if !self.enabled {
+            return CachedKey::Unknown;
+        }
         let keys = self
             .keys
             .lock()
@@ -100,6 +122,9 @@ impl KeyCache {
     /// Remembers a key read from the database, unless the subject was
     /// forgotten in the meantime.
     pub(crate) fn remember(&self, subject: &str, key: Option<SubjectKey>) {
+        if !self.enabled {
+            return;
+        }
         let mut keys = self
             .keys
             .lock()
@@ -111,6 +136,9 @@ impl KeyCache {
     }
 
     pub(crate) fn forget(&self, subject: &str) {
+        if !self.enabled {
+            return;
+        }
         let mut keys = self
             .keys
             .lock()
@@ -140,5 +168,14 @@ mod tests {
         cache.forget("p1");
         cache.remember("p1", Some(generate_key()));
         assert!(matches!(cache.get("p1"), CachedKey::Forgotten));
+    }
+
+    #[test]
+    fn disabled_cache_always_sends_readers_to_the_database() {
+        let cache = KeyCache::disabled();
+        cache.remember("p1", Some(generate_key()));
+        assert!(matches!(cache.get("p1"), CachedKey::Unknown));
+        cache.forget("p1");
+        assert!(matches!(cache.get("p1"), CachedKey::Unknown));
     }
 }

@@ -10,22 +10,29 @@
 //! person) are encrypted with a per-subject key kept outside the log, and
 //! forgetting the subject destroys the key, leaving the payloads unreadable.
 
+mod backend;
 #[cfg(feature = "testing")]
 pub mod conformance;
 mod crypto;
 mod envelope;
 mod error;
+mod log_store;
 pub mod migrate;
+pub mod postgres;
 mod projection;
+mod reader;
+mod sql;
 pub mod sqlite;
 mod store;
+mod writer;
 
 pub use envelope::{
     AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent,
     StreamAppend,
 };
 pub use error::{ProjectionError, StoreError};
-pub use projection::{ConsumerProjection, Projection};
+pub use log_store::LogStore;
+pub use projection::{ConsumerProjection, Projection, StoreComponents};
 pub use store::EventStore;
 
 /// Microseconds since the Unix epoch, the unit every stored time uses.

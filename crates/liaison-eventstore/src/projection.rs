@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use liaison_proto::events::v1::EventEnvelope;
 
@@ -32,4 +34,15 @@ pub trait ConsumerProjection<DB: sqlx::Database>: Send + Sync + 'static {
         conn: &mut DB::Connection,
         envelope: &EventEnvelope,
     ) -> Result<(), ProjectionError>;
+}
+
+/// What a service plugs into its store on database `DB`.
+pub struct StoreComponents<DB: sqlx::Database> {
+    /// Name of the owning service, used for its migrations and envelopes.
+    pub service: &'static str,
+    /// The service's read-model schema for this database, applied after the
+    /// store's own.
+    pub migrations: &'static [crate::migrate::Migration],
+    pub projections: Vec<Arc<dyn Projection<DB>>>,
+    pub consumers: Vec<Arc<dyn ConsumerProjection<DB>>>,
 }

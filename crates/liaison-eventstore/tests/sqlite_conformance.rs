@@ -3,16 +3,13 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use liaison_eventstore::conformance::{StoreHarness, CONSUMER, REFUSED_TYPE};
+use liaison_eventstore::conformance::StoreHarness;
 use liaison_eventstore::migrate::Migration;
-use liaison_eventstore::sqlite::{
-    connect_options, SqliteEventStore, SqliteStoreOptions, StoreComponents,
-};
-use liaison_eventstore::{
-    ConsumerProjection, EventStore, Projection, ProjectionError, RecordedEvent,
-};
-use liaison_proto::events::v1::EventEnvelope;
-use sqlx::{Sqlite, SqliteConnection};
+use liaison_eventstore::sqlite::{connect_options, SqliteEventStore, SqliteStoreOptions};
+use liaison_eventstore::{EventStore, StoreComponents};
+use sqlx::Sqlite;
+
+mod support;
 
 const SCHEMA: &[Migration] = &[Migration {
     version: 1,
@@ -21,56 +18,7 @@ const SCHEMA: &[Migration] = &[Migration {
           INSERT INTO counted VALUES ('projected', 0), ('consumed', 0);",
 }];
 
-#[derive(Debug, thiserror::Error)]
-#[error("refused by the test projection")]
-struct Refused;
-
-struct Counter;
-
-#[async_trait]
-impl Projection<Sqlite> for Counter {
-    fn name(&self) -> &'static str {
-        "counter"
-    }
-    async fn apply(
-        &self,
-        conn: &mut SqliteConnection,
-        event: &RecordedEvent,
-    ) -> Result<(), ProjectionError> {
-        if event.event_type == REFUSED_TYPE {
-            return Err(ProjectionError::Rejected(Box::new(Refused)));
-        }
-        sqlx::query("UPDATE counted SET n = n + 1 WHERE kind = 'projected'")
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-    async fn reset(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE counted SET n = 0 WHERE kind = 'projected'")
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-}
-
-struct Consumed;
-
-#[async_trait]
-impl ConsumerProjection<Sqlite> for Consumed {
-    fn consumer_name(&self) -> &'static str {
-        CONSUMER
-    }
-    async fn apply(
-        &self,
-        conn: &mut SqliteConnection,
-        _envelope: &EventEnvelope,
-    ) -> Result<(), ProjectionError> {
-        sqlx::query("UPDATE counted SET n = n + 1 WHERE kind = 'consumed'")
-            .execute(&mut *conn)
-            .await?;
-        Ok(())
-    }
-}
+counting_projections!(Sqlite);
 
 struct SqliteHarness {
     dir: tempfile::TempDir,

@@ -30,7 +30,8 @@ pub mod storage;
 use std::path::Path;
 use std::sync::Arc;
 
-use liaison_eventstore::sqlite::{SqliteEventStore, SqliteStoreOptions, StoreComponents};
+use liaison_eventstore::sqlite::{SqliteEventStore, SqliteStoreOptions};
+use liaison_eventstore::StoreComponents;
 use liaison_proto::contacts::v1::contact_service_server::ContactServiceServer;
 
 pub use app::ContactsApp;

@@ -7,29 +7,27 @@
 //! projection rule), the transaction is rolled back and re-run without it, so
 //! no refused append leaves a trace and no accepted one is lost.
 
-mod reader;
-mod writer;
+mod backend;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use liaison_proto::events::v1::EventEnvelope;
 pub use sqlx::sqlite::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Sqlite};
-use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::crypto::KeyCache;
 use crate::migrate::{self, Migration};
-use crate::{
-    AppendOutcome, AppendRequest, ConsumerProjection, EventStore, Projection, RecordedEvent,
-    StoreError,
-};
+use crate::reader::LogReader;
+use crate::writer;
+use crate::{LogStore, StoreComponents, StoreError};
+use backend::SqliteBackend;
 
-use writer::{Job, WriterCommand};
+/// The read pool, answering the log's queries.
+pub(crate) struct SqliteReader(SqlitePool);
+crate::sql::log_reader_impl!(SqliteReader);
 
 const STORE_MIGRATIONS: &[Migration] = &[
     Migration {
@@ -67,23 +65,8 @@ impl SqliteStoreOptions {
     }
 }
 
-/// What a service plugs into its store.
-pub struct StoreComponents {
-    /// Name of the owning service, used for its migrations and envelopes.
-    pub service: &'static str,
-    /// The service's read-model schema, applied after the store's own.
-    pub migrations: &'static [Migration],
-    pub projections: Vec<Arc<dyn Projection<Sqlite>>>,
-    pub consumers: Vec<Arc<dyn ConsumerProjection<Sqlite>>>,
-}
-
-pub struct SqliteEventStore {
-    service: &'static str,
-    reader: SqlitePool,
-    writer: mpsc::Sender<WriterCommand>,
-    head: watch::Receiver<u64>,
-    keys: Arc<KeyCache>,
-}
+/// The embedded event store.
+pub type SqliteEventStore = LogStore<SqlitePool>;
 
 /// Connection settings shared by the writer and the readers.
 pub fn connect_options(path: &Path) -> SqliteConnectOptions {
@@ -100,10 +83,10 @@ pub fn connect_options(path: &Path) -> SqliteConnectOptions {
         .log_statements(tracing::log::LevelFilter::Trace)
 }
 
-impl SqliteEventStore {
+impl LogStore<SqlitePool> {
     pub async fn open(
         options: SqliteStoreOptions,
-        components: StoreComponents,
+        components: StoreComponents<Sqlite>,
     ) -> Result<Self, StoreError> {
         if let Some(parent) = options.path.parent() {
             std::fs::create_dir_all(parent).map_err(|error| {
@@ -130,9 +113,11 @@ impl SqliteEventStore {
             .await
             .map_err(StoreError::from_sqlx)?;
 
+        let head_position = SqliteReader(reader.clone()).head_position().await?;
         let keys = Arc::new(KeyCache::default());
         let (writer, head) = writer::spawn(
-            write_conn,
+            SqliteBackend { conn: write_conn },
+            head_position,
             writer::WriterConfig {
                 service: components.service,
                 max_batch: options.max_batch.max(1),
@@ -140,112 +125,21 @@ impl SqliteEventStore {
                 consumers: components.consumers,
                 keys: keys.clone(),
             },
-        )
-        .await?;
-        Ok(Self {
-            service: components.service,
-            reader,
+        );
+        Ok(LogStore::new(
+            components.service,
+            reader.clone(),
+            Box::new(SqliteReader(reader)),
             writer,
             head,
             keys,
-        })
-    }
-
-    /// Pool for the service's read-model queries.
-    pub fn reader(&self) -> &SqlitePool {
-        &self.reader
-    }
-
-    async fn submit<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, StoreError>>) -> WriterCommand,
-    ) -> Result<T, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(make(reply))
-            .await
-            .map_err(|_| StoreError::Unavailable("event store writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("event store writer has stopped".into()))?
+        ))
     }
 
     /// Stops the writer after the queued work and closes the connections.
     pub async fn close(&self) {
-        let (reply, answer) = oneshot::channel();
-        if self.writer.send(WriterCommand::Close(reply)).await.is_ok() {
-            let _ = answer.await;
-        }
-        self.reader.close().await;
-    }
-}
-
-#[async_trait]
-impl EventStore for SqliteEventStore {
-    fn service(&self) -> &str {
-        self.service
-    }
-
-    async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        writer::validate_append(&request)?;
-        self.submit(|reply| WriterCommand::Job(Job::Append { request, reply }))
-            .await
-    }
-
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        after_version: u64,
-        limit: u32,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        reader::read_stream(&self.reader, &self.keys, stream_id, after_version, limit).await
-    }
-
-    async fn read_all(
-        &self,
-        after_position: u64,
-        limit: u32,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        reader::read_all(&self.reader, &self.keys, after_position, limit).await
-    }
-
-    async fn head_position(&self) -> Result<u64, StoreError> {
-        reader::head_position(&self.reader).await
-    }
-
-    fn watch_head(&self) -> watch::Receiver<u64> {
-        self.head.clone()
-    }
-
-    async fn relay_checkpoint(&self) -> Result<u64, StoreError> {
-        reader::relay_checkpoint(&self.reader).await
-    }
-
-    async fn save_relay_checkpoint(&self, position: u64) -> Result<(), StoreError> {
-        self.submit(|reply| WriterCommand::Job(Job::RelayCheckpoint { position, reply }))
-            .await
-    }
-
-    async fn rebuild_projections(&self) -> Result<u64, StoreError> {
-        self.submit(WriterCommand::Rebuild).await
-    }
-
-    async fn apply_consumed(
-        &self,
-        consumer: &'static str,
-        envelopes: Vec<EventEnvelope>,
-    ) -> Result<usize, StoreError> {
-        if envelopes.is_empty() {
-            return Ok(0);
-        }
-        self.submit(|reply| {
-            WriterCommand::Job(Job::Consume {
-                consumer,
-                envelopes,
-                reply,
-            })
-        })
-        .await
+        self.stop_writer().await;
+        self.reader().close().await;
     }
 }
 

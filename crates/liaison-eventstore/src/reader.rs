@@ -1,77 +1,78 @@
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqlitePool};
+//! Reading the log: the decoding and decryption shared by every backend;
+//! the SQL is each backend's [`LogReader`].
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::crypto::{self, CachedKey, KeyCache};
 use crate::{EventMetadata, RecordedEvent, StoreError};
 
-pub(super) const EVENT_COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
+pub(crate) const EVENT_COLUMNS: &str = "position, event_id, stream_id, stream_version, event_type, \
      schema_version, occurred_at, actor, correlation_id, causation_id, traceparent, subject_id, payload";
 
-pub(super) async fn read_stream(
-    pool: &SqlitePool,
+/// An event as stored: payload still sealed when `subject` is set.
+pub(crate) type SealedEvent = (RecordedEvent, Option<String>);
+
+/// The queries of the log, on a backend's read pool.
+#[async_trait]
+pub(crate) trait LogReader: Send + Sync {
+    async fn stream_events(
+        &self,
+        stream_id: &str,
+        after_version: u64,
+        limit: u32,
+    ) -> Result<Vec<SealedEvent>, StoreError>;
+    async fn events_after(&self, position: u64, limit: u32)
+        -> Result<Vec<SealedEvent>, StoreError>;
+    async fn head_position(&self) -> Result<u64, StoreError>;
+    async fn relay_checkpoint(&self) -> Result<u64, StoreError>;
+    async fn subject_key(&self, subject: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+pub(crate) async fn read_stream(
+    reader: &dyn LogReader,
     keys: &KeyCache,
     stream_id: &str,
     after_version: u64,
     limit: u32,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND stream_version > ? \
-         ORDER BY stream_version LIMIT ?"
-    ))
-    .bind(stream_id)
-    .bind(to_i64(after_version))
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(StoreError::from_sqlx)?;
-    decode_rows(pool, keys, rows).await
+    let rows = reader
+        .stream_events(stream_id, after_version, limit)
+        .await?;
+    open_all(reader, keys, rows).await
 }
 
-pub(super) async fn read_all(
-    pool: &SqlitePool,
+pub(crate) async fn read_all(
+    reader: &dyn LogReader,
     keys: &KeyCache,
     after_position: u64,
     limit: u32,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?"
-    ))
-    .bind(to_i64(after_position))
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(StoreError::from_sqlx)?;
-    decode_rows(pool, keys, rows).await
+    let rows = reader.events_after(after_position, limit).await?;
+    open_all(reader, keys, rows).await
 }
 
-pub(super) async fn head_position(pool: &SqlitePool) -> Result<u64, StoreError> {
-    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-        .fetch_one(pool)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-    Ok(to_u64(head))
-}
-
-pub(super) async fn relay_checkpoint(pool: &SqlitePool) -> Result<u64, StoreError> {
-    let position: Option<i64> =
-        sqlx::query_scalar("SELECT position FROM relay_checkpoint WHERE id = 1")
-            .fetch_optional(pool)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-    Ok(position.map(to_u64).unwrap_or(0))
-}
-
-async fn decode_rows(
-    pool: &SqlitePool,
+/// Decrypts sealed payloads; those of forgotten subjects come out shredded.
+async fn open_all(
+    reader: &dyn LogReader,
     keys: &KeyCache,
-    rows: Vec<SqliteRow>,
+    rows: Vec<SealedEvent>,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
+    // One look-up per subject per call, even when the cache is off.
+    let mut seen: Vec<(String, Option<crypto::SubjectKey>)> = Vec::new();
     let mut events = Vec::with_capacity(rows.len());
-    for row in rows {
-        let (mut event, subject) = event_from_row(&row)?;
+    for (mut event, subject) in rows {
         if let Some(subject) = subject {
-            match key_for_read(pool, keys, &subject).await? {
+            let key = match seen.iter().find(|(known, _)| *known == subject) {
+                Some((_, key)) => *key,
+                None => {
+                    let key = key_for_read(reader, keys, &subject).await?;
+                    seen.push((subject, key));
+                    key
+                }
+            };
+            match key {
                 Some(key) => event.payload = crypto::open(&key, event.event_id, &event.payload)?,
                 None => {
                     event.payload.clear();
@@ -85,7 +86,7 @@ async fn decode_rows(
 }
 
 async fn key_for_read(
-    pool: &SqlitePool,
+    reader: &dyn LogReader,
     keys: &KeyCache,
     subject: &str,
 ) -> Result<Option<crypto::SubjectKey>, StoreError> {
@@ -94,25 +95,26 @@ async fn key_for_read(
         CachedKey::Forgotten => return Ok(None),
         CachedKey::Unknown => {}
     }
-    let stored: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT key FROM subject_keys WHERE subject_id = ?")
-            .bind(subject)
-            .fetch_optional(pool)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+    let stored = reader.subject_key(subject).await?;
     let key = stored.as_deref().map(crypto::key_from_bytes).transpose()?;
     keys.remember(subject, key);
     // Re-read through the cache: an erasure that committed meanwhile wins.
     Ok(match keys.get(subject) {
         CachedKey::Present(key) => Some(key),
-        _ => None,
+        CachedKey::Forgotten => None,
+        CachedKey::Unknown => key,
     })
 }
 
 /// The event of a row with its payload still sealed, and the sealing subject.
-pub(super) fn event_from_row(
-    row: &SqliteRow,
-) -> Result<(RecordedEvent, Option<String>), StoreError> {
+pub(crate) fn event_from_row<'r, R>(row: &'r R) -> Result<SealedEvent, StoreError>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
+{
     let corrupt = |error: sqlx::Error| StoreError::Corrupt(error.to_string());
     let event_id: Vec<u8> = row.try_get("event_id").map_err(corrupt)?;
     let event_id = Uuid::from_slice(&event_id)

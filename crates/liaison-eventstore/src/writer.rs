@@ -1,13 +1,13 @@
-//! The single writer task of a SQLite store: group commit of queued jobs.
+//! The single writer task of a store: group commit of queued jobs, written
+//! once for every [`Backend`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use liaison_proto::events::v1::EventEnvelope;
-use sqlx::{Connection, QueryBuilder, Sqlite, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::reader::{event_from_row, to_i64, to_u64, EVENT_COLUMNS};
+use crate::backend::{Backend, EventRow, InsertConflict, InsertError};
 use crate::crypto::{self, CachedKey, KeyCache, SubjectKey};
 use crate::{
     AppendOutcome, AppendRequest, ConsumerProjection, ExpectedVersion, Projection, RecordedEvent,
@@ -16,7 +16,7 @@ use crate::{
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-pub(super) enum Job {
+pub(crate) enum Job {
     Append {
         request: AppendRequest,
         reply: Reply<AppendOutcome>,
@@ -32,26 +32,18 @@ pub(super) enum Job {
     },
 }
 
-pub(super) enum WriterCommand {
+pub(crate) enum WriterCommand {
     Job(Job),
     Rebuild(Reply<u64>),
     Close(oneshot::Sender<()>),
 }
 
-pub(super) struct WriterConfig {
+pub(crate) struct WriterConfig<DB: sqlx::Database> {
     pub service: &'static str,
     pub max_batch: usize,
-    pub projections: Vec<Arc<dyn Projection<Sqlite>>>,
-    pub consumers: Vec<Arc<dyn ConsumerProjection<Sqlite>>>,
+    pub projections: Vec<Arc<dyn Projection<DB>>>,
+    pub consumers: Vec<Arc<dyn ConsumerProjection<DB>>>,
     pub keys: Arc<KeyCache>,
-}
-
-/// What the writer remembers between jobs; copied before a transaction and
-/// restored when it rolls back.
-#[derive(Clone)]
-struct WriterMemory {
-    next_position: u64,
-    consumer_checkpoints: HashMap<(String, String), u64>,
 }
 
 /// Effects visible outside the database once the transaction commits.
@@ -64,50 +56,55 @@ struct PendingEffects {
 enum JobFailure {
     /// This job is refused; the others may go on.
     Refused(StoreError),
+    /// Another writer holds the version this job meant to write. The
+    /// stream's actual version is read after the rollback: on PostgreSQL the
+    /// failed insert has aborted the transaction.
+    VersionTaken { stream_id: String, expected: u64 },
     /// The database failed; the whole batch fails.
     Fatal(StoreError),
 }
 
-struct Writer {
-    conn: SqliteConnection,
-    config: WriterConfig,
-    memory: WriterMemory,
-    head: watch::Sender<u64>,
+struct Writer<B: Backend> {
+    backend: B,
+    config: WriterConfig<B::Db>,
+    /// Newest position this writer committed or saw at its last `begin`.
+    head_position: u64,
+    /// Next position to assign inside the open transaction.
+    next_position: u64,
+    head: Arc<watch::Sender<u64>>,
 }
 
-pub(super) async fn spawn(
-    mut conn: SqliteConnection,
-    config: WriterConfig,
-) -> Result<(mpsc::Sender<WriterCommand>, watch::Receiver<u64>), StoreError> {
-    let head: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(position), 0) FROM events")
-        .fetch_one(&mut conn)
-        .await
-        .map_err(StoreError::from_sqlx)?;
-    let checkpoints: Vec<(String, String, i64)> =
-        sqlx::query_as("SELECT consumer, source_service, position FROM consumer_checkpoints")
-            .fetch_all(&mut conn)
-            .await
-            .map_err(StoreError::from_sqlx)?;
-    let head = to_u64(head);
-    let (head_tx, head_rx) = watch::channel(head);
+/// Starts the writer task; the watch carries the newest committed position.
+pub(crate) fn spawn<B: Backend>(
+    backend: B,
+    head_position: u64,
+    config: WriterConfig<B::Db>,
+) -> (mpsc::Sender<WriterCommand>, Arc<watch::Sender<u64>>) {
+    let head = Arc::new(watch::channel(head_position).0);
     let (tx, rx) = mpsc::channel(4 * config.max_batch);
     let writer = Writer {
-        conn,
+        backend,
         config,
-        memory: WriterMemory {
-            next_position: head + 1,
-            consumer_checkpoints: checkpoints
-                .into_iter()
-                .map(|(consumer, source, position)| ((consumer, source), to_u64(position)))
-                .collect(),
-        },
-        head: head_tx,
+        head_position,
+        next_position: head_position + 1,
+        head: head.clone(),
     };
     tokio::spawn(writer.run(rx));
-    Ok((tx, head_rx))
+    (tx, head)
 }
 
-pub(super) fn validate_append(request: &AppendRequest) -> Result<(), StoreError> {
+/// Moves the head forward, never back (several tasks may report it).
+pub(crate) fn advance_head(head: &watch::Sender<u64>, position: u64) {
+    head.send_if_modified(|current| {
+        let moved = position > *current;
+        if moved {
+            *current = position;
+        }
+        moved
+    });
+}
+
+pub(crate) fn validate_append(request: &AppendRequest) -> Result<(), StoreError> {
     if request.streams.is_empty() {
         return Err(StoreError::InvalidAppend(
             "an append needs at least one stream".into(),
@@ -133,7 +130,7 @@ pub(super) fn validate_append(request: &AppendRequest) -> Result<(), StoreError>
     Ok(())
 }
 
-impl Writer {
+impl<B: Backend> Writer<B> {
     async fn run(mut self, mut commands: mpsc::Receiver<WriterCommand>) {
         let mut batch: Vec<Job> = Vec::with_capacity(self.config.max_batch);
         while let Some(command) = commands.recv().await {
@@ -144,7 +141,7 @@ impl Writer {
                     continue;
                 }
                 WriterCommand::Close(done) => {
-                    let _ = self.conn.close_hard().await;
+                    self.backend.close().await;
                     let _ = done.send(());
                     return;
                 }
@@ -167,7 +164,7 @@ impl Writer {
                     let _ = reply.send(self.rebuild().await);
                 }
                 Some(WriterCommand::Close(done)) => {
-                    let _ = self.conn.close_hard().await;
+                    self.backend.close().await;
                     let _ = done.send(());
                     return;
                 }
@@ -176,10 +173,24 @@ impl Writer {
         }
     }
 
+    /// Opens the batch's transaction and learns where the log ends.
+    async fn begin(&mut self) -> Result<(), StoreError> {
+        match self.backend.begin(self.head_position).await {
+            Ok(head) => {
+                self.head_position = head;
+                self.next_position = head + 1;
+                Ok(())
+            }
+            Err(error) => {
+                self.backend.connection_suspect();
+                Err(error)
+            }
+        }
+    }
+
     async fn commit_batch(&mut self, mut jobs: Vec<Job>) {
         while !jobs.is_empty() {
-            let saved = self.memory.clone();
-            if let Err(error) = self.execute("BEGIN IMMEDIATE").await {
+            if let Err(error) = self.begin().await {
                 fail_all(jobs, &error);
                 return;
             }
@@ -190,27 +201,41 @@ impl Writer {
                 match self.apply_job(&jobs[index], &mut effects).await {
                     Ok(outcome) => outcomes.push(outcome),
                     Err(JobFailure::Refused(error)) => {
-                        refused = Some((index, error));
+                        refused = Some((index, Ok(error)));
+                        break;
+                    }
+                    Err(JobFailure::VersionTaken {
+                        stream_id,
+                        expected,
+                    }) => {
+                        refused = Some((index, Err((stream_id, expected))));
                         break;
                     }
                     Err(JobFailure::Fatal(error)) => {
-                        self.rollback(saved).await;
+                        self.rollback().await;
+                        self.backend.connection_suspect();
                         fail_all(jobs, &error);
                         return;
                     }
                 }
             }
-            if let Some((index, error)) = refused {
+            if let Some((index, refusal)) = refused {
                 // Undo everything and run the batch again without the refused job.
-                self.rollback(saved).await;
+                self.rollback().await;
+                let error = match refusal {
+                    Ok(error) => error,
+                    Err((stream_id, expected)) => self.version_conflict(stream_id, expected).await,
+                };
                 jobs.remove(index).reply_err(error);
                 continue;
             }
-            if let Err(error) = self.execute("COMMIT").await {
-                self.rollback(saved).await;
+            if let Err(error) = self.backend.commit().await {
+                self.rollback().await;
+                self.backend.connection_suspect();
                 fail_all(jobs, &error);
                 return;
             }
+            self.head_position = self.next_position - 1;
             for (subject, key) in effects.new_keys {
                 self.config.keys.remember(&subject, Some(key));
             }
@@ -219,12 +244,11 @@ impl Writer {
                 self.config.keys.forget(&subject);
             }
             if erased_any {
-                // Old page images of erased rows must not linger in the WAL.
-                if let Err(error) = self.execute("PRAGMA wal_checkpoint(TRUNCATE)").await {
-                    tracing::warn!(%error, "checkpoint after erasure failed");
+                if let Err(error) = self.backend.after_erasure().await {
+                    tracing::warn!(%error, "clean-up after erasure failed");
                 }
             }
-            self.head.send_replace(self.memory.next_position - 1);
+            advance_head(&self.head, self.head_position);
             for (job, outcome) in jobs.into_iter().zip(outcomes) {
                 job.reply_ok(outcome);
             }
@@ -232,19 +256,11 @@ impl Writer {
         }
     }
 
-    async fn rollback(&mut self, saved: WriterMemory) {
-        self.memory = saved;
-        if let Err(error) = self.execute("ROLLBACK").await {
+    async fn rollback(&mut self) {
+        if let Err(error) = self.backend.rollback().await {
             tracing::warn!(%error, "rollback failed");
+            self.backend.connection_suspect();
         }
-    }
-
-    async fn execute(&mut self, sql: &'static str) -> Result<(), StoreError> {
-        sqlx::query(sql)
-            .execute(&mut self.conn)
-            .await
-            .map(|_| ())
-            .map_err(StoreError::from_sqlx)
     }
 
     async fn apply_job(
@@ -266,14 +282,10 @@ impl Writer {
                 .await
                 .map(JobOutcome::Consumed),
             Job::RelayCheckpoint { position, .. } => {
-                sqlx::query(
-                    "INSERT INTO relay_checkpoint (id, position) VALUES (1, ?)
-                     ON CONFLICT (id) DO UPDATE SET position = excluded.position",
-                )
-                .bind(to_i64(*position))
-                .execute(&mut self.conn)
-                .await
-                .map_err(fatal)?;
+                self.backend
+                    .save_relay_checkpoint(*position)
+                    .await
+                    .map_err(fatal)?;
                 Ok(JobOutcome::Done)
             }
         }
@@ -304,8 +316,8 @@ impl Writer {
             };
             for (offset, event) in stream.events.iter().enumerate() {
                 let version = current + 1 + offset as u64;
-                let position = self.memory.next_position;
-                self.memory.next_position += 1;
+                let position = self.next_position;
+                self.next_position += 1;
                 let sealed = match &key {
                     Some((subject, key)) => Some((
                         subject.clone(),
@@ -333,19 +345,29 @@ impl Writer {
             ));
         }
 
-        self.insert_events(&recorded, &sealed_payloads, &keys_to_insert)
-            .await?;
+        let rows: Vec<EventRow<'_>> = recorded
+            .iter()
+            .zip(&sealed_payloads)
+            .map(|(event, sealed)| EventRow {
+                event,
+                sealed: sealed
+                    .as_ref()
+                    .map(|(subject, bytes)| (subject.as_str(), bytes.as_slice())),
+            })
+            .collect();
+        match self.backend.insert_events(&rows, &keys_to_insert).await {
+            Ok(()) => {}
+            Err(InsertError::Conflict(conflict)) => {
+                return Err(Self::insert_refused(conflict, &recorded[0]))
+            }
+            Err(InsertError::Database(error)) => return Err(fatal(error)),
+        }
 
         for subject in &request.forget_subjects {
-            sqlx::query(
-                "DELETE FROM subject_keys WHERE subject_id = ?1; \
-                 INSERT OR IGNORE INTO forgotten_subjects (subject_id, forgotten_at) VALUES (?1, ?2);",
-            )
-            .bind(subject)
-            .bind(request.metadata.occurred_at_micros)
-            .execute(&mut self.conn)
-            .await
-            .map_err(fatal)?;
+            self.backend
+                .forget_subject(subject, request.metadata.occurred_at_micros)
+                .await
+                .map_err(fatal)?;
             effects.forgotten.push(subject.clone());
             effects.new_keys.retain(|(pending, _)| pending != subject);
         }
@@ -354,7 +376,7 @@ impl Writer {
             for index in 0..self.config.projections.len() {
                 let projection = self.config.projections[index].clone();
                 projection
-                    .apply(&mut self.conn, event)
+                    .apply(self.backend.connection(), event)
                     .await
                     .map_err(|error| refused_projection(projection.name(), error))?;
             }
@@ -362,8 +384,36 @@ impl Writer {
 
         Ok(AppendOutcome {
             stream_versions,
-            last_position: self.memory.next_position - 1,
+            last_position: self.next_position - 1,
         })
+    }
+
+    fn insert_refused(conflict: InsertConflict, first: &RecordedEvent) -> JobFailure {
+        match conflict {
+            InsertConflict::SubjectKey => JobFailure::Refused(StoreError::InvalidAppend(
+                "a subject key exists for a stream said to be new".into(),
+            )),
+            InsertConflict::EventId => JobFailure::Refused(StoreError::InvalidAppend(
+                "an event id was used before".into(),
+            )),
+            // Someone else wrote the version we meant to write.
+            InsertConflict::StreamVersion => JobFailure::VersionTaken {
+                stream_id: first.stream_id.clone(),
+                expected: first.stream_version - 1,
+            },
+        }
+    }
+
+    /// The conflict to report once the batch is rolled back.
+    async fn version_conflict(&mut self, stream_id: String, expected: u64) -> StoreError {
+        match self.backend.stream_version(&stream_id).await {
+            Ok(actual) => StoreError::VersionConflict {
+                stream_id,
+                expected,
+                actual,
+            },
+            Err(error) => StoreError::from_sqlx(error),
+        }
     }
 
     /// The stream's version now, checked against what the caller expects.
@@ -377,7 +427,11 @@ impl Writer {
         if expected == ExpectedVersion::NoStream {
             return Ok(0);
         }
-        let actual = self.stream_version(stream_id).await?;
+        let actual = self
+            .backend
+            .stream_version(stream_id)
+            .await
+            .map_err(fatal)?;
         match expected.as_version() {
             Some(expected) if expected != actual => {
                 Err(JobFailure::Refused(StoreError::VersionConflict {
@@ -387,88 +441,6 @@ impl Writer {
                 }))
             }
             _ => Ok(actual),
-        }
-    }
-
-    async fn stream_version(&mut self, stream_id: &str) -> Result<u64, JobFailure> {
-        let version: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?",
-        )
-        .bind(stream_id)
-        .fetch_one(&mut self.conn)
-        .await
-        .map_err(fatal)?;
-        Ok(to_u64(version))
-    }
-
-    /// Inserts the events, preceded by the new subject keys they are sealed
-    /// with, in one round trip.
-    async fn insert_events(
-        &mut self,
-        events: &[RecordedEvent],
-        sealed: &[Option<(String, Vec<u8>)>],
-        new_keys: &[(String, SubjectKey)],
-    ) -> Result<(), JobFailure> {
-        let mut insert = QueryBuilder::<Sqlite>::new("");
-        if !new_keys.is_empty() {
-            let now = crate::now_micros();
-            insert.push("INSERT INTO subject_keys (subject_id, key, created_at) ");
-            insert.push_values(new_keys, |mut row, (subject, key)| {
-                row.push_bind(subject.clone())
-                    .push_bind(key.to_vec())
-                    .push_bind(now);
-            });
-            insert.push("; ");
-        }
-        insert.push(
-            "INSERT INTO events (position, event_id, stream_id, stream_version, event_type, \
-             schema_version, occurred_at, actor, correlation_id, causation_id, traceparent, \
-             subject_id, payload) ",
-        );
-        insert.push_values(events.iter().zip(sealed), |mut row, (event, sealed)| {
-            let (subject, payload) = match sealed {
-                Some((subject, bytes)) => (Some(subject.as_str()), bytes.as_slice()),
-                None => (None, event.payload.as_slice()),
-            };
-            row.push_bind(to_i64(event.position))
-                .push_bind(event.event_id.as_bytes().as_slice())
-                .push_bind(event.stream_id.as_str())
-                .push_bind(to_i64(event.stream_version))
-                .push_bind(event.event_type.as_str())
-                .push_bind(i64::from(event.schema_version))
-                .push_bind(event.metadata.occurred_at_micros)
-                .push_bind(event.metadata.actor.as_str())
-                .push_bind(event.metadata.correlation_id.as_str())
-                .push_bind(event.metadata.causation_id.as_str())
-                .push_bind(event.metadata.traceparent.as_str())
-                .push_bind(subject)
-                .push_bind(payload);
-        });
-        let result = insert.build().execute(&mut self.conn).await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => {
-                let message = db.message().to_owned();
-                if message.contains("subject_keys") {
-                    return Err(JobFailure::Refused(StoreError::InvalidAppend(
-                        "a subject key exists for a stream said to be new".into(),
-                    )));
-                }
-                if message.contains("event_id") {
-                    return Err(JobFailure::Refused(StoreError::InvalidAppend(
-                        "an event id was used before".into(),
-                    )));
-                }
-                // Someone else wrote the version we meant to write.
-                let first = &events[0];
-                let actual = self.stream_version(&first.stream_id).await?;
-                Err(JobFailure::Refused(StoreError::VersionConflict {
-                    stream_id: first.stream_id.clone(),
-                    expected: first.stream_version - 1,
-                    actual,
-                }))
-            }
-            Err(other) => Err(fatal(other)),
         }
     }
 
@@ -502,14 +474,7 @@ impl Writer {
         // A new stream's subject is new too (its id was just made): if a key
         // exists after all, inserting it fails and the append is refused.
         if !is_new_stream {
-            let (stored, was_forgotten): (Option<Vec<u8>>, bool) = sqlx::query_as(
-                "SELECT (SELECT key FROM subject_keys WHERE subject_id = ?1), \
-                 EXISTS (SELECT 1 FROM forgotten_subjects WHERE subject_id = ?1)",
-            )
-            .bind(subject)
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(fatal)?;
+            let (stored, was_forgotten) = self.backend.subject_key(subject).await.map_err(fatal)?;
             if was_forgotten {
                 return Err(forgotten());
             }
@@ -539,93 +504,77 @@ impl Writer {
                 "no consumer projection named {consumer}"
             ))));
         };
+        // Read inside the transaction: another process of this service may
+        // have moved them since.
+        let mut checkpoints: HashMap<String, (u64, bool)> = HashMap::new();
         let mut applied = 0;
-        let mut touched = Vec::new();
         for envelope in envelopes {
-            let key = (consumer.to_owned(), envelope.service.clone());
-            let checkpoint = self
-                .memory
-                .consumer_checkpoints
-                .get(&key)
-                .copied()
-                .unwrap_or(0);
+            let checkpoint = match checkpoints.get(&envelope.service) {
+                Some((position, _)) => *position,
+                None => {
+                    let stored = self
+                        .backend
+                        .consumer_checkpoint(consumer, &envelope.service)
+                        .await
+                        .map_err(fatal)?;
+                    checkpoints.insert(envelope.service.clone(), (stored, false));
+                    stored
+                }
+            };
             if envelope.global_position <= checkpoint {
                 continue;
             }
             projection
-                .apply(&mut self.conn, envelope)
+                .apply(self.backend.connection(), envelope)
                 .await
                 .map_err(|error| refused_projection(consumer, error))?;
-            self.memory
-                .consumer_checkpoints
-                .insert(key.clone(), envelope.global_position);
-            if !touched.contains(&key) {
-                touched.push(key);
-            }
+            checkpoints.insert(envelope.service.clone(), (envelope.global_position, true));
             applied += 1;
         }
-        for key in touched {
-            let position = self
-                .memory
-                .consumer_checkpoints
-                .get(&key)
-                .copied()
-                .unwrap_or(0);
-            sqlx::query(
-                "INSERT INTO consumer_checkpoints (consumer, source_service, position) VALUES (?, ?, ?)
-                 ON CONFLICT (consumer, source_service) DO UPDATE SET position = excluded.position",
-            )
-            .bind(&key.0)
-            .bind(&key.1)
-            .bind(to_i64(position))
-            .execute(&mut self.conn)
-            .await
-            .map_err(fatal)?;
+        for (source, (position, moved)) in checkpoints {
+            if moved {
+                self.backend
+                    .save_consumer_checkpoint(consumer, &source, position)
+                    .await
+                    .map_err(fatal)?;
+            }
         }
         Ok(applied)
     }
 
     async fn rebuild(&mut self) -> Result<u64, StoreError> {
-        let saved = self.memory.clone();
-        self.execute("BEGIN IMMEDIATE").await?;
-        let result = self.replay_all().await;
-        match result {
-            Ok(count) => match self.execute("COMMIT").await {
+        self.begin().await?;
+        match self.replay_all().await {
+            Ok(count) => match self.backend.commit().await {
                 Ok(()) => Ok(count),
                 Err(error) => {
-                    self.rollback(saved).await;
+                    self.rollback().await;
                     Err(error)
                 }
             },
             Err(error) => {
-                self.rollback(saved).await;
+                self.rollback().await;
                 Err(error)
             }
         }
     }
 
     async fn replay_all(&mut self) -> Result<u64, StoreError> {
-        for projection in &self.config.projections {
+        for index in 0..self.config.projections.len() {
+            let projection = self.config.projections[index].clone();
             projection
-                .reset(&mut self.conn)
+                .reset(self.backend.connection())
                 .await
                 .map_err(StoreError::from_sqlx)?;
         }
         let mut replayed = 0u64;
         let mut after = 0u64;
         loop {
-            let rows = sqlx::query(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT 1000"
-            ))
-            .bind(to_i64(after))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(StoreError::from_sqlx)?;
+            let rows = self.backend.events_after(after, 1000).await?;
             if rows.is_empty() {
                 break;
             }
-            for row in rows {
-                let (mut event, subject) = event_from_row(&row)?;
+            for (mut event, subject) in rows {
                 if let Some(subject) = subject {
                     match self.stored_key(&subject).await? {
                         Some(key) => {
@@ -637,9 +586,10 @@ impl Writer {
                         }
                     }
                 }
-                for projection in &self.config.projections {
+                for index in 0..self.config.projections.len() {
+                    let projection = self.config.projections[index].clone();
                     projection
-                        .apply(&mut self.conn, &event)
+                        .apply(self.backend.connection(), &event)
                         .await
                         .map_err(StoreError::from)?;
                 }
@@ -656,12 +606,11 @@ impl Writer {
     }
 
     async fn stored_key(&mut self, subject: &str) -> Result<Option<SubjectKey>, StoreError> {
-        let stored: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT key FROM subject_keys WHERE subject_id = ?")
-                .bind(subject)
-                .fetch_optional(&mut self.conn)
-                .await
-                .map_err(StoreError::from_sqlx)?;
+        let (stored, _) = self
+            .backend
+            .subject_key(subject)
+            .await
+            .map_err(StoreError::from_sqlx)?;
         stored.as_deref().map(crypto::key_from_bytes).transpose()
     }
 }

@@ -1,0 +1,224 @@
+//! The event-store conformance suite on PostgreSQL (a real server: the URL in
+//! `LIAISON_TEST_POSTGRES_URL`, by default the local one). Each test gets a
+//! schema of its own, dropped afterwards.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use liaison_eventstore::conformance::{self, StoreHarness};
+use liaison_eventstore::migrate::Migration;
+use liaison_eventstore::postgres::{PgEventStore, PgStoreOptions};
+use liaison_eventstore::{EventStore, ExpectedVersion, StoreComponents, StoreError};
+use sqlx::Postgres;
+
+mod support;
+
+const SCHEMA: &[Migration] = &[Migration {
+    version: 1,
+    description: "counters",
+    sql: "CREATE TABLE counted (kind TEXT NOT NULL, n BIGINT NOT NULL);
+          INSERT INTO counted VALUES ('projected', 0), ('consumed', 0);",
+}];
+
+counting_projections!(Postgres);
+
+fn postgres_url() -> String {
+    std::env::var("LIAISON_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+struct PgHarness {
+    schema: String,
+}
+
+impl PgHarness {
+    fn options(&self) -> PgStoreOptions {
+        let mut options = PgStoreOptions::new(postgres_url());
+        options.schema = Some(self.schema.clone());
+        options.read_connections = 2;
+        options
+    }
+
+    async fn open_store(&self) -> PgEventStore {
+        PgEventStore::open(
+            self.options(),
+            StoreComponents {
+                service: "conformance",
+                migrations: SCHEMA,
+                projections: vec![Arc::new(Counter)],
+                consumers: vec![Arc::new(Consumed)],
+            },
+        )
+        .await
+        .expect("open store (is PostgreSQL running? set LIAISON_TEST_POSTGRES_URL)")
+    }
+
+    async fn count(&self, kind: &str) -> u64 {
+        let pool = sqlx::PgPool::connect(&postgres_url()).await.expect("pool");
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT n FROM {}.counted WHERE kind = $1",
+            self.schema
+        ))
+        .bind(kind)
+        .fetch_one(&pool)
+        .await
+        .expect("count");
+        pool.close().await;
+        u64::try_from(n).unwrap_or(0)
+    }
+}
+
+impl Drop for PgHarness {
+    fn drop(&mut self) {
+        let schema = self.schema.clone();
+        // Drop runs outside async; a thread of its own runs the clean-up.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+#[async_trait]
+impl StoreHarness for PgHarness {
+    async fn open(&self) -> Arc<dyn EventStore> {
+        Arc::new(self.open_store().await)
+    }
+    async fn projected(&self, _store: &Arc<dyn EventStore>) -> u64 {
+        self.count("projected").await
+    }
+    async fn consumed(&self, _store: &Arc<dyn EventStore>) -> u64 {
+        self.count("consumed").await
+    }
+}
+
+fn harness() -> PgHarness {
+    PgHarness {
+        schema: format!("test_{}", uuid::Uuid::new_v4().simple()),
+    }
+}
+
+liaison_eventstore::store_conformance_tests!(harness());
+
+/// Two stores on one schema stand for two processes of one service: their
+/// writers race for the same versions and exactly one wins each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_of_two_processes_keep_one_winner_per_version() {
+    let harness = harness();
+    let first = Arc::new(harness.open_store().await);
+    let second = Arc::new(harness.open_store().await);
+    first
+        .append(conformance::append(
+            "order-1",
+            ExpectedVersion::NoStream,
+            vec![conformance::event("order.placed", b"1")],
+        ))
+        .await
+        .expect("create the stream");
+
+    let mut racers = Vec::new();
+    for index in 0..16 {
+        let store = if index % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        racers.push(tokio::spawn(async move {
+            store
+                .append(conformance::append(
+                    "order-1",
+                    ExpectedVersion::Exactly(1),
+                    vec![conformance::event("order.changed", &[index])],
+                ))
+                .await
+        }));
+    }
+    let mut winners = 0;
+    for racer in racers {
+        match racer.await.expect("task") {
+            Ok(outcome) => {
+                winners += 1;
+                assert_eq!(outcome.version_of("order-1"), Some(2));
+            }
+            Err(StoreError::VersionConflict { actual, .. }) => assert_eq!(actual, 2),
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(winners, 1, "exactly one writer wins version 2");
+
+    // Positions stay gapless and ordered across both writers.
+    for round in 0..20u8 {
+        let store = if round % 2 == 0 { &first } else { &second };
+        store
+            .append(conformance::append(
+                &format!("other-{round}"),
+                ExpectedVersion::NoStream,
+                vec![conformance::event("order.placed", &[round])],
+            ))
+            .await
+            .expect("append");
+    }
+    let all = first.read_all(0, 100).await.expect("read all");
+    let positions: Vec<u64> = all.iter().map(|event| event.position).collect();
+    assert_eq!(positions, (1..=22).collect::<Vec<_>>());
+    assert_eq!(harness.count("projected").await, 22);
+}
+
+/// A commit by another process moves this process's head watch, so its relay
+/// wakes for events it did not write itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_watch_follows_commits_of_other_processes() {
+    let harness = harness();
+    let watcher = harness.open_store().await;
+    let writer = harness.open_store().await;
+    let mut head = watcher.watch_head();
+    writer
+        .append(conformance::append(
+            "order-9",
+            ExpectedVersion::NoStream,
+            vec![conformance::event("order.placed", b"9")],
+        ))
+        .await
+        .expect("append");
+    tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        head.wait_for(|h| *h >= 1),
+    )
+    .await
+    .expect("the head watch moved within 5 s")
+    .expect("watch open");
+}
+
+#[tokio::test]
+async fn unreachable_server_is_reported_as_unavailable_with_its_address() {
+    let mut options = PgStoreOptions::new("postgres://postgres@127.0.0.1:1/postgres");
+    options.connect_timeout = std::time::Duration::from_secs(2);
+    let error = PgEventStore::open(
+        options,
+        StoreComponents {
+            service: "conformance",
+            migrations: SCHEMA,
+            projections: vec![],
+            consumers: vec![],
+        },
+    )
+    .await
+    .err()
+    .expect("no server listens on port 1");
+    let message = error.to_string();
+    assert!(matches!(error, StoreError::Unavailable(_)), "{message}");
+    assert!(message.contains("127.0.0.1:1"), "{message}");
+}

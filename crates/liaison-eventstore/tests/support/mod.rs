@@ -1,0 +1,65 @@
+//! The projections the conformance harnesses plug into a store, for each backend.
+
+#[derive(Debug, thiserror::Error)]
+#[error("refused by the test projection")]
+pub struct Refused;
+
+/// `Counter` (inline projection counting events, refusing
+/// [`REFUSED_TYPE`](liaison_eventstore::conformance::REFUSED_TYPE)) and
+/// `Consumed` (consumer projection counting events) on database `$db`.
+#[macro_export]
+macro_rules! counting_projections {
+    ($db:ty) => {
+        pub struct Counter;
+
+        #[async_trait::async_trait]
+        impl liaison_eventstore::Projection<$db> for Counter {
+            fn name(&self) -> &'static str {
+                "counter"
+            }
+            async fn apply(
+                &self,
+                conn: &mut <$db as sqlx::Database>::Connection,
+                event: &liaison_eventstore::RecordedEvent,
+            ) -> Result<(), liaison_eventstore::ProjectionError> {
+                if event.event_type == liaison_eventstore::conformance::REFUSED_TYPE {
+                    return Err(liaison_eventstore::ProjectionError::Rejected(Box::new(
+                        $crate::support::Refused,
+                    )));
+                }
+                sqlx::query("UPDATE counted SET n = n + 1 WHERE kind = 'projected'")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+            async fn reset(
+                &self,
+                conn: &mut <$db as sqlx::Database>::Connection,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query("UPDATE counted SET n = 0 WHERE kind = 'projected'")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        pub struct Consumed;
+
+        #[async_trait::async_trait]
+        impl liaison_eventstore::ConsumerProjection<$db> for Consumed {
+            fn consumer_name(&self) -> &'static str {
+                liaison_eventstore::conformance::CONSUMER
+            }
+            async fn apply(
+                &self,
+                conn: &mut <$db as sqlx::Database>::Connection,
+                _envelope: &liaison_proto::events::v1::EventEnvelope,
+            ) -> Result<(), liaison_eventstore::ProjectionError> {
+                sqlx::query("UPDATE counted SET n = n + 1 WHERE kind = 'consumed'")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
