@@ -10,6 +10,8 @@ pub enum BusError {
     BadMessage { subject: String, reason: String },
     #[error("event bus storage error: {0}")]
     Storage(String),
+    #[error("invalid consumer: {0}")]
+    InvalidConsumer(String),
 }
 
 /// How a handler failed, which decides what the runner does with the event.

@@ -13,12 +13,15 @@
 
 pub mod embedded;
 mod error;
+pub mod nats;
 mod relay;
 mod runner;
 pub mod subjects;
 
 #[cfg(feature = "testing")]
 pub mod contract;
+#[cfg(feature = "testing")]
+pub mod nats_server;
 
 use std::time::Duration;
 
