@@ -403,8 +403,8 @@ async fn list_load(server: &Server, duration: Duration, category: &str) -> anyho
 /// The contacts application without gRPC, to tell the store's cost from the transport's.
 async fn direct(tasks: usize, duration: Duration) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let service =
-        liaison_contacts::ContactsService::open_sqlite(&dir.path().join("contacts.sqlite")).await?;
+    let url = format!("sqlite://{}", dir.path().join("contacts.sqlite").display());
+    let service = liaison_contacts::ContactsService::open(&url, None).await?;
     let app = service.app().clone();
     let stats = load::run(
         tasks,

@@ -109,15 +109,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let settings = load_settings(&cli.config, &overrides)?;
             liaison_runtime::telemetry::init_logging(&settings.log);
-            let _lock = crate::serve::lock_data_dir(&settings.data_dir)?;
+            let _lock = if settings.uses_data_dir() {
+                Some(crate::serve::lock_data_dir(&settings.data_dir)?)
+            } else {
+                None
+            };
             for target in &target.0 {
                 match target {
                     Target::Contacts => {
-                        let path =
-                            settings.sqlite_path("contacts", &settings.contacts.database_url);
-                        let service = liaison_contacts::ContactsService::open_sqlite(&path)
+                        let url =
+                            settings.database_url("contacts", &settings.contacts.database_url);
+                        let service = liaison_contacts::ContactsService::open(&url, None)
                             .await
-                            .with_context(|| format!("cannot open {}", path.display()))?;
+                            .with_context(|| {
+                                format!(
+                                    "cannot open {}",
+                                    liaison_runtime::settings::mask_url_password(&url)
+                                )
+                            })?;
                         let store = service.store();
                         let replayed =
                             liaison_eventstore::EventStore::rebuild_projections(store.as_ref())

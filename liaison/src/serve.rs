@@ -7,10 +7,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use liaison_bus::embedded::EmbeddedBus;
+use liaison_bus::nats::{NatsBus, NatsOptions};
 use liaison_bus::{EventBus, Relay};
 use liaison_eventstore::EventStore;
 use liaison_runtime::grpc::GrpcServer;
 use liaison_runtime::http::ReadinessCheck;
+use liaison_runtime::settings::{mask_url_password, BusKind};
 use liaison_runtime::Settings;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +36,11 @@ pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
 
 pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     let started = Instant::now();
-    let _lock = lock_data_dir(&settings.data_dir)?;
+    let _lock = if settings.uses_data_dir() {
+        Some(lock_data_dir(&settings.data_dir)?)
+    } else {
+        None
+    };
     let grpc_listener = TcpListener::bind(settings.grpc_addr)
         .await
         .with_context(|| format!("cannot listen for gRPC on {}", settings.grpc_addr))?;
@@ -45,11 +51,10 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     let http_addr = http_listener.local_addr()?;
 
     let shutdown = liaison_runtime::shutdown::on_signals();
-    let bus: Arc<EmbeddedBus> = Arc::new(
-        EmbeddedBus::open(&settings.data_dir.join("bus.sqlite"))
-            .await
-            .context("cannot open the embedded event bus")?,
-    );
+    let mut checks: Vec<(&'static str, ReadinessCheck)> = Vec::new();
+    let mut background = tokio::task::JoinSet::new();
+    let workers = CancellationToken::new();
+    let bus = open_bus(&settings, &mut checks, &mut background, &workers).await?;
 
     if !settings.grpc_addr.ip().is_loopback() && settings.security.internal_token.is_empty() {
         tracing::warn!(
@@ -59,38 +64,37 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     }
     let mut grpc = GrpcServer::new().require_token(&settings.security.internal_token);
     let health = grpc.health();
-    let mut background = tokio::task::JoinSet::new();
     let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
-    let mut closers = Vec::new();
-    let mut checks: Vec<(&'static str, ReadinessCheck)> = Vec::new();
-    let workers = CancellationToken::new();
 
     for target in &targets.0 {
         match target {
             Target::Contacts => {
-                let path = settings.sqlite_path("contacts", &settings.contacts.database_url);
-                let contacts = liaison_contacts::ContactsService::open_sqlite(&path)
+                let url = settings.database_url("contacts", &settings.contacts.database_url);
+                let contacts = liaison_contacts::ContactsService::open(&url, None)
                     .await
-                    .with_context(|| format!("cannot open contacts database {}", path.display()))?;
-                let store = contacts.store();
+                    .with_context(|| {
+                        format!(
+                            "cannot open the contacts database {}",
+                            mask_url_password(&url)
+                        )
+                    })?;
                 grpc = grpc.add_service(contacts.grpc());
-                stores.push(store.clone());
-                let reader = store.reader().clone();
+                stores.push(contacts.store());
+                let read_model = contacts.read_model().clone();
                 checks.push((
                     "contacts-database",
                     Arc::new(move || {
-                        let reader = reader.clone();
-                        Box::pin(async move { sqlx_ping(&reader).await })
+                        let read_model = read_model.clone();
+                        Box::pin(async move {
+                            read_model.ping().await.map_err(|error| error.to_string())
+                        })
                     }),
                 ));
-                closers.push(store);
             }
         }
     }
-    let retention = std::time::Duration::from_secs(settings.bus.max_age_hours.saturating_mul(3600));
-    background.spawn(prune_bus(bus.clone(), retention, workers.clone()));
     for store in &stores {
-        let relay = Relay::new(store.clone(), bus.clone() as Arc<dyn EventBus>);
+        let relay = Relay::new(store.clone(), bus.clone());
         background.spawn(relay.run(workers.clone()));
     }
 
@@ -117,6 +121,7 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
         grpc = %grpc_addr,
         http = %http_addr,
         data_dir = %settings.data_dir.display(),
+        bus = ?settings.bus.kind,
         startup_ms = started.elapsed().as_millis() as u64,
         "liaison is serving"
     );
@@ -131,12 +136,54 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     let _ = http_task.await;
     workers.cancel();
     while background.join_next().await.is_some() {}
-    for store in closers {
+    for store in stores {
         store.close().await;
     }
     bus.close().await;
     tracing::info!("liaison stopped");
     Ok(())
+}
+
+/// The embedded bus (with its retention task) or NATS JetStream, with a
+/// readiness check for it.
+async fn open_bus(
+    settings: &Settings,
+    checks: &mut Vec<(&'static str, ReadinessCheck)>,
+    background: &mut tokio::task::JoinSet<()>,
+    workers: &CancellationToken,
+) -> anyhow::Result<Arc<dyn EventBus>> {
+    let max_age = std::time::Duration::from_secs(settings.bus.max_age_hours.saturating_mul(3600));
+    match settings.bus.kind {
+        BusKind::Embedded => {
+            let bus = Arc::new(
+                EmbeddedBus::open(&settings.data_dir.join("bus.sqlite"))
+                    .await
+                    .context("cannot open the embedded event bus")?,
+            );
+            background.spawn(prune_bus(bus.clone(), max_age, workers.clone()));
+            Ok(bus)
+        }
+        BusKind::Nats => {
+            let mut options = NatsOptions::new(&settings.bus.nats_url);
+            options.max_age = max_age;
+            let bus = Arc::new(NatsBus::connect(options).await?);
+            let watched = bus.clone();
+            checks.push((
+                "nats",
+                Arc::new(move || {
+                    let connected = watched.is_connected();
+                    Box::pin(async move {
+                        if connected {
+                            Ok(())
+                        } else {
+                            Err("not connected to NATS; reconnecting".to_owned())
+                        }
+                    })
+                }),
+            ));
+            Ok(bus)
+        }
+    }
 }
 
 /// Keeps the bus log within its retention, hourly.
@@ -152,10 +199,4 @@ async fn prune_bus(bus: Arc<EmbeddedBus>, max_age: std::time::Duration, stop: Ca
             _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
         }
     }
-}
-
-async fn sqlx_ping(pool: &liaison_eventstore::sqlite::SqlitePool) -> Result<(), String> {
-    liaison_eventstore::sqlite::ping(pool)
-        .await
-        .map_err(|error| error.to_string())
 }

@@ -167,7 +167,9 @@ pub async fn dump_read_models(database: &Path) -> anyhow::Result<Vec<String>> {
     let pool =
         sqlx::SqlitePool::connect_with(liaison_eventstore::sqlite::connect_options(database))
             .await?;
-    let rows = liaison_contacts::storage::snapshot(&pool).await?;
+    let rows = liaison_contacts::storage::ReadModel::Sqlite(pool.clone())
+        .snapshot()
+        .await?;
     pool.close().await;
     Ok(rows)
 }

@@ -80,6 +80,9 @@ pub trait EventBus: Send + Sync + 'static {
 
     /// Events dead-lettered by `consumer`, oldest first.
     async fn dead_letters(&self, consumer: &str) -> Result<Vec<DeadLetter>, BusError>;
+
+    /// Flushes what is in flight and closes the connection or file.
+    async fn close(&self);
 }
 
 #[async_trait]

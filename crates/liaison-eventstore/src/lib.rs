@@ -31,7 +31,7 @@ pub use envelope::{
     StreamAppend,
 };
 pub use error::{ProjectionError, StoreError};
-pub use log_store::LogStore;
+pub use log_store::{LogStore, ReadPool};
 pub use projection::{ConsumerProjection, Projection, StoreComponents};
 pub use store::EventStore;
 

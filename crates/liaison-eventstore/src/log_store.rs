@@ -66,7 +66,7 @@ impl<P> LogStore<P> {
     }
 
     /// Stops the writer after the queued work.
-    pub(crate) async fn stop_writer(&self) {
+    async fn stop_writer(&self) {
         let (reply, answer) = oneshot::channel();
         if self.writer.send(WriterCommand::Close(reply)).await.is_ok() {
             let _ = answer.await;
@@ -74,8 +74,28 @@ impl<P> LogStore<P> {
     }
 }
 
+/// A backend's read pool, as the store needs it.
 #[async_trait]
-impl<P: Send + Sync + 'static> EventStore for LogStore<P> {
+pub trait ReadPool: Send + Sync + 'static {
+    async fn close(&self);
+}
+
+#[async_trait]
+impl ReadPool for sqlx::SqlitePool {
+    async fn close(&self) {
+        sqlx::SqlitePool::close(self).await;
+    }
+}
+
+#[async_trait]
+impl ReadPool for sqlx::PgPool {
+    async fn close(&self) {
+        sqlx::PgPool::close(self).await;
+    }
+}
+
+#[async_trait]
+impl<P: ReadPool> EventStore for LogStore<P> {
     fn service(&self) -> &str {
         self.service
     }
@@ -125,6 +145,11 @@ impl<P: Send + Sync + 'static> EventStore for LogStore<P> {
     async fn save_relay_checkpoint(&self, position: u64) -> Result<(), StoreError> {
         self.submit(|reply| WriterCommand::Job(Job::RelayCheckpoint { position, reply }))
             .await
+    }
+
+    async fn close(&self) {
+        self.stop_writer().await;
+        ReadPool::close(&self.pool).await;
     }
 
     async fn rebuild_projections(&self) -> Result<u64, StoreError> {

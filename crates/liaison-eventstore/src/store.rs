@@ -43,6 +43,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// projections, in one transaction. Returns the number of events replayed.
     async fn rebuild_projections(&self) -> Result<u64, StoreError>;
 
+    /// Stops the writer after the work already queued, and closes the
+    /// connections.
+    async fn close(&self);
+
     /// Applies bus events to this service's consumer projection, skipping
     /// those already applied; the checkpoint moves in the same transaction.
     /// Returns how many were applied (not skipped).

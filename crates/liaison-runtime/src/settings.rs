@@ -42,7 +42,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StorageSettings {
-    /// `sqlite://path` or empty for `<data_dir>/<service>.sqlite`.
+    /// `sqlite://path`, `postgres://user@host:port/database`, or empty for
+    /// `<data_dir>/<service>.sqlite`.
     pub database_url: String,
 }
 
@@ -122,16 +123,22 @@ impl Settings {
             return Err(SettingsError::Invalid("data_dir must not be empty".into()));
         }
         let url = &self.contacts.database_url;
-        if !url.is_empty() && !url.starts_with("sqlite:") {
+        let known_scheme = ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
+        if !url.is_empty() && !known_scheme {
             return Err(SettingsError::Invalid(format!(
-                "contacts.database_url {url:?} is not supported: use sqlite://PATH or leave it empty"
+                "contacts.database_url {:?} is not supported: use sqlite://PATH, postgres://USER@HOST:PORT/DATABASE, or leave it empty",
+                mask_url_password(url)
             )));
         }
-        if self.bus.kind == BusKind::Nats {
-            return Err(SettingsError::Invalid(
-                "bus.kind \"nats\" is not available in this build; use \"embedded\"".into(),
-            ));
+        if self.bus.kind == BusKind::Nats && !self.bus.nats_url.starts_with("nats://") {
+            return Err(SettingsError::Invalid(format!(
+                "bus.nats_url {:?} must start with nats://",
+                mask_url_password(&self.bus.nats_url)
+            )));
         }
+
         if self.bus.max_age_hours == 0 {
             return Err(SettingsError::Invalid(
                 "bus.max_age_hours must be at least 1".into(),
@@ -143,15 +150,26 @@ impl Settings {
         Ok(())
     }
 
-    /// Where a service's SQLite file lives.
-    pub fn sqlite_path(&self, service: &str, database_url: &str) -> PathBuf {
-        match database_url
-            .strip_prefix("sqlite://")
-            .or_else(|| database_url.strip_prefix("sqlite:"))
-        {
-            Some(path) if !path.is_empty() => PathBuf::from(path),
-            _ => self.data_dir.join(format!("{service}.sqlite")),
+    /// A service's database URL: the one configured, or a SQLite file in
+    /// the data dir.
+    pub fn database_url(&self, service: &str, configured: &str) -> String {
+        if configured.is_empty() || configured == "sqlite://" || configured == "sqlite:" {
+            format!(
+                "sqlite://{}",
+                self.data_dir.join(format!("{service}.sqlite")).display()
+            )
+        } else {
+            configured.to_owned()
         }
+    }
+
+    /// Whether this process keeps anything in the data dir (a SQLite
+    /// database or the embedded bus) and so must own it.
+    pub fn uses_data_dir(&self) -> bool {
+        self.bus.kind == BusKind::Embedded
+            || self
+                .database_url("contacts", &self.contacts.database_url)
+                .starts_with("sqlite:")
     }
 
     /// The effective configuration as TOML, secrets masked.
@@ -167,7 +185,7 @@ impl Settings {
 }
 
 /// `scheme://user:secret@host` becomes `scheme://user:********@host`.
-fn mask_url_password(url: &str) -> String {
+pub fn mask_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -205,9 +223,51 @@ mod tests {
         assert_eq!(settings.data_dir, PathBuf::from("./data"));
         assert_eq!(settings.bus.kind, BusKind::Embedded);
         assert_eq!(
-            settings.sqlite_path("contacts", &settings.contacts.database_url),
-            PathBuf::from("./data/contacts.sqlite")
+            settings.database_url("contacts", &settings.contacts.database_url),
+            "sqlite://./data/contacts.sqlite"
         );
+        assert!(settings.uses_data_dir());
+    }
+
+    #[test]
+    fn distributed_mode_takes_postgres_and_nats() {
+        let settings = Settings::load(&Sources {
+            file: None,
+            environment: env(&[
+                (
+                    "LIAISON__CONTACTS__DATABASE_URL",
+                    "postgres://liaison:pw@db:5432/liaison",
+                ),
+                ("LIAISON__BUS__KIND", "nats"),
+                ("LIAISON__BUS__NATS_URL", "nats://nats:4222"),
+            ]),
+        })
+        .expect("load");
+        assert_eq!(settings.bus.kind, BusKind::Nats);
+        assert_eq!(
+            settings.database_url("contacts", &settings.contacts.database_url),
+            "postgres://liaison:pw@db:5432/liaison"
+        );
+        assert!(!settings.uses_data_dir());
+        assert!(settings
+            .to_masked_toml()
+            .contains("postgres://liaison:********@db:5432/liaison"));
+
+        for (key, value, named) in [
+            (
+                "LIAISON__CONTACTS__DATABASE_URL",
+                "mysql://db/liaison",
+                "contacts.database_url",
+            ),
+            ("LIAISON__BUS__NATS_URL", "http://nats:4222", "bus.nats_url"),
+        ] {
+            let error = Settings::load(&Sources {
+                file: None,
+                environment: env(&[("LIAISON__BUS__KIND", "nats"), (key, value)]),
+            })
+            .expect_err(value);
+            assert!(error.to_string().contains(named), "{error}");
+        }
     }
 
     #[test]

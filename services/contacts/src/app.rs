@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use liaison_eventstore::sqlite::SqliteEventStore;
 use liaison_eventstore::{
     AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
     StreamAppend,
@@ -18,7 +17,8 @@ use crate::domain::category::{self, Category};
 use crate::domain::contact::{self, Command, Contact, Kind, Lifecycle};
 use crate::domain::{category_stream, contact_stream, fields, validation};
 use crate::history;
-use crate::storage::queries::{self, ListFilter, Page};
+use crate::storage::queries::{ListFilter, Page};
+use crate::storage::ReadModel;
 use crate::ContactsError;
 
 /// Commands retried this many times when another writer got there first and
@@ -42,16 +42,21 @@ pub struct FieldChanges {
 }
 
 pub struct ContactsApp {
-    store: Arc<SqliteEventStore>,
+    store: Arc<dyn EventStore>,
+    read_model: ReadModel,
 }
 
 impl ContactsApp {
-    pub fn new(store: Arc<SqliteEventStore>) -> Self {
-        Self { store }
+    pub fn new(store: Arc<dyn EventStore>, read_model: ReadModel) -> Self {
+        Self { store, read_model }
     }
 
-    pub fn store(&self) -> &Arc<SqliteEventStore> {
+    pub fn store(&self) -> &Arc<dyn EventStore> {
         &self.store
+    }
+
+    pub fn read_model(&self) -> &ReadModel {
+        &self.read_model
     }
 
     pub async fn create(
@@ -191,7 +196,8 @@ impl ContactsApp {
     }
 
     pub async fn get(&self, id: &str) -> Result<Contact, ContactsError> {
-        queries::get_contact(self.store.reader(), id)
+        self.read_model
+            .get_contact(id)
             .await?
             .ok_or_else(|| ContactsError::NotFound {
                 kind: "contact",
@@ -200,12 +206,12 @@ impl ContactsApp {
     }
 
     pub async fn list(&self, filter: &ListFilter) -> Result<Page, ContactsError> {
-        queries::list(self.store.reader(), filter).await
+        self.read_model.list(filter).await
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Vec<Contact>, ContactsError> {
         let address = validation::normalise_email_address("email", email)?;
-        queries::find_by_email(self.store.reader(), &address).await
+        self.read_model.find_by_email(&address).await
     }
 
     pub async fn find_by_external_ref(
@@ -213,7 +219,8 @@ impl ContactsApp {
         source: &str,
         external_id: &str,
     ) -> Result<Contact, ContactsError> {
-        queries::find_by_external_ref(self.store.reader(), source.trim(), external_id.trim())
+        self.read_model
+            .find_by_external_ref(source.trim(), external_id.trim())
             .await?
             .ok_or_else(|| ContactsError::NotFound {
                 kind: "external reference",
@@ -300,7 +307,7 @@ impl ContactsApp {
     }
 
     pub async fn list_categories(&self) -> Result<Vec<Category>, ContactsError> {
-        queries::list_categories(self.store.reader()).await
+        self.read_model.list_categories().await
     }
 
     /// Loads, decides and appends; retries on a conflict unless the caller

@@ -27,17 +27,18 @@ pub mod grpc;
 mod history;
 pub mod storage;
 
-use std::path::Path;
 use std::sync::Arc;
 
-use liaison_eventstore::sqlite::{SqliteEventStore, SqliteStoreOptions};
-use liaison_eventstore::StoreComponents;
+use liaison_eventstore::postgres::{PgEventStore, PgStoreOptions};
+use liaison_eventstore::sqlite::{self, SqliteEventStore, SqliteStoreOptions};
+use liaison_eventstore::{EventStore, StoreComponents};
 use liaison_proto::contacts::v1::contact_service_server::ContactServiceServer;
 
 pub use app::ContactsApp;
 pub use error::ContactsError;
+use storage::ReadModel;
 
-/// The service's name: its bus subjects, database and migrations.
+/// The service's name: its bus subjects, database schema and migrations.
 pub const SERVICE: &str = "contacts";
 
 /// The contacts service, opened on its storage.
@@ -46,21 +47,45 @@ pub struct ContactsService {
 }
 
 impl ContactsService {
-    /// Opens (creating and migrating if needed) the SQLite database at `path`.
-    pub async fn open_sqlite(path: &Path) -> Result<Self, ContactsError> {
+    /// Opens (creating and migrating if needed) the database at `url`:
+    /// `sqlite://<path>` or `postgres://…` (schema `contacts` unless
+    /// `postgres_schema` names another).
+    pub async fn open(url: &str, postgres_schema: Option<String>) -> Result<Self, ContactsError> {
         domain::validation::warm_up_in_background();
-        let store = SqliteEventStore::open(
-            SqliteStoreOptions::new(path),
-            StoreComponents {
-                service: SERVICE,
-                migrations: storage::MIGRATIONS,
-                projections: vec![Arc::new(storage::ContactsProjection)],
-                consumers: Vec::new(),
-            },
-        )
-        .await?;
+        let projection = Arc::new(storage::ContactsProjection);
+        let (store, read_model): (Arc<dyn EventStore>, ReadModel) =
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                let mut options = PgStoreOptions::new(url);
+                options.schema = postgres_schema;
+                let store = PgEventStore::open(
+                    options,
+                    StoreComponents {
+                        service: SERVICE,
+                        migrations: storage::MIGRATIONS_POSTGRES,
+                        projections: vec![projection],
+                        consumers: Vec::new(),
+                    },
+                )
+                .await?;
+                let read_model = ReadModel::Postgres(store.reader().clone());
+                (Arc::new(store), read_model)
+            } else {
+                let path = sqlite::path_from_url(url)?;
+                let store = SqliteEventStore::open(
+                    SqliteStoreOptions::new(path),
+                    StoreComponents {
+                        service: SERVICE,
+                        migrations: storage::MIGRATIONS_SQLITE,
+                        projections: vec![projection],
+                        consumers: Vec::new(),
+                    },
+                )
+                .await?;
+                let read_model = ReadModel::Sqlite(store.reader().clone());
+                (Arc::new(store), read_model)
+            };
         Ok(Self {
-            app: Arc::new(ContactsApp::new(Arc::new(store))),
+            app: Arc::new(ContactsApp::new(store, read_model)),
         })
     }
 
@@ -68,8 +93,12 @@ impl ContactsService {
         &self.app
     }
 
-    pub fn store(&self) -> Arc<SqliteEventStore> {
+    pub fn store(&self) -> Arc<dyn EventStore> {
         self.app.store().clone()
+    }
+
+    pub fn read_model(&self) -> &ReadModel {
+        self.app.read_model()
     }
 
     /// The gRPC service, ready to add to a server.

@@ -3,12 +3,11 @@
 mod support;
 
 use liaison_proto::contacts::v1 as pb;
-use support::{expect_code, field_of, organisation, person, Server};
+use support::{expect_code, field_of, organisation, person, Backend, Server};
 use tonic::Code;
 
-#[tokio::test]
-async fn creates_gets_and_lists_persons() {
-    let server = Server::start().await;
+async fn creates_gets_and_lists_persons(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let mut request = person(" Marcel ", "Dupont", "Marcel@UnTel.FR");
     request.phones = vec![pb::Phone {
@@ -47,9 +46,8 @@ async fn creates_gets_and_lists_persons() {
     assert_eq!(listed.persons[0].id, created.id);
 }
 
-#[tokio::test]
-async fn bad_input_is_refused_with_the_field_and_value() {
-    let server = Server::start().await;
+async fn bad_input_is_refused_with_the_field_and_value(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let status = expect_code(
         client
@@ -130,9 +128,8 @@ async fn bad_input_is_refused_with_the_field_and_value() {
     assert_eq!(listed.total_count, 0, "nothing was half-written");
 }
 
-#[tokio::test]
-async fn an_email_of_another_live_person_is_refused_unless_allowed() {
-    let server = Server::start().await;
+async fn an_email_of_another_live_person_is_refused_unless_allowed(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let first = client
         .create_person(person("Marcel", "Dupont", "marcel@untel.fr"))
@@ -176,9 +173,8 @@ async fn an_email_of_another_live_person_is_refused_unless_allowed() {
     assert_eq!(found.contacts.len(), 3);
 }
 
-#[tokio::test]
-async fn partial_update_changes_only_what_is_set_and_checks_versions() {
-    let server = Server::start().await;
+async fn partial_update_changes_only_what_is_set_and_checks_versions(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let created = client
         .create_person(person("Marcel", "Dupont", "marcel@untel.fr"))
@@ -256,9 +252,8 @@ async fn partial_update_changes_only_what_is_set_and_checks_versions() {
     assert_eq!(after.version, 2, "a refused update writes nothing");
 }
 
-#[tokio::test]
-async fn trash_restore_and_purge() {
-    let server = Server::start().await;
+async fn trash_restore_and_purge(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let created = client
         .create_person(person("Marcel", "Dupont", ""))
@@ -318,9 +313,8 @@ async fn trash_restore_and_purge() {
     expect_code(client.restore_contact(version(&id)).await, Code::NotFound);
 }
 
-#[tokio::test]
-async fn merge_keeps_everything_on_the_survivor() {
-    let server = Server::start().await;
+async fn merge_keeps_everything_on_the_survivor(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let mut first = person("Marcel", "Dupont", "marcel@untel.fr");
     first.tags = vec!["vip".into()];
@@ -425,9 +419,8 @@ async fn merge_keeps_everything_on_the_survivor() {
     );
 }
 
-#[tokio::test]
-async fn external_references_are_unique() {
-    let server = Server::start().await;
+async fn external_references_are_unique(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let reference = pb::ExternalRef {
         source: "alumni-feed".into(),
@@ -461,3 +454,13 @@ async fn external_references_are_unique() {
         Code::NotFound,
     );
 }
+
+on_both_backends!(
+    creates_gets_and_lists_persons,
+    bad_input_is_refused_with_the_field_and_value,
+    an_email_of_another_live_person_is_refused_unless_allowed,
+    partial_update_changes_only_what_is_set_and_checks_versions,
+    trash_restore_and_purge,
+    merge_keeps_everything_on_the_survivor,
+    external_references_are_unique,
+);

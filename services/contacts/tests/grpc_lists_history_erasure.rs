@@ -2,14 +2,12 @@
 
 mod support;
 
-use liaison_eventstore::EventStore;
 use liaison_proto::contacts::v1 as pb;
-use support::{expect_code, organisation, person, Server};
+use support::{expect_code, organisation, person, Backend, Server};
 use tonic::Code;
 
-#[tokio::test]
-async fn lists_filter_sort_and_paginate_with_a_total() {
-    let server = Server::start().await;
+async fn lists_filter_sort_and_paginate_with_a_total(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let alumni = client
         .create_category(pb::CreateCategoryRequest {
@@ -120,9 +118,8 @@ async fn lists_filter_sort_and_paginate_with_a_total() {
     assert_eq!(wildcard.total_count, 0);
 }
 
-#[tokio::test]
-async fn categories_have_unique_names_and_are_not_deleted_while_used() {
-    let server = Server::start().await;
+async fn categories_have_unique_names_and_are_not_deleted_while_used(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let create = |name: &str| pb::CreateCategoryRequest {
         name: name.into(),
@@ -213,9 +210,8 @@ async fn categories_have_unique_names_and_are_not_deleted_while_used() {
     );
 }
 
-#[tokio::test]
-async fn history_says_who_changed_what_and_when() {
-    let server = Server::start().await;
+async fn history_says_who_changed_what_and_when(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let mut create = tonic::Request::new(person("Marcel", "Dupont", "marcel@untel.fr"));
     create
@@ -281,9 +277,8 @@ async fn history_says_who_changed_what_and_when() {
     assert!(older.next_page_token.is_empty());
 }
 
-#[tokio::test]
-async fn erasure_leaves_no_personal_data_in_read_models_or_the_log() {
-    let server = Server::start().await;
+async fn erasure_leaves_no_personal_data_in_read_models_or_the_log(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let mut request = person("Zebulon", "Quixotte", "zebulon.quixotte@example.org");
     request.phones = vec![pb::Phone {
@@ -389,7 +384,11 @@ async fn erasure_leaves_no_personal_data_in_read_models_or_the_log() {
     assert!(!kept[0].shredded, "other persons stay readable");
 
     // And on disk, while the service still runs: no trace of the name, email
-    // or phone in the database or its write-ahead log.
+    // or phone in the database or its write-ahead log. (PostgreSQL's files
+    // belong to its server; there the read models and the log are checked.)
+    if backend != Backend::Sqlite {
+        return;
+    }
     for suffix in ["", "-wal"] {
         let path = format!("{}{suffix}", server.db_path().display());
         let Ok(bytes) = std::fs::read(&path) else {
@@ -404,9 +403,8 @@ async fn erasure_leaves_no_personal_data_in_read_models_or_the_log() {
     }
 }
 
-#[tokio::test]
-async fn rebuilt_read_models_equal_the_live_ones() {
-    let server = Server::start().await;
+async fn rebuilt_read_models_equal_the_live_ones(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let category = client
         .create_category(pb::CreateCategoryRequest {
@@ -481,20 +479,25 @@ async fn rebuilt_read_models_equal_the_live_ones() {
         .expect("org");
 
     let store = server.service.store();
-    let before = liaison_contacts::storage::snapshot(store.reader())
+    let before = server
+        .service
+        .read_model()
+        .snapshot()
         .await
         .expect("snapshot");
     let replayed = store.rebuild_projections().await.expect("rebuild");
     assert_eq!(replayed, 24, "every event of the log is replayed");
-    let after = liaison_contacts::storage::snapshot(store.reader())
+    let after = server
+        .service
+        .read_model()
+        .snapshot()
         .await
         .expect("snapshot");
     assert_eq!(before, after);
 }
 
-#[tokio::test]
-async fn concurrent_creates_all_commit() {
-    let server = Server::start().await;
+async fn concurrent_creates_all_commit(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut tasks = Vec::new();
     for index in 0..64 {
         let mut client = server.client.clone();
@@ -523,9 +526,8 @@ async fn concurrent_creates_all_commit() {
     assert_eq!(store.head_position().await.expect("head"), 64);
 }
 
-#[tokio::test]
-async fn updated_since_lists_only_what_changed_after_the_given_time() {
-    let server = Server::start().await;
+async fn updated_since_lists_only_what_changed_after_the_given_time(backend: Backend) {
+    let server = Server::start(backend).await;
     let mut client = server.client.clone();
     let first = client
         .create_person(person("First", "Early", ""))
@@ -574,3 +576,13 @@ async fn updated_since_lists_only_what_changed_after_the_given_time() {
         .into_inner();
     assert_eq!(listed.total_count, 2, "an update counts as a change");
 }
+
+on_both_backends!(
+    lists_filter_sort_and_paginate_with_a_total,
+    categories_have_unique_names_and_are_not_deleted_while_used,
+    history_says_who_changed_what_and_when,
+    erasure_leaves_no_personal_data_in_read_models_or_the_log,
+    rebuilt_read_models_equal_the_live_ones,
+    concurrent_creates_all_commit,
+    updated_since_lists_only_what_changed_after_the_given_time,
+);

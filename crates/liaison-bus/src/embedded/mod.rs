@@ -176,6 +176,10 @@ impl EventBus for EmbeddedBus {
             })
             .collect()
     }
+
+    async fn close(&self) {
+        EmbeddedBus::close(self).await;
+    }
 }
 
 pub(crate) fn decode(subject: &str, data: &[u8]) -> Result<EventEnvelope, BusError> {

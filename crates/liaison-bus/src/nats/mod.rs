@@ -267,4 +267,10 @@ impl EventBus for NatsBus {
         }
         Ok(letters)
     }
+
+    async fn close(&self) {
+        if let Err(error) = self.client.flush().await {
+            tracing::warn!(%error, "cannot flush the last acks to NATS");
+        }
+    }
 }

@@ -144,12 +144,6 @@ impl LogStore<PgPool> {
         ));
         Ok(store)
     }
-
-    /// Stops the writer after the queued work and closes the connections.
-    pub async fn close(&self) {
-        self.stop_writer().await;
-        self.reader().close().await;
-    }
 }
 
 /// Moves the head watch when any process commits to this log. Listens for

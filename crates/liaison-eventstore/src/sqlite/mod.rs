@@ -135,12 +135,6 @@ impl LogStore<SqlitePool> {
             keys,
         ))
     }
-
-    /// Stops the writer after the queued work and closes the connections.
-    pub async fn close(&self) {
-        self.stop_writer().await;
-        self.reader().close().await;
-    }
 }
 
 /// Checks that the database answers (readiness).

@@ -1,13 +1,27 @@
 //! The service's read models: schema, the projection that maintains them in
-//! the append's transaction, and the queries that read them.
+//! the append's transaction, and the queries that read them, on SQLite or
+//! PostgreSQL. The SQL is written once (`read_model_sql.rs`) and compiled
+//! for each; what differs lives in `sqlite.rs`, `postgres.rs` and the two
+//! schema files.
 
-mod projection;
+mod postgres;
 pub mod queries;
 mod rows;
+mod sqlite;
 
 use liaison_eventstore::migrate::Migration;
+use sqlx::{PgPool, SqlitePool};
 
-pub use projection::ContactsProjection;
+use crate::domain::category::Category;
+use crate::domain::contact::Contact;
+use crate::ContactsError;
+use queries::{ListFilter, Page};
+
+/// Maintains every read model of the service. It also enforces the rules
+/// that span contacts (unique emails and external references, known
+/// categories, categories in use), inside the append's transaction, so two
+/// concurrent commands cannot both pass them.
+pub struct ContactsProjection;
 
 /// Every read-model table, as reset before a rebuild and compared after one.
 pub const READ_MODEL_TABLES: &[&str] = &[
@@ -18,33 +32,80 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "categories",
 ];
 
-/// Every row of every read model as text, sorted per table: equal snapshots
-/// mean equal read models (how a rebuild is checked against the live ones).
-pub async fn snapshot(pool: &sqlx::SqlitePool) -> Result<Vec<String>, sqlx::Error> {
-    let mut rows = Vec::new();
-    for table in READ_MODEL_TABLES {
-        let columns: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM pragma_table_info(?) ORDER BY cid")
-                .bind(table)
-                .fetch_all(pool)
-                .await?;
-        let row_text = columns
-            .iter()
-            .map(|column| format!("quote({column})"))
-            .collect::<Vec<_>>()
-            .join(" || '|' || ");
-        let mut text: Vec<String> = sqlx::query_scalar(&format!("SELECT {row_text} FROM {table}"))
-            .fetch_all(pool)
-            .await?;
-        text.sort();
-        rows.push(format!("{table}: {} rows", text.len()));
-        rows.extend(text);
-    }
-    Ok(rows)
-}
-
-pub const MIGRATIONS: &[Migration] = &[Migration {
+pub const MIGRATIONS_SQLITE: &[Migration] = &[Migration {
     version: 1,
     description: "contacts, emails, tags, external references, categories",
-    sql: include_str!("schema.sql"),
+    sql: include_str!("schema_sqlite.sql"),
 }];
+
+pub const MIGRATIONS_POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    description: "contacts, emails, tags, external references, categories",
+    sql: include_str!("schema_postgres.sql"),
+}];
+
+/// The read pool of the service's database, whichever it is.
+#[derive(Clone)]
+pub enum ReadModel {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same query on whichever backend holds the read models.
+macro_rules! on_backend {
+    ($model:expr, $function:ident($($argument:expr),*)) => {
+        match $model {
+            ReadModel::Sqlite(pool) => sqlite::$function(pool, $($argument),*).await,
+            ReadModel::Postgres(pool) => postgres::$function(pool, $($argument),*).await,
+        }
+    };
+}
+
+impl ReadModel {
+    pub async fn get_contact(&self, id: &str) -> Result<Option<Contact>, ContactsError> {
+        on_backend!(self, get_contact(id))
+    }
+
+    pub async fn list(&self, filter: &ListFilter) -> Result<Page, ContactsError> {
+        on_backend!(self, list(filter))
+    }
+
+    pub async fn find_by_email(&self, email: &str) -> Result<Vec<Contact>, ContactsError> {
+        on_backend!(self, find_by_email(email))
+    }
+
+    pub async fn find_by_external_ref(
+        &self,
+        source: &str,
+        external_id: &str,
+    ) -> Result<Option<Contact>, ContactsError> {
+        on_backend!(self, find_by_external_ref(source, external_id))
+    }
+
+    pub async fn list_categories(&self) -> Result<Vec<Category>, ContactsError> {
+        on_backend!(self, list_categories())
+    }
+
+    /// Checks that the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            ReadModel::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+            ReadModel::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+        }
+    }
+
+    /// Every row of every read model as text, sorted per table: equal
+    /// snapshots mean equal read models (how a rebuild is checked against
+    /// the live ones).
+    pub async fn snapshot(&self) -> Result<Vec<String>, sqlx::Error> {
+        let mut rows = Vec::new();
+        for table in READ_MODEL_TABLES {
+            let columns = on_backend!(self, columns_of(table))?;
+            let mut text = on_backend!(self, rows_as_text(table, &columns))?;
+            text.sort();
+            rows.push(format!("{table}: {} rows", text.len()));
+            rows.extend(text);
+        }
+        Ok(rows)
+    }
+}

@@ -1,4 +1,6 @@
-//! A contacts gRPC server on an ephemeral port with SQLite in a temp dir.
+//! A contacts gRPC server on an ephemeral port, on SQLite in a temp dir or
+//! on PostgreSQL in a schema of its own (the server in
+//! `LIAISON_TEST_POSTGRES_URL`, by default the local one).
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -11,20 +13,66 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` test on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::support::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::support::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("LIAISON_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
 pub struct Server {
     pub client: ContactServiceClient<Channel>,
     pub service: Arc<ContactsService>,
+    pub backend: Backend,
     pub dir: tempfile::TempDir,
+    postgres_schema: Option<String>,
     shutdown: CancellationToken,
 }
 
 impl Server {
-    pub async fn start() -> Server {
+    pub async fn start(backend: Backend) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
+        let (url, postgres_schema) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite://{}", dir.path().join("contacts.sqlite").display()),
+                None,
+            ),
+            Backend::Postgres => (
+                postgres_url(),
+                Some(format!("test_{}", uuid::Uuid::new_v4().simple())),
+            ),
+        };
         let service = Arc::new(
-            ContactsService::open_sqlite(&dir.path().join("contacts.sqlite"))
+            ContactsService::open(&url, postgres_schema.clone())
                 .await
-                .expect("open contacts"),
+                .expect("open contacts (for PostgreSQL: is it running? LIAISON_TEST_POSTGRES_URL)"),
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
@@ -37,11 +85,14 @@ impl Server {
         Server {
             client,
             service,
+            backend,
             dir,
+            postgres_schema,
             shutdown,
         }
     }
 
+    /// The SQLite file (SQLite servers only).
     pub fn db_path(&self) -> std::path::PathBuf {
         self.dir.path().join("contacts.sqlite")
     }
@@ -50,6 +101,27 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        let Some(schema) = self.postgres_schema.take() else {
+            return;
+        };
+        // Drop runs outside async; a thread of its own drops the schema.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
     }
 }
 
