@@ -119,14 +119,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     Target::Contacts => {
                         let url =
                             settings.database_url("contacts", &settings.contacts.database_url);
-                        let service = liaison_contacts::ContactsService::open(&url, None)
-                            .await
-                            .with_context(|| {
-                                format!(
-                                    "cannot open {}",
-                                    liaison_runtime::settings::mask_url_password(&url)
-                                )
-                            })?;
+                        let service = liaison_contacts::ContactsService::open(
+                            &url,
+                            Some(settings.contacts.database_schema.clone())
+                                .filter(|s| !s.is_empty()),
+                        )
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "cannot open {}",
+                                liaison_runtime::settings::mask_url_password(&url)
+                            )
+                        })?;
                         let store = service.store();
                         let replayed =
                             liaison_eventstore::EventStore::rebuild_projections(store.as_ref())

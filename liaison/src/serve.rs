@@ -70,14 +70,17 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
         match target {
             Target::Contacts => {
                 let url = settings.database_url("contacts", &settings.contacts.database_url);
-                let contacts = liaison_contacts::ContactsService::open(&url, None)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot open the contacts database {}",
-                            mask_url_password(&url)
-                        )
-                    })?;
+                let contacts = liaison_contacts::ContactsService::open(
+                    &url,
+                    Some(settings.contacts.database_schema.clone()).filter(|s| !s.is_empty()),
+                )
+                .await
+                .with_context(|| {
+                    format!(
+                        "cannot open the contacts database {}",
+                        mask_url_password(&url)
+                    )
+                })?;
                 grpc = grpc.add_service(contacts.grpc());
                 stores.push(contacts.store());
                 let read_model = contacts.read_model().clone();

@@ -7,7 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+
+mod postgres_server;
 use liaison_proto::contacts::v1::contact_service_client::ContactServiceClient;
+pub use postgres_server::PostgresServer;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -49,18 +52,59 @@ pub struct Liaison {
     pub log: PathBuf,
 }
 
+/// How to start a `liaison serve` process beyond its data dir and ports.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    /// `--target`; every service when `None`.
+    pub target: Option<String>,
+    /// `LIAISON__…` settings, e.g. a PostgreSQL URL and the NATS bus.
+    pub env: Vec<(String, String)>,
+}
+
+impl Topology {
+    /// Contacts alone, on PostgreSQL (its own schema) and NATS JetStream.
+    pub fn distributed(postgres_url: &str, schema: &str, nats_url: &str) -> Self {
+        Topology {
+            target: Some("contacts".into()),
+            env: vec![
+                (
+                    "LIAISON__CONTACTS__DATABASE_URL".into(),
+                    postgres_url.into(),
+                ),
+                ("LIAISON__CONTACTS__DATABASE_SCHEMA".into(), schema.into()),
+                ("LIAISON__BUS__KIND".into(), "nats".into()),
+                ("LIAISON__BUS__NATS_URL".into(), nats_url.into()),
+            ],
+        }
+    }
+}
+
 impl Liaison {
-    /// Starts `liaison serve` on `data_dir` and waits until it serves.
+    /// Starts `liaison serve` (every service, embedded) on `data_dir` and
+    /// waits until it serves.
     pub async fn start(data_dir: &Path) -> anyhow::Result<Liaison> {
+        Self::start_with(data_dir, &Topology::default()).await
+    }
+
+    /// Starts `liaison serve` as `topology` says and waits until it serves.
+    pub async fn start_with(data_dir: &Path, topology: &Topology) -> anyhow::Result<Liaison> {
         let grpc_addr = format!("127.0.0.1:{}", free_port());
         let http_addr = format!("127.0.0.1:{}", free_port());
         let log = data_dir.with_extension(format!("log-{}", free_port()));
         let log_file = std::fs::File::create(&log).context("log file")?;
-        let child = Command::new(binary())
-            .args(["serve", "--data-dir"])
-            .arg(data_dir)
-            .args(["--grpc-addr", &grpc_addr, "--http-addr", &http_addr])
+        let mut command = Command::new(binary());
+        command.args(["serve", "--data-dir"]).arg(data_dir).args([
+            "--grpc-addr",
+            &grpc_addr,
+            "--http-addr",
+            &http_addr,
+        ]);
+        if let Some(target) = &topology.target {
+            command.args(["--target", target]);
+        }
+        let child = command
             .env("LIAISON__LOG__LEVEL", "info,sqlx=warn")
+            .envs(topology.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -151,15 +195,7 @@ impl Drop for Liaison {
 
 /// Runs `liaison <args>` to completion; its stdout, or the error with stderr.
 pub fn run_cli(args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(binary()).args(args).output()?;
-    if !output.status.success() {
-        bail!(
-            "liaison {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    run_cli_with_env(args, &[])
 }
 
 /// Every row of the contacts read models, as sortable text.
@@ -172,4 +208,107 @@ pub async fn dump_read_models(database: &Path) -> anyhow::Result<Vec<String>> {
         .await?;
     pool.close().await;
     Ok(rows)
+}
+
+/// The PostgreSQL server the distributed tests use: `LIAISON_TEST_POSTGRES_URL`,
+/// by default the local one.
+pub fn postgres_url() -> String {
+    std::env::var("LIAISON_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A schema of its own on a PostgreSQL server, dropped with its tables when
+/// the guard goes.
+pub struct PgSchema {
+    pub url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    pub fn new(url: &str) -> Self {
+        PgSchema {
+            url: url.to_owned(),
+            name: format!("e2e_{}", uuid_like()),
+        }
+    }
+
+    /// A pool whose queries see this schema's tables.
+    pub async fn pool(&self) -> anyhow::Result<sqlx::PgPool> {
+        use std::str::FromStr;
+        let options = sqlx::postgres::PgConnectOptions::from_str(&self.url)?
+            .options([("search_path", self.name.as_str())]);
+        Ok(sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?)
+    }
+
+    /// Rows of the log.
+    pub async fn count_events(&self) -> anyhow::Result<i64> {
+        let pool = self.pool().await?;
+        let count = sqlx::query_scalar("SELECT COUNT(*) FROM events")
+            .fetch_one(&pool)
+            .await?;
+        pool.close().await;
+        Ok(count)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let (url, name) = (self.url.clone(), self.name.clone());
+        // Drop runs outside async; a thread of its own drops the schema.
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if let Ok(pool) = sqlx::PgPool::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                        .execute(&pool)
+                        .await;
+                    pool.close().await;
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// A short random lowercase name part.
+fn uuid_like() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{:x}{:x}", nanos, std::process::id())
+}
+
+/// Every row of the contacts read models in a PostgreSQL schema.
+pub async fn dump_read_models_postgres(schema: &PgSchema) -> anyhow::Result<Vec<String>> {
+    let pool = schema.pool().await?;
+    let rows = liaison_contacts::storage::ReadModel::Postgres(pool.clone())
+        .snapshot()
+        .await?;
+    pool.close().await;
+    Ok(rows)
+}
+
+/// Runs `liaison` with `args` and extra environment; its stdout on success.
+pub fn run_cli_with_env(args: &[&str], env: &[(String, String)]) -> anyhow::Result<String> {
+    let output = Command::new(binary())
+        .args(args)
+        .envs(env.iter().map(|(key, value)| (key, value)))
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "liaison {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }

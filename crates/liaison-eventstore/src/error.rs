@@ -24,13 +24,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn from_sqlx(error: sqlx::Error) -> Self {
+    /// Classifies a database error: transient (the database is down or
+    /// busy) or not.
+    pub fn from_sqlx(error: sqlx::Error) -> Self {
         match error {
             sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed => StoreError::Unavailable(error.to_string()),
-            sqlx::Error::Database(ref db) if is_busy(db.as_ref()) => {
+            | sqlx::Error::WorkerCrashed => {
+                StoreError::Unavailable(format!("database connection lost: {error}"))
+            }
+            sqlx::Error::Database(ref db) if is_transient(db.as_ref()) => {
                 StoreError::Unavailable(error.to_string())
             }
             other => StoreError::Corrupt(other.to_string()),
@@ -38,8 +44,17 @@ impl StoreError {
     }
 }
 
-fn is_busy(error: &dyn sqlx::error::DatabaseError) -> bool {
-    matches!(error.code().as_deref(), Some("5") | Some("6"))
+/// Errors that pass when the database is back: SQLite busy or locked;
+/// PostgreSQL connection failures (class 08), shutdowns and restarts (57P),
+/// too many connections, serialization failures and deadlocks.
+fn is_transient(error: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = error.code() else {
+        return false;
+    };
+    matches!(
+        code.as_ref(),
+        "5" | "6" | "53300" | "40001" | "40P01" | "57P01" | "57P02" | "57P03"
+    ) || code.starts_with("08")
 }
 
 /// Why a projection could not apply an event.

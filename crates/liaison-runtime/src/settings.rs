@@ -45,6 +45,8 @@ pub struct StorageSettings {
     /// `sqlite://path`, `postgres://user@host:port/database`, or empty for
     /// `<data_dir>/<service>.sqlite`.
     pub database_url: String,
+    /// PostgreSQL schema of the service's tables; empty: the service's name.
+    pub database_schema: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -130,6 +132,15 @@ impl Settings {
             return Err(SettingsError::Invalid(format!(
                 "contacts.database_url {:?} is not supported: use sqlite://PATH, postgres://USER@HOST:PORT/DATABASE, or leave it empty",
                 mask_url_password(url)
+            )));
+        }
+        let schema = &self.contacts.database_schema;
+        let plain = schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !plain || schema.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(SettingsError::Invalid(format!(
+                "contacts.database_schema {schema:?} must be lowercase letters, digits and underscores"
             )));
         }
         if self.bus.kind == BusKind::Nats && !self.bus.nats_url.starts_with("nats://") {
@@ -260,6 +271,11 @@ mod tests {
                 "contacts.database_url",
             ),
             ("LIAISON__BUS__NATS_URL", "http://nats:4222", "bus.nats_url"),
+            (
+                "LIAISON__CONTACTS__DATABASE_SCHEMA",
+                "Contacts; DROP",
+                "contacts.database_schema",
+            ),
         ] {
             let error = Settings::load(&Sources {
                 file: None,

@@ -105,11 +105,6 @@ impl From<StoreError> for ContactsError {
 
 impl From<sqlx::Error> for ContactsError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
-                ContactsError::Unavailable(error.to_string())
-            }
-            other => ContactsError::Internal(other.to_string()),
-        }
+        ContactsError::from(StoreError::from_sqlx(error))
     }
 }

@@ -1,0 +1,310 @@
+//! The real binary in its distributed mode: the contacts service as its own
+//! process on PostgreSQL and NATS JetStream, and what happens to it when
+//! either server goes away.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use liaison_bus::nats::{NatsBus, NatsOptions};
+use liaison_bus::nats_server::NatsServer;
+use liaison_bus::{ConsumerSpec, EventBus};
+use liaison_proto::contacts::v1 as pb;
+use liaison_tests::{
+    dump_read_models_postgres, postgres_url, run_cli_with_env, Liaison, PgSchema, PostgresServer,
+    Topology,
+};
+use tonic::Code;
+
+mod common;
+use common::person;
+
+/// Everything the contacts stream of `nats_url` holds, in delivery order:
+/// (position, stream id). Stops once `expected` arrived and nothing more
+/// comes, or after 60 s.
+async fn published(nats_url: &str, expected: usize) -> Vec<(u64, String)> {
+    let bus = NatsBus::connect(NatsOptions::new(nats_url))
+        .await
+        .expect("connect the auditor");
+    let mut consumer = bus
+        .consumer(ConsumerSpec::new(
+            format!("auditor{}", liaison_tests::free_port()),
+            vec!["liaison.contacts.v1.>".into()],
+        ))
+        .await
+        .expect("auditor consumer");
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let batch = consumer
+            .fetch(1_000, Duration::from_millis(500))
+            .await
+            .unwrap_or_default();
+        if batch.is_empty() && seen.len() >= expected {
+            break;
+        }
+        for delivery in batch {
+            seen.push((
+                delivery.envelope.global_position,
+                delivery.envelope.stream_id.clone(),
+            ));
+            delivery.ack().await.expect("ack");
+        }
+    }
+    seen
+}
+
+/// Each event of the log reached NATS once, in log order.
+fn assert_published_once_in_order(published: &[(u64, String)], events: i64) {
+    let positions: Vec<u64> = published.iter().map(|(position, _)| *position).collect();
+    let unique: HashSet<&u64> = positions.iter().collect();
+    assert_eq!(
+        unique.len(),
+        positions.len(),
+        "an event was published twice"
+    );
+    assert_eq!(
+        positions,
+        (1..=u64::try_from(events).unwrap_or(0)).collect::<Vec<_>>(),
+        "every event of the log, once, in order"
+    );
+}
+
+/// Creates persons from `clients` tasks until `stop` is set; returns the
+/// ids acknowledged and the errors seen (code, message, how long it took).
+fn steady_load(
+    liaison: &Liaison,
+    clients: usize,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<(Vec<String>, Vec<(Code, String, Duration)>)> {
+    let url = liaison.grpc_url();
+    tokio::spawn(async move {
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for client_index in 0..clients {
+            let url = url.clone();
+            let stop = stop.clone();
+            let acknowledged = acknowledged.clone();
+            let failures = failures.clone();
+            tasks.push(tokio::spawn(async move {
+                let channel = tonic::transport::Channel::from_shared(url)
+                    .expect("url")
+                    .connect_lazy();
+                let mut client = pb::contact_service_client::ContactServiceClient::new(channel);
+                let mut index = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    index += 1;
+                    let started = Instant::now();
+                    match client
+                        .create_person(person(client_index * 1_000_000 + index))
+                        .await
+                    {
+                        Ok(response) => acknowledged
+                            .lock()
+                            .expect("lock")
+                            .push(response.into_inner().id),
+                        Err(status) => {
+                            failures.lock().expect("lock").push((
+                                status.code(),
+                                status.message().to_owned(),
+                                started.elapsed(),
+                            ));
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                    // A steady load, not a flood: about 100 commands/s per client.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        let acknowledged = acknowledged.lock().expect("lock").clone();
+        let failures = failures.lock().expect("lock").clone();
+        (acknowledged, failures)
+    })
+}
+
+async fn assert_all_present(liaison: &Liaison, ids: &[String]) {
+    let mut client = liaison.contacts().await.expect("client");
+    for id in ids {
+        client
+            .get_person(pb::GetContactRequest { id: id.clone() })
+            .await
+            .unwrap_or_else(|error| panic!("acknowledged person {id} lost: {error}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generic_client_works_the_same_against_the_distributed_topology() {
+    let dir = tempfile::tempdir().expect("dir");
+    let nats = NatsServer::start().expect("nats-server");
+    let schema = PgSchema::new(&postgres_url());
+    let topology = Topology::distributed(&schema.url, &schema.name, &nats.url());
+    let liaison = Liaison::start_with(&dir.path().join("data"), &topology)
+        .await
+        .expect("start contacts on PostgreSQL and NATS");
+    common::api_round_trip(&liaison).await;
+    let ready = common::http_get(&liaison.http_addr, "/readyz").await;
+    assert!(ready.contains("\"ready\":true"), "{ready}");
+    assert_published_once_in_order(&published(&nats.url(), 1).await, 1);
+    assert!(
+        !dir.path().join("data").join("contacts.sqlite").exists(),
+        "nothing went to SQLite"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_dash_nine_loses_nothing_acknowledged_and_publishes_each_event_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let nats = NatsServer::start().expect("nats-server");
+    let schema = PgSchema::new(&postgres_url());
+    let topology = Topology::distributed(&schema.url, &schema.name, &nats.url());
+    let data = dir.path().join("data");
+    let mut liaison = Liaison::start_with(&data, &topology).await.expect("start");
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = steady_load(&liaison, 8, stop.clone());
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    liaison.kill_hard();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acknowledged, _) = load.await.expect("load");
+    assert!(
+        acknowledged.len() > 50,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    let mut liaison = Liaison::start_with(&data, &topology)
+        .await
+        .expect("restart");
+    assert_all_present(&liaison, &acknowledged).await;
+    let events = schema.count_events().await.expect("count events");
+    assert_published_once_in_order(&published(&nats.url(), events as usize).await, events);
+    liaison.stop().expect("clean stop");
+
+    let live = dump_read_models_postgres(&schema).await.expect("dump");
+    let output = run_cli_with_env(&["admin", "rebuild", "--target", "contacts"], &topology.env)
+        .expect("rebuild");
+    assert!(output.contains("read models rebuilt"), "{output}");
+    let rebuilt = dump_read_models_postgres(&schema).await.expect("dump");
+    assert_eq!(
+        live, rebuilt,
+        "the read models equal a rebuild from the log"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_nats_is_down_commands_go_on_and_are_published_once_when_it_returns() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut nats = NatsServer::start().expect("nats-server");
+    let schema = PgSchema::new(&postgres_url());
+    let topology = Topology::distributed(&schema.url, &schema.name, &nats.url());
+    let liaison = Liaison::start_with(&dir.path().join("data"), &topology)
+        .await
+        .expect("start");
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = steady_load(&liaison, 4, stop.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    nats.kill();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ready = common::http_get(&liaison.http_addr, "/readyz").await;
+    assert!(
+        ready.starts_with("HTTP/1.1 503"),
+        "readiness names NATS: {ready}"
+    );
+    assert!(ready.contains("nats"), "{ready}");
+    nats.resume().expect("nats back");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acknowledged, failures) = load.await.expect("load");
+    assert!(
+        failures.is_empty(),
+        "commands failed while NATS was down: {failures:?}"
+    );
+    assert!(
+        acknowledged.len() > 100,
+        "the load ran: {}",
+        acknowledged.len()
+    );
+
+    let events = schema.count_events().await.expect("count events");
+    assert_eq!(events as usize, acknowledged.len(), "one event per create");
+    let published = published(&nats.url(), acknowledged.len()).await;
+    assert_published_once_in_order(&published, events);
+    let streams: HashSet<String> = published.into_iter().map(|(_, stream)| stream).collect();
+    for id in &acknowledged {
+        assert!(
+            streams.contains(&format!("contact-{id}")),
+            "{id} not published"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_restart_fails_commands_fast_and_the_service_recovers_by_itself() {
+    let dir = tempfile::tempdir().expect("dir");
+    let nats = NatsServer::start().expect("nats-server");
+    let postgres = PostgresServer::start().expect("private postgres");
+    let schema = PgSchema::new(&postgres.url());
+    let topology = Topology::distributed(&schema.url, &schema.name, &nats.url());
+    let liaison = Liaison::start_with(&dir.path().join("data"), &topology)
+        .await
+        .expect("start");
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = steady_load(&liaison, 4, stop.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    postgres.stop_immediately().expect("stop postgres");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let ready = common::http_get(&liaison.http_addr, "/readyz").await;
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(ready.contains("contacts-database"), "{ready}");
+    postgres.resume().expect("postgres back");
+    // No restart of liaison: it must find the server again by itself.
+    let recovered = async {
+        let mut client = liaison.contacts().await.expect("client");
+        loop {
+            if client.create_person(person(999_999_999)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), recovered)
+        .await
+        .expect("commands succeed again after the restart");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acknowledged, failures) = load.await.expect("load");
+
+    assert!(!failures.is_empty(), "the outage was seen by callers");
+    eprintln!(
+        "{} acknowledged, {} refused during the outage, e.g. {:?}",
+        acknowledged.len(),
+        failures.len(),
+        failures.first()
+    );
+    for (code, message, took) in &failures {
+        assert_eq!(*code, Code::Unavailable, "{message}");
+        assert!(
+            message.contains("postgres") || message.contains("database"),
+            "the message says what is down: {message}"
+        );
+        assert!(
+            *took < Duration::from_secs(10),
+            "a command hung {took:?} instead of failing fast: {message}"
+        );
+    }
+    assert_all_present(&liaison, &acknowledged).await;
+    let events = schema.count_events().await.expect("count events");
+    assert_eq!(
+        events as usize,
+        acknowledged.len() + 1,
+        "nothing refused was half-written"
+    );
+    assert_published_once_in_order(&published(&nats.url(), events as usize).await, events);
+}
