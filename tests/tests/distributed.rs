@@ -70,13 +70,16 @@ fn assert_published_once_in_order(published: &[(u64, String)], events: i64) {
     );
 }
 
+/// A refused command: its code, message and how long the answer took.
+type Failure = (Code, String, Duration);
+
 /// Creates persons from `clients` tasks until `stop` is set; returns the
-/// ids acknowledged and the errors seen (code, message, how long it took).
+/// ids acknowledged and the failures seen.
 fn steady_load(
     liaison: &Liaison,
     clients: usize,
     stop: Arc<std::sync::atomic::AtomicBool>,
-) -> tokio::task::JoinHandle<(Vec<String>, Vec<(Code, String, Duration)>)> {
+) -> tokio::task::JoinHandle<(Vec<String>, Vec<Failure>)> {
     let url = liaison.grpc_url();
     tokio::spawn(async move {
         let acknowledged = Arc::new(Mutex::new(Vec::new()));
