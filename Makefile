@@ -4,11 +4,15 @@
 CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run test bench build fmt lint clean
+.PHONY: run run-distributed test bench build fmt lint validate-deploy clean
 
 ## Run every service in one process on the embedded defaults (SQLite, embedded bus).
 run:
 	$(CARGO) run --release -p liaison -- serve
+
+## Run each service as its own process on the local PostgreSQL and NATS.
+run-distributed: build
+	LIAISON_BIN=$(abspath $(TARGET_DIR))/release/liaison deploy/local/run-distributed.sh
 
 ## Build the binary the end-to-end tests drive, then run every test.
 test:
@@ -25,6 +29,10 @@ build:
 
 fmt:
 	$(CARGO) fmt --all
+
+## Check deploy/docker-compose.yml and deploy/k8s with docker-compose and kubernetes-validate.
+validate-deploy:
+	deploy/validate.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -96,7 +96,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
             let settings = load_settings(&cli.config, &args.overrides)?;
-            liaison_runtime::telemetry::init_logging(&settings.log);
+            let service_name = format!("liaison-{}", args.target).replace(',', "-");
+            let _telemetry =
+                liaison_runtime::telemetry::init(&settings.log, &settings.telemetry, &service_name)
+                    .map_err(anyhow::Error::msg)?;
             crate::serve::serve(settings, args.target).await
         }
         Command::Config(overrides) => {

@@ -12,6 +12,7 @@ use liaison_bus::{EventBus, Relay};
 use liaison_eventstore::EventStore;
 use liaison_runtime::grpc::GrpcServer;
 use liaison_runtime::http::ReadinessCheck;
+use liaison_runtime::metrics::{Metrics, Reading};
 use liaison_runtime::settings::{mask_url_password, BusKind};
 use liaison_runtime::Settings;
 use tokio::net::TcpListener;
@@ -62,7 +63,10 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
             "gRPC listens beyond loopback without security.internal_token: any caller that reaches it is trusted"
         );
     }
-    let mut grpc = GrpcServer::new().require_token(&settings.security.internal_token);
+    let metrics = Metrics::new();
+    let mut grpc = GrpcServer::new()
+        .require_token(&settings.security.internal_token)
+        .with_metrics(metrics.clone());
     let health = grpc.health();
     let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
 
@@ -96,10 +100,13 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
             }
         }
     }
+    let mut relays = Vec::new();
     for store in &stores {
         let relay = Relay::new(store.clone(), bus.clone());
+        relays.push((store.clone(), relay.published_position()));
         background.spawn(relay.run(workers.clone()));
     }
+    observe_stores(&metrics, relays);
 
     for target in &targets.0 {
         match target {
@@ -112,7 +119,7 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     }
 
     let grpc_task = tokio::spawn(grpc.serve(grpc_listener, shutdown.clone()));
-    let router = liaison_runtime::http::probe_routes(checks);
+    let router = liaison_runtime::http::probe_routes(checks, metrics);
     let http_task = tokio::spawn(liaison_runtime::http::serve(
         http_listener,
         router,
@@ -145,6 +152,43 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     bus.close().await;
     tracing::info!("liaison stopped");
     Ok(())
+}
+
+/// Events appended and the relay backlog of each store, read at each scrape.
+type RelayedStore = (Arc<dyn EventStore>, Arc<std::sync::atomic::AtomicU64>);
+
+fn observe_stores(metrics: &Metrics, relays: Vec<RelayedStore>) {
+    let relays = Arc::new(relays);
+    let appended = relays.clone();
+    metrics.observe(
+        "events_appended",
+        "Events this process appended to its services' logs",
+        move || {
+            appended
+                .iter()
+                .map(|(store, _)| {
+                    let labels = vec![("service", store.service().to_owned())];
+                    (labels, Reading::Counter(store.appended_events()))
+                })
+                .collect()
+        },
+    );
+    metrics.observe(
+        "relay_backlog",
+        "Events committed but not yet published to the bus",
+        move || {
+            relays
+                .iter()
+                .map(|(store, published)| {
+                    let head = *store.watch_head().borrow();
+                    let published = published.load(std::sync::atomic::Ordering::Relaxed);
+                    let backlog = i64::try_from(head.saturating_sub(published)).unwrap_or(i64::MAX);
+                    let labels = vec![("service", store.service().to_owned())];
+                    (labels, Reading::Gauge(backlog))
+                })
+                .collect()
+        },
+    );
 }
 
 /// The embedded bus (with its retention task) or NATS JetStream, with a

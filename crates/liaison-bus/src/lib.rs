@@ -30,7 +30,7 @@ use liaison_proto::events::v1::EventEnvelope;
 
 pub use error::{BusError, HandlerError};
 pub use relay::Relay;
-pub use runner::{ConsumerRunner, EventHandler, StoreHandler};
+pub use runner::{ConsumerRunner, ConsumerStats, EventHandler, StoreHandler};
 
 /// How many messages a publish stored and how many it dropped as duplicates.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

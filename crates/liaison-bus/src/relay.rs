@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use crate::EventBus;
 pub struct Relay {
     store: Arc<dyn EventStore>,
     bus: Arc<dyn EventBus>,
+    published_position: Arc<AtomicU64>,
     batch_size: u32,
     /// After a wake-up, wait this long so a burst goes out as one batch.
     linger: Duration,
@@ -28,6 +30,7 @@ impl Relay {
         Self {
             store,
             bus,
+            published_position: Arc::default(),
             batch_size: 1_000,
             linger: Duration::from_millis(5),
             checkpoint_interval: Duration::from_secs(1),
@@ -37,6 +40,12 @@ impl Relay {
 
     /// Runs until `shutdown` is cancelled. Errors are logged and retried with
     /// backoff: the events wait in the log, nothing is lost.
+    /// Position of the last event this relay published (a metric: the
+    /// backlog is the store's head minus this).
+    pub fn published_position(&self) -> Arc<AtomicU64> {
+        self.published_position.clone()
+    }
+
     pub async fn run(self, shutdown: CancellationToken) {
         let service = self.store.service().to_owned();
         let mut head = self.store.watch_head();
@@ -53,6 +62,7 @@ impl Relay {
                 }
             }
         };
+        self.published_position.store(published, Ordering::Relaxed);
         let mut saved = published;
         let mut saved_at = Instant::now();
         tracing::debug!(%service, checkpoint = published, "relay started");
@@ -72,6 +82,7 @@ impl Relay {
             match self.publish_next(&service, published).await {
                 Ok(Some(position)) => {
                     published = position;
+                    self.published_position.store(position, Ordering::Relaxed);
                     backoff = Duration::from_millis(50);
                 }
                 Ok(None) => {

@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,19 @@ pub struct ConsumerRunner {
     spec: ConsumerSpec,
     handler: Arc<dyn EventHandler>,
     batch_size: usize,
+    stats: Arc<ConsumerStats>,
+}
+
+/// What a consumer has done so far (metrics).
+#[derive(Debug, Default)]
+pub struct ConsumerStats {
+    /// Events handled and acknowledged.
+    pub applied: AtomicU64,
+    /// Deliveries that were not the first of their event.
+    pub redelivered: AtomicU64,
+    /// Milliseconds from the last applied event's occurrence to its
+    /// application: how far behind the producer this consumer runs.
+    pub lag_millis: AtomicI64,
 }
 
 impl ConsumerRunner {
@@ -63,7 +77,12 @@ impl ConsumerRunner {
             spec,
             handler,
             batch_size: 256,
+            stats: Arc::default(),
         }
+    }
+
+    pub fn stats(&self) -> Arc<ConsumerStats> {
+        self.stats.clone()
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
@@ -102,9 +121,14 @@ impl ConsumerRunner {
     }
 
     async fn settle(&self, deliveries: Vec<Delivery>) -> Result<(), crate::BusError> {
+        let redelivered = deliveries.iter().filter(|d| d.delivered > 1).count();
+        self.stats
+            .redelivered
+            .fetch_add(redelivered as u64, Ordering::Relaxed);
         let batch: Vec<EventEnvelope> = deliveries.iter().map(|d| d.envelope.clone()).collect();
         match self.handler.handle(&batch).await {
             Ok(()) => {
+                self.applied(&batch);
                 for delivery in deliveries {
                     delivery.ack().await?;
                 }
@@ -116,6 +140,31 @@ impl ConsumerRunner {
         }
     }
 
+    /// Records the batch in the stats and closes one span per event, each a
+    /// child of the span that recorded the event in its service, so a trace
+    /// follows a command from its call to every consumer.
+    fn applied(&self, batch: &[EventEnvelope]) {
+        self.stats
+            .applied
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let now = liaison_eventstore::now_micros();
+        for envelope in batch {
+            let span = tracing::info_span!(
+                "event.consume",
+                otel.name = %format!("consume {}", envelope.event_type),
+                otel.kind = "consumer",
+                consumer = %self.spec.durable_name,
+                event_id = %envelope.event_id,
+            );
+            liaison_runtime::trace::adopt_parent(&span, &envelope.traceparent);
+            drop(span.enter());
+        }
+        if let Some(occurred) = batch.last().and_then(|e| e.occurred_at.as_ref()) {
+            let lag = (now - liaison_eventstore::timestamp_to_micros(occurred)) / 1_000;
+            self.stats.lag_millis.store(lag.max(0), Ordering::Relaxed);
+        }
+    }
+
     async fn settle_one_by_one(&self, deliveries: Vec<Delivery>) -> Result<(), crate::BusError> {
         let mut remaining = deliveries.into_iter();
         while let Some(delivery) = remaining.next() {
@@ -124,7 +173,10 @@ impl ConsumerRunner {
                 .handle(std::slice::from_ref(&delivery.envelope))
                 .await
             {
-                Ok(()) => delivery.ack().await?,
+                Ok(()) => {
+                    self.applied(std::slice::from_ref(&delivery.envelope));
+                    delivery.ack().await?
+                }
                 Err(HandlerError::Permanent(reason)) => delivery.term(&reason).await?,
                 Err(HandlerError::Transient(reason)) => {
                     let rest: Vec<Delivery> = std::iter::once(delivery).chain(remaining).collect();

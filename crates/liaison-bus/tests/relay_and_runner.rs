@@ -1,6 +1,7 @@
 //! The relay publishes the outbox exactly once in order; the runner settles
 //! deliveries by what the handler says.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -158,6 +159,21 @@ async fn runner_retries_transient_failures_in_order_and_dead_letters_poison() {
             .await
             .expect("bus"),
     );
+    runner_settles_by_what_the_handler_says(bus).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runner_on_nats_retries_transient_failures_in_order_and_dead_letters_poison() {
+    let server = liaison_bus::nats_server::NatsServer::start().expect("nats-server");
+    let bus = Arc::new(
+        liaison_bus::nats::NatsBus::connect(liaison_bus::nats::NatsOptions::new(server.url()))
+            .await
+            .expect("bus"),
+    );
+    runner_settles_by_what_the_handler_says(bus).await;
+}
+
+async fn runner_settles_by_what_the_handler_says(bus: Arc<dyn EventBus>) {
     let kinds = [
         "thing.ok",
         "thing.flaky",
@@ -183,6 +199,7 @@ async fn runner_retries_transient_failures_in_order_and_dead_letters_poison() {
         ConsumerSpec::new("recorder", vec!["liaison.contacts.v1.>".into()]),
         recorder.clone(),
     );
+    let stats = runner.stats();
     let task = tokio::spawn(runner.run(shutdown.clone()));
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
@@ -207,4 +224,9 @@ async fn runner_retries_transient_failures_in_order_and_dead_letters_poison() {
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].envelope.global_position, 4);
     assert_eq!(dead[0].reason, "cannot apply event 4");
+    assert_eq!(stats.applied.load(Ordering::Relaxed), 4);
+    assert!(
+        stats.redelivered.load(Ordering::Relaxed) >= 4,
+        "the transient failure made the batch come again"
+    );
 }

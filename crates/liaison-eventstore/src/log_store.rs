@@ -1,6 +1,7 @@
 //! The [`EventStore`] over any backend: commands go to the backend's single
 //! writer task, reads to its pool.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -21,6 +22,7 @@ pub struct LogStore<P> {
     writer: mpsc::Sender<WriterCommand>,
     head: Arc<watch::Sender<u64>>,
     keys: Arc<KeyCache>,
+    appended: Arc<AtomicU64>,
 }
 
 impl<P> LogStore<P> {
@@ -31,6 +33,7 @@ impl<P> LogStore<P> {
         writer: mpsc::Sender<WriterCommand>,
         head: Arc<watch::Sender<u64>>,
         keys: Arc<KeyCache>,
+        appended: Arc<AtomicU64>,
     ) -> Self {
         Self {
             service,
@@ -39,6 +42,7 @@ impl<P> LogStore<P> {
             writer,
             head,
             keys,
+            appended,
         }
     }
 
@@ -136,6 +140,10 @@ impl<P: ReadPool> EventStore for LogStore<P> {
 
     fn watch_head(&self) -> watch::Receiver<u64> {
         self.head.subscribe()
+    }
+
+    fn appended_events(&self) -> u64 {
+        self.appended.load(Ordering::Relaxed)
     }
 
     async fn relay_checkpoint(&self) -> Result<u64, StoreError> {

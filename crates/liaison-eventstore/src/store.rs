@@ -35,6 +35,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Changes whenever events commit; carries the newest position.
     fn watch_head(&self) -> watch::Receiver<u64>;
 
+    /// Events this process appended since it opened the store.
+    fn appended_events(&self) -> u64;
+
     /// The relay's durable checkpoint: everything up to it is published.
     async fn relay_checkpoint(&self) -> Result<u64, StoreError>;
     async fn save_relay_checkpoint(&self, position: u64) -> Result<(), StoreError>;

@@ -40,6 +40,8 @@ pub(crate) enum WriterCommand {
 
 pub(crate) struct WriterConfig<DB: sqlx::Database> {
     pub service: &'static str,
+    /// Events this process has committed (a metric).
+    pub appended: Arc<std::sync::atomic::AtomicU64>,
     pub max_batch: usize,
     pub projections: Vec<Arc<dyn Projection<DB>>>,
     pub consumers: Vec<Arc<dyn ConsumerProjection<DB>>>,
@@ -235,6 +237,10 @@ impl<B: Backend> Writer<B> {
                 fail_all(jobs, &error);
                 return;
             }
+            let committed = self.next_position - 1 - self.head_position;
+            self.config
+                .appended
+                .fetch_add(committed, std::sync::atomic::Ordering::Relaxed);
             self.head_position = self.next_position - 1;
             for (subject, key) in effects.new_keys {
                 self.config.keys.remember(&subject, Some(key));

@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -7,6 +7,9 @@ use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
+use tracing::Instrument;
+
+use crate::metrics::Metrics;
 
 /// The gRPC server of a process: the services' routes plus the gRPC health
 /// service and server reflection, so grpcurl and other generic clients work.
@@ -14,6 +17,7 @@ pub struct GrpcServer {
     routes: Routes,
     health: HealthReporter,
     internal_token: Option<String>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl GrpcServer {
@@ -36,7 +40,14 @@ impl GrpcServer {
             routes,
             health,
             internal_token: None,
+            metrics: None,
         }
+    }
+
+    /// Counts and times every call per method and status in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Adds a service; it reports NOT_SERVING until [`HealthReporter`] says otherwise.
@@ -74,20 +85,83 @@ impl GrpcServer {
                 }
             })
         });
-        let routes = match self.internal_token {
-            Some(token) => Routes::from(self.routes.into_axum_router().layer(
-                axum::middleware::from_fn_with_state(
-                    Arc::new(format!("Bearer {token}")),
-                    require_token,
-                ),
-            )),
-            None => self.routes,
-        };
+        let mut router = self.routes.into_axum_router();
+        if let Some(token) = self.internal_token {
+            router = router.layer(axum::middleware::from_fn_with_state(
+                Arc::new(format!("Bearer {token}")),
+                require_token,
+            ));
+        }
+        // Outermost: every call gets its span and its metrics, refused ones too.
+        router = router.layer(axum::middleware::from_fn_with_state(
+            self.metrics,
+            observe_call,
+        ));
+        let routes = Routes::from(router);
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await
+    }
+}
+
+/// Runs a call inside a span whose parent is the caller's `traceparent`, and
+/// records it in the metrics.
+async fn observe_call(
+    axum::extract::State(metrics): axum::extract::State<Option<Arc<Metrics>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = request.uri().path().to_owned();
+    let span = tracing::info_span!(
+        "grpc.call",
+        otel.name = %method,
+        otel.kind = "server",
+        rpc.system = "grpc",
+    );
+    let traceparent = request
+        .headers()
+        .get("traceparent")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    crate::trace::adopt_parent(&span, traceparent);
+    let started = Instant::now();
+    let response = next.run(request).instrument(span).await;
+    if let Some(metrics) = metrics {
+        // Errors come back trailers-only, their status in the headers.
+        let code = response
+            .headers()
+            .get("grpc-status")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<i32>().ok())
+            .map(tonic::Code::from_i32)
+            .unwrap_or(tonic::Code::Ok);
+        metrics.observe_call(&method, code_name(code), started.elapsed());
+    }
+    response
+}
+
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
     }
 }
 

@@ -13,12 +13,32 @@ use tokio_util::sync::CancellationToken;
 pub type ReadinessCheck =
     Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
 
-/// Liveness (`/healthz`) and readiness (`/readyz`, naming what is down).
-pub fn probe_routes(checks: Vec<(&'static str, ReadinessCheck)>) -> Router {
-    Router::new()
+/// Liveness (`/healthz`), readiness (`/readyz`, naming what is down) and
+/// Prometheus metrics (`/metrics`).
+pub fn probe_routes(
+    checks: Vec<(&'static str, ReadinessCheck)>,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> Router {
+    let probes = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readiness))
-        .with_state(Arc::new(checks))
+        .with_state(Arc::new(checks));
+    let exposition = Router::new()
+        .route("/metrics", get(render_metrics))
+        .with_state(metrics);
+    probes.merge(exposition)
+}
+
+async fn render_metrics(
+    State(metrics): State<Arc<crate::metrics::Metrics>>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        metrics.encode(),
+    )
 }
 
 async fn readiness(

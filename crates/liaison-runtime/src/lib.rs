@@ -1,13 +1,16 @@
-//! What every Liaison process shares: layered configuration, logging, the
-//! gRPC server (health, reflection, graceful shutdown), the small HTTP
-//! server for probes, and the one mapping from error codes to gRPC and HTTP.
+//! What every Liaison process shares: layered configuration, logging and
+//! traces, metrics, the gRPC server (health, reflection, graceful shutdown,
+//! per-call spans and metrics), the small HTTP server for probes and
+//! metrics, and the one mapping from error codes to gRPC and HTTP.
 
 pub mod errors;
 pub mod grpc;
 pub mod http;
+pub mod metrics;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace;
 
 pub use errors::{ErrorCode, ServiceError};
 pub use settings::Settings;

@@ -21,7 +21,16 @@ pub struct Settings {
     pub log: LogSettings,
     pub contacts: StorageSettings,
     pub bus: BusSettings,
+    pub telemetry: TelemetrySettings,
     pub security: SecuritySettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TelemetrySettings {
+    /// OTLP/gRPC collector, e.g. `http://otel-collector:4317`; empty: no
+    /// trace export.
+    pub otlp_endpoint: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -154,6 +163,15 @@ impl Settings {
             return Err(SettingsError::Invalid(
                 "bus.max_age_hours must be at least 1".into(),
             ));
+        }
+        let endpoint = &self.telemetry.otlp_endpoint;
+        if !endpoint.is_empty()
+            && !endpoint.starts_with("http://")
+            && !endpoint.starts_with("https://")
+        {
+            return Err(SettingsError::Invalid(format!(
+                "telemetry.otlp_endpoint {endpoint:?} must be an http:// or https:// URL, or empty"
+            )));
         }
         if self.log.level.trim().is_empty() {
             return Err(SettingsError::Invalid("log.level must not be empty".into()));

@@ -62,7 +62,7 @@ fn context<T>(request: &Request<T>) -> RequestContext {
         } else {
             correlation_id
         },
-        traceparent: header("traceparent"),
+        traceparent: liaison_runtime::trace::traceparent_for_events(&header("traceparent")),
     }
 }
 

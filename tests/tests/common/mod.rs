@@ -150,6 +150,26 @@ pub async fn api_round_trip(liaison: &Liaison) {
     assert_eq!(listed.persons.len(), 1);
     assert_eq!(listed.persons[0].id, created.id);
 
+    let metrics = http_get(&liaison.http_addr, "/metrics").await;
+    assert!(
+        metrics.contains(
+            "liaison_grpc_requests_total{method=\"/liaison.contacts.v1.ContactService/CreatePerson\",code=\"OK\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("liaison_events_appended_total{service=\"contacts\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("liaison_relay_backlog{service=\"contacts\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("liaison_grpc_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+
     let ready = http_get(&liaison.http_addr, "/readyz").await;
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(ready.contains("\"ready\":true"));

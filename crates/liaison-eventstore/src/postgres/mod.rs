@@ -111,6 +111,7 @@ impl LogStore<PgPool> {
         let lock_key = lock_key_of(&schema);
         // Another process may erase a subject at any time: no key cache.
         let keys = Arc::new(KeyCache::disabled());
+        let appended: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         let (writer, head) = writer::spawn(
             PgBackend {
                 conn: write_conn,
@@ -123,6 +124,7 @@ impl LogStore<PgPool> {
             head_position,
             writer::WriterConfig {
                 service: components.service,
+                appended: appended.clone(),
                 max_batch: options.max_batch.max(1),
                 projections: components.projections,
                 consumers: components.consumers,
@@ -136,6 +138,7 @@ impl LogStore<PgPool> {
             writer,
             head,
             keys,
+            appended,
         );
         tokio::spawn(follow_other_writers(
             pool,

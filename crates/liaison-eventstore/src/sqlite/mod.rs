@@ -115,11 +115,13 @@ impl LogStore<SqlitePool> {
 
         let head_position = SqliteReader(reader.clone()).head_position().await?;
         let keys = Arc::new(KeyCache::default());
+        let appended: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         let (writer, head) = writer::spawn(
             SqliteBackend { conn: write_conn },
             head_position,
             writer::WriterConfig {
                 service: components.service,
+                appended: appended.clone(),
                 max_batch: options.max_batch.max(1),
                 projections: components.projections,
                 consumers: components.consumers,
@@ -133,6 +135,7 @@ impl LogStore<SqlitePool> {
             writer,
             head,
             keys,
+            appended,
         ))
     }
 }

@@ -1,0 +1,3 @@
+-- One database per Liaison service (each service makes its own schema and
+-- tables in it on start).
+CREATE DATABASE liaison_contacts;
