@@ -3,6 +3,7 @@
 //! prints one table.
 
 mod ceiling;
+mod distributed;
 mod load;
 mod process;
 
@@ -22,6 +23,13 @@ use process::Server;
 /// Alternating ceiling and service rounds per client count.
 const ROUNDS: usize = 3;
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Part {
+    All,
+    Embedded,
+    Distributed,
+}
+
 #[derive(Parser)]
 #[command(about = "Liaison benchmarks beside the machine's ceilings")]
 struct Args {
@@ -34,6 +42,17 @@ struct Args {
     /// Persons in the database for the read workloads.
     #[arg(long, default_value_t = 100_000)]
     persons: u64,
+    /// PostgreSQL server of the distributed workloads (they use schemas of
+    /// their own and drop them).
+    #[arg(
+        long,
+        env = "LIAISON_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres_url: String,
+    /// Which workloads to run.
+    #[arg(long, value_enum, default_value_t = Part::All)]
+    part: Part,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -46,6 +65,23 @@ enum Command {
         database: PathBuf,
         #[arg(long)]
         addr: SocketAddr,
+    },
+    /// Serve the PostgreSQL ceiling (used by the benchmark itself).
+    CeilingPostgresServer {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        schema: String,
+        #[arg(long)]
+        addr: SocketAddr,
+    },
+    /// Creates persons on a running server (for profiling it by hand).
+    Load {
+        /// gRPC URL of the contacts service, e.g. http://127.0.0.1:50051
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
     },
     /// Creates persons in-process, without gRPC: the store's own throughput.
     Direct {
@@ -61,6 +97,28 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::CeilingServer { database, addr }) => {
             return ceiling::serve(&database, addr).await
         }
+        Some(Command::CeilingPostgresServer { url, schema, addr }) => {
+            return ceiling::serve_postgres(&url, &schema, addr).await
+        }
+        Some(Command::Load { url, clients }) => {
+            let server = Server::remote(&url);
+            let stats = create_load(
+                &server,
+                clients,
+                Duration::from_secs(args.seconds),
+                "",
+                rand::random::<u32>() as u64 * 1_000,
+            )
+            .await?;
+            println!(
+                "{clients} clients: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                stats.throughput(),
+                stats.p50_ms(),
+                stats.p99_ms(),
+                stats.errors
+            );
+            return Ok(());
+        }
         Some(Command::Direct { tasks }) => {
             return direct(tasks, Duration::from_secs(args.seconds)).await
         }
@@ -71,6 +129,29 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .ok_or_else(|| anyhow::anyhow!("--liaison PATH is required"))?;
     let duration = Duration::from_secs(args.seconds);
+    let mut out = String::new();
+    if args.part != Part::Distributed {
+        out.push_str("## Embedded: one process, SQLite, embedded bus\n\n");
+        out.push_str(&embedded(&liaison, duration, args.persons).await?);
+    }
+    if args.part != Part::Embedded {
+        out.push_str(
+            "\n## Distributed: contacts in its own process, PostgreSQL, NATS JetStream\n\n",
+        );
+        out.push_str(&distributed::run(&liaison, duration, &args.postgres_url).await?);
+    }
+    println!("{out}");
+    std::fs::create_dir_all("bench-results")?;
+    std::fs::write("bench-results/latest.md", &out)?;
+    Ok(())
+}
+
+/// The embedded mode's workloads; returns their section of the report.
+async fn embedded(
+    liaison: &std::path::Path,
+    duration: Duration,
+    persons: u64,
+) -> anyhow::Result<String> {
     let work = tempfile::tempdir()?;
     let mut table = Table::default();
 
@@ -79,7 +160,7 @@ async fn main() -> anyhow::Result<()> {
     let ceiling = Server::ceiling(&work.path().join("ceiling.sqlite")).await?;
     // (d) Start-up on an empty data dir, and idle memory.
     let data = work.path().join("data");
-    let (service, startup_fresh) = Server::liaison(&liaison, &data).await?;
+    let (service, startup_fresh) = Server::liaison(liaison, &data).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = service.rss_mib()?;
     let category = create_category(&service).await?;
@@ -113,25 +194,21 @@ async fn main() -> anyhow::Result<()> {
     drop(ceiling);
 
     // (c) Reads over the full address book.
-    let seeded = seed(&service, args.persons, &category).await?;
+    let seeded = seed(&service, persons, &category).await?;
     let get = get_load(&service, duration, seeded).await?;
     let list = list_load(&service, duration, &category).await?;
-    table.row(
-        &format!("(c) GetPerson, {} persons", args.persons),
-        &get,
-        None,
-    );
+    table.row(&format!("(c) GetPerson, {} persons", persons), &get, None);
     table.row(
         &format!(
             "(c) ListPersons category+tag filter, page 50, {} persons",
-            args.persons
+            persons
         ),
         &list,
         None,
     );
     let loaded_rss = service.rss_mib()?;
     drop(service);
-    let (restarted, startup_full) = Server::liaison(&liaison, &data).await?;
+    let (restarted, startup_full) = Server::liaison(liaison, &data).await?;
     drop(restarted);
 
     let mut out = table.render();
@@ -146,7 +223,7 @@ async fn main() -> anyhow::Result<()> {
     let _ = writeln!(
         out,
         "| start to SERVING, {} persons | {:.0} ms |",
-        args.persons,
+        persons,
         startup_full.as_secs_f64() * 1e3
     );
     let _ = writeln!(out, "| idle RSS after start | {idle_rss:.1} MiB |");
@@ -164,20 +241,17 @@ async fn main() -> anyhow::Result<()> {
             rounds.join(", ")
         );
     }
-    println!("{out}");
-    std::fs::create_dir_all("bench-results")?;
-    std::fs::write("bench-results/latest.md", &out)?;
-    Ok(())
+    Ok(out)
 }
 
 #[derive(Default)]
-struct Table {
+pub(crate) struct Table {
     rows: Vec<String>,
 }
 
 impl Table {
     /// `ratio`: the median throughput ratio to the ceiling, when there is one.
-    fn row(&mut self, workload: &str, stats: &Stats, ratio: Option<f64>) {
+    pub(crate) fn row(&mut self, workload: &str, stats: &Stats, ratio: Option<f64>) {
         let ratio = ratio
             .map(|r| format!("{r:.2}x (median)"))
             .unwrap_or_else(|| "-".into());
@@ -191,7 +265,7 @@ impl Table {
         ));
     }
 
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let mut out = String::from(
             "| workload | clients | throughput | p50 ms | p99 ms | vs ceiling | errors |\n| --- | --- | --- | --- | --- | --- | --- |\n",
         );
@@ -203,11 +277,11 @@ impl Table {
     }
 }
 
-async fn connect(server: &Server) -> anyhow::Result<Channel> {
+pub(crate) async fn connect(server: &Server) -> anyhow::Result<Channel> {
     Ok(Channel::from_shared(server.url())?.connect().await?)
 }
 
-async fn ceiling_load(
+pub(crate) async fn ceiling_load(
     server: &Server,
     clients: usize,
     duration: Duration,
@@ -242,7 +316,7 @@ async fn ceiling_load(
     .await
 }
 
-fn person(n: u64, category: &str) -> pb::CreatePersonRequest {
+pub(crate) fn person(n: u64, category: &str) -> pb::CreatePersonRequest {
     pb::CreatePersonRequest {
         given_name: format!("Given{n}"),
         family_name: format!("Family{}", n % 9_973),
@@ -268,7 +342,7 @@ fn person(n: u64, category: &str) -> pb::CreatePersonRequest {
     }
 }
 
-async fn create_category(server: &Server) -> anyhow::Result<String> {
+pub(crate) async fn create_category(server: &Server) -> anyhow::Result<String> {
     let mut client = ContactServiceClient::new(connect(server).await?);
     let category = client
         .create_category(pb::CreateCategoryRequest {
@@ -280,7 +354,7 @@ async fn create_category(server: &Server) -> anyhow::Result<String> {
     Ok(category.id)
 }
 
-async fn create_load(
+pub(crate) async fn create_load(
     server: &Server,
     clients: usize,
     duration: Duration,

@@ -11,7 +11,7 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
 pub struct Server {
-    child: Child,
+    child: Option<Child>,
     addr: String,
 }
 
@@ -31,8 +31,56 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .context("start the ceiling server")?;
-        let server = Server { child, addr };
+        let server = Server {
+            child: Some(child),
+            addr,
+        };
         server.wait_serving("liaison.bench.v1.Ceiling").await?;
+        Ok(server)
+    }
+
+    /// The PostgreSQL ceiling server, in schema `schema`.
+    pub async fn ceiling_postgres(url: &str, schema: &str) -> anyhow::Result<Server> {
+        let addr = free_addr()?;
+        let child = Command::new(std::env::current_exe()?)
+            .args(["ceiling-postgres-server", "--url", url, "--schema", schema])
+            .args(["--addr", &addr])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("start the PostgreSQL ceiling server")?;
+        let server = Server {
+            child: Some(child),
+            addr,
+        };
+        server.wait_serving("liaison.bench.v1.Ceiling").await?;
+        Ok(server)
+    }
+
+    /// Starts `liaison serve --target <target>` with extra settings.
+    pub async fn liaison_target(
+        binary: &Path,
+        data_dir: &Path,
+        target: &str,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Server> {
+        let addr = free_addr()?;
+        let http = free_addr()?;
+        let child = Command::new(binary)
+            .args(["serve", "--target", target, "--data-dir"])
+            .arg(data_dir)
+            .args(["--grpc-addr", &addr, "--http-addr", &http])
+            .env("LIAISON__LOG__LEVEL", "warn")
+            .envs(env.iter().map(|(key, value)| (*key, value)))
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {}", binary.display()))?;
+        let server = Server {
+            child: Some(child),
+            addr,
+        };
+        server
+            .wait_serving("liaison.contacts.v1.ContactService")
+            .await?;
         Ok(server)
     }
 
@@ -49,7 +97,10 @@ impl Server {
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("start {}", binary.display()))?;
-        let server = Server { child, addr };
+        let server = Server {
+            child: Some(child),
+            addr,
+        };
         server
             .wait_serving("liaison.contacts.v1.ContactService")
             .await?;
@@ -76,13 +127,26 @@ impl Server {
         bail!("{service} did not serve within 60 s")
     }
 
+    /// A server this process did not start, at `http://host:port`.
+    pub fn remote(url: &str) -> Server {
+        Server {
+            child: None,
+            addr: url.trim_start_matches("http://").to_owned(),
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
     /// Resident memory of the server process.
     pub fn rss_mib(&self) -> anyhow::Result<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let pid = self
+            .child
+            .as_ref()
+            .context("not a server of this process")?
+            .id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let kib: f64 = status
             .lines()
             .find_map(|line| line.strip_prefix("VmRSS:"))
@@ -94,7 +158,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

@@ -27,6 +27,13 @@ impl EventRow<'_> {
     }
 }
 
+/// Keys by subject, and the subjects that were forgotten.
+#[derive(Debug, Default)]
+pub(crate) struct SubjectKeys {
+    pub keys: std::collections::HashMap<String, Vec<u8>>,
+    pub forgotten: std::collections::HashSet<String>,
+}
+
 /// Which unique key refused an insert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum InsertConflict {
@@ -53,13 +60,22 @@ pub(crate) trait Backend: Send + 'static {
     /// returns the newest committed position. `known_head` is what this
     /// process last committed (a backend that is the only writer may trust it).
     async fn begin(&mut self, known_head: u64) -> Result<u64, StoreError>;
-    async fn commit(&mut self) -> Result<(), StoreError>;
+    /// Commits; `head` is the newest position the transaction wrote.
+    async fn commit(&mut self, head: u64) -> Result<(), StoreError>;
     async fn rollback(&mut self) -> Result<(), StoreError>;
     /// Called after a batch failed on the database: the connection may be
     /// gone, so the next `begin` must check it (and reconnect if it can).
     fn connection_suspect(&mut self);
 
     async fn stream_version(&mut self, stream_id: &str) -> Result<u64, sqlx::Error>;
+    /// The versions of the streams that exist among `stream_ids`.
+    async fn stream_versions(
+        &mut self,
+        stream_ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, u64>, sqlx::Error>;
+    /// The stored keys of `subjects` (those that have one) and which of
+    /// them were forgotten.
+    async fn subject_keys(&mut self, subjects: &[&str]) -> Result<SubjectKeys, sqlx::Error>;
     /// Inserts the new subject keys, then the events.
     async fn insert_events(
         &mut self,

@@ -18,6 +18,20 @@ pub trait Projection<DB: sqlx::Database>: Send + Sync + 'static {
         conn: &mut DB::Connection,
         event: &RecordedEvent,
     ) -> Result<(), ProjectionError>;
+    /// Applies events in order; what several commands committed together
+    /// gives. A projection that can apply them with fewer statements than
+    /// one by one overrides it; a refusal fails the whole batch (the store
+    /// then finds the refused command by applying them one by one).
+    async fn apply_batch(
+        &self,
+        conn: &mut DB::Connection,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(conn, event).await?;
+        }
+        Ok(())
+    }
     /// Empties the read model before a rebuild.
     async fn reset(&self, conn: &mut DB::Connection) -> Result<(), sqlx::Error>;
 }
@@ -34,6 +48,18 @@ pub trait ConsumerProjection<DB: sqlx::Database>: Send + Sync + 'static {
         conn: &mut DB::Connection,
         envelope: &EventEnvelope,
     ) -> Result<(), ProjectionError>;
+    /// Applies a batch in order (only events not applied before). A
+    /// projection that can do it with fewer statements overrides it.
+    async fn apply_batch(
+        &self,
+        conn: &mut DB::Connection,
+        envelopes: &[EventEnvelope],
+    ) -> Result<(), ProjectionError> {
+        for envelope in envelopes {
+            self.apply(conn, envelope).await?;
+        }
+        Ok(())
+    }
 }
 
 /// What a service plugs into its store on database `DB`.

@@ -28,6 +28,11 @@ pub(crate) trait LogReader: Send + Sync {
     async fn head_position(&self) -> Result<u64, StoreError>;
     async fn relay_checkpoint(&self) -> Result<u64, StoreError>;
     async fn subject_key(&self, subject: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The stored keys among `subjects`.
+    async fn subject_keys(
+        &self,
+        subjects: &[&str],
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, StoreError>;
 }
 
 pub(crate) async fn read_stream(
@@ -59,18 +64,44 @@ async fn open_all(
     keys: &KeyCache,
     rows: Vec<SealedEvent>,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
-    // One look-up per subject per call, even when the cache is off.
-    let mut seen: Vec<(String, Option<crypto::SubjectKey>)> = Vec::new();
+    // The keys the cache does not know, in one query per call.
+    let mut unknown: Vec<&str> = rows
+        .iter()
+        .filter_map(|(_, subject)| subject.as_deref())
+        .filter(|subject| matches!(keys.get(subject), CachedKey::Unknown))
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    let fetched = match unknown.len() {
+        0 => Default::default(),
+        1 => {
+            let mut one = std::collections::HashMap::new();
+            if let Some(key) = reader.subject_key(unknown[0]).await? {
+                one.insert(unknown[0].to_owned(), key);
+            }
+            one
+        }
+        _ => reader.subject_keys(&unknown).await?,
+    };
+    let mut seen: std::collections::HashMap<String, Option<crypto::SubjectKey>> =
+        std::collections::HashMap::new();
+    for subject in unknown {
+        let key = fetched
+            .get(subject)
+            .map(|bytes| crypto::key_from_bytes(bytes))
+            .transpose()?;
+        keys.remember(subject, key);
+        seen.insert(subject.to_owned(), key);
+    }
     let mut events = Vec::with_capacity(rows.len());
     for (mut event, subject) in rows {
         if let Some(subject) = subject {
-            let key = match seen.iter().find(|(known, _)| *known == subject) {
-                Some((_, key)) => *key,
-                None => {
-                    let key = key_for_read(reader, keys, &subject).await?;
-                    seen.push((subject, key));
-                    key
-                }
+            // Through the cache when it is on: an erasure that committed
+            // meanwhile wins over what was just fetched.
+            let key = match keys.get(&subject) {
+                CachedKey::Present(key) => Some(key),
+                CachedKey::Forgotten => None,
+                CachedKey::Unknown => seen.get(&subject).copied().flatten(),
             };
             match key {
                 Some(key) => event.payload = crypto::open(&key, event.event_id, &event.payload)?,
@@ -83,27 +114,6 @@ async fn open_all(
         events.push(event);
     }
     Ok(events)
-}
-
-async fn key_for_read(
-    reader: &dyn LogReader,
-    keys: &KeyCache,
-    subject: &str,
-) -> Result<Option<crypto::SubjectKey>, StoreError> {
-    match keys.get(subject) {
-        CachedKey::Present(key) => return Ok(Some(key)),
-        CachedKey::Forgotten => return Ok(None),
-        CachedKey::Unknown => {}
-    }
-    let stored = reader.subject_key(subject).await?;
-    let key = stored.as_deref().map(crypto::key_from_bytes).transpose()?;
-    keys.remember(subject, key);
-    // Re-read through the cache: an erasure that committed meanwhile wins.
-    Ok(match keys.get(subject) {
-        CachedKey::Present(key) => Some(key),
-        CachedKey::Forgotten => None,
-        CachedKey::Unknown => key,
-    })
 }
 
 /// The event of a row with its payload still sealed, and the sealing subject.

@@ -62,6 +62,30 @@ macro_rules! log_reader_impl {
                 Ok(position.map($crate::reader::to_u64).unwrap_or(0))
             }
 
+            async fn subject_keys(
+                &self,
+                subjects: &[&str],
+            ) -> Result<std::collections::HashMap<String, Vec<u8>>, $crate::StoreError> {
+                let mut found = std::collections::HashMap::new();
+                for chunk in subjects.chunks(1_000) {
+                    let mut query = sqlx::QueryBuilder::<<$reader as $crate::sql::PoolOf>::Db>::new(
+                        "SELECT subject_id, key FROM subject_keys WHERE subject_id IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for subject in chunk {
+                        list.push_bind(*subject);
+                    }
+                    query.push(")");
+                    let rows: Vec<(String, Vec<u8>)> = query
+                        .build_query_as()
+                        .fetch_all(&self.0)
+                        .await
+                        .map_err($crate::StoreError::from_sqlx)?;
+                    found.extend(rows);
+                }
+                Ok(found)
+            }
+
             async fn subject_key(
                 &self,
                 subject: &str,
@@ -77,7 +101,7 @@ macro_rules! log_reader_impl {
 }
 
 /// `impl Backend for $backend` over database `$db`. The backend type provides
-/// `conn`, `begin_batch`, `end_batch(commit: bool)`, `suspect`,
+/// `conn`, `begin_batch`, `end_batch(commit: Option<head>)`, `suspect`,
 /// `after_erasure_batch`, `close_connection`, `unique_conflict` and
 /// `MULTI_STATEMENT` (whether one query may hold several statements).
 macro_rules! backend_impl {
@@ -94,12 +118,12 @@ macro_rules! backend_impl {
                 self.begin_batch(known_head).await
             }
 
-            async fn commit(&mut self) -> Result<(), $crate::StoreError> {
-                self.end_batch(true).await
+            async fn commit(&mut self, head: u64) -> Result<(), $crate::StoreError> {
+                self.end_batch(Some(head)).await
             }
 
             async fn rollback(&mut self) -> Result<(), $crate::StoreError> {
-                self.end_batch(false).await
+                self.end_batch(None).await
             }
 
             fn connection_suspect(&mut self) {
@@ -114,6 +138,64 @@ macro_rules! backend_impl {
                 .fetch_one(self.conn())
                 .await?;
                 Ok($crate::reader::to_u64(version))
+            }
+
+            async fn stream_versions(
+                &mut self,
+                stream_ids: &[&str],
+            ) -> Result<std::collections::HashMap<String, u64>, sqlx::Error> {
+                let mut versions = std::collections::HashMap::new();
+                for chunk in stream_ids.chunks(1_000) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    query.push(") GROUP BY stream_id");
+                    let rows: Vec<(String, i64)> =
+                        query.build_query_as().fetch_all(self.conn()).await?;
+                    versions.extend(
+                        rows.into_iter()
+                            .map(|(id, version)| (id, $crate::reader::to_u64(version))),
+                    );
+                }
+                Ok(versions)
+            }
+
+            async fn subject_keys(
+                &mut self,
+                subjects: &[&str],
+            ) -> Result<$crate::backend::SubjectKeys, sqlx::Error> {
+                let mut found = $crate::backend::SubjectKeys::default();
+                for chunk in subjects.chunks(1_000) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT subject_id, key FROM subject_keys WHERE subject_id IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for subject in chunk {
+                        list.push_bind(*subject);
+                    }
+                    query.push(")");
+                    let rows: Vec<(String, Vec<u8>)> =
+                        query.build_query_as().fetch_all(self.conn()).await?;
+                    found.keys.extend(rows);
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT subject_id FROM forgotten_subjects WHERE subject_id IN (",
+                    );
+                    let mut list = query.separated(", ");
+                    for subject in chunk {
+                        list.push_bind(*subject);
+                    }
+                    query.push(")");
+                    let rows: Vec<(String,)> =
+                        query.build_query_as().fetch_all(self.conn()).await?;
+                    found
+                        .forgotten
+                        .extend(rows.into_iter().map(|(subject,)| subject));
+                }
+                Ok(found)
             }
 
             async fn insert_events(
@@ -140,16 +222,17 @@ macro_rules! backend_impl {
                     }
                     other => InsertError::Database(other),
                 };
+                // Keys and events in one round trip: two statements where the
+                // driver takes several, else the keys' insert as a CTE.
                 let mut insert = sqlx::QueryBuilder::<$db>::new("");
                 if !new_keys.is_empty() {
                     if Self::MULTI_STATEMENT {
-                        // Keys and events in one round trip.
                         push_keys(&mut insert, new_keys);
                         insert.push("; ");
                     } else {
-                        let mut keys = sqlx::QueryBuilder::<$db>::new("");
-                        push_keys(&mut keys, new_keys);
-                        keys.build().execute(self.conn()).await.map_err(refused)?;
+                        insert.push("WITH new_keys AS (");
+                        push_keys(&mut insert, new_keys);
+                        insert.push(") ");
                     }
                 }
                 insert.push(
@@ -289,3 +372,8 @@ macro_rules! backend_impl {
 }
 
 pub(crate) use {backend_impl, log_reader_impl};
+
+/// The database of a reader type, for the SQL the macros build.
+pub(crate) trait PoolOf {
+    type Db: sqlx::Database;
+}

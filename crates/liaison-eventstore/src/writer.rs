@@ -191,6 +191,22 @@ impl<B: Backend> Writer<B> {
     }
 
     async fn commit_batch(&mut self, mut jobs: Vec<Job>) {
+        if jobs.len() > 1 && jobs.iter().all(Job::can_go_together) {
+            match self.commit_together(&jobs).await {
+                Ok(Some(outcomes)) => {
+                    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                        job.reply_ok(JobOutcome::Appended(outcome));
+                    }
+                    return;
+                }
+                // One of them is refused: the loop below finds which.
+                Ok(None) => {}
+                Err(error) => {
+                    fail_all(jobs, &error);
+                    return;
+                }
+            }
+        }
         while !jobs.is_empty() {
             if let Err(error) = self.begin().await {
                 fail_all(jobs, &error);
@@ -231,7 +247,7 @@ impl<B: Backend> Writer<B> {
                 jobs.remove(index).reply_err(error);
                 continue;
             }
-            if let Err(error) = self.backend.commit().await {
+            if let Err(error) = self.backend.commit(self.next_position - 1).await {
                 self.rollback().await;
                 self.backend.connection_suspect();
                 fail_all(jobs, &error);
@@ -260,6 +276,197 @@ impl<B: Backend> Writer<B> {
             }
             return;
         }
+    }
+
+    /// Appends every job of the batch with a fixed number of statements:
+    /// one look-up of the versions and keys involved, one insert of all
+    /// events, one pass of each projection over all of them. `None` when any
+    /// job would be refused (nothing is kept; the caller retries one by one).
+    async fn commit_together(
+        &mut self,
+        jobs: &[Job],
+    ) -> Result<Option<Vec<AppendOutcome>>, StoreError> {
+        let requests: Vec<&AppendRequest> = jobs
+            .iter()
+            .filter_map(|job| match job {
+                Job::Append { request, .. } => Some(request),
+                _ => None,
+            })
+            .collect();
+        self.begin().await?;
+        match self.append_together(&requests).await {
+            Ok(Some((outcomes, new_keys))) => {
+                if let Err(error) = self.backend.commit(self.next_position - 1).await {
+                    self.rollback().await;
+                    self.backend.connection_suspect();
+                    return Err(error);
+                }
+                let committed = self.next_position - 1 - self.head_position;
+                self.config
+                    .appended
+                    .fetch_add(committed, std::sync::atomic::Ordering::Relaxed);
+                self.head_position = self.next_position - 1;
+                for (subject, key) in new_keys {
+                    self.config.keys.remember(&subject, Some(key));
+                }
+                advance_head(&self.head, self.head_position);
+                Ok(Some(outcomes))
+            }
+            Ok(None) => {
+                self.rollback().await;
+                Ok(None)
+            }
+            Err(error) => {
+                self.rollback().await;
+                self.backend.connection_suspect();
+                Err(error)
+            }
+        }
+    }
+
+    /// The statements of [`Self::commit_together`], inside its transaction.
+    #[allow(clippy::type_complexity)]
+    async fn append_together(
+        &mut self,
+        requests: &[&AppendRequest],
+    ) -> Result<Option<(Vec<AppendOutcome>, Vec<(String, SubjectKey)>)>, StoreError> {
+        let existing: Vec<&str> = requests
+            .iter()
+            .flat_map(|request| &request.streams)
+            .filter(|stream| stream.expected != ExpectedVersion::NoStream)
+            .map(|stream| stream.stream_id.as_str())
+            .collect();
+        let mut versions = if existing.is_empty() {
+            HashMap::new()
+        } else {
+            self.backend
+                .stream_versions(&existing)
+                .await
+                .map_err(StoreError::from_sqlx)?
+        };
+        let lookups: Vec<&str> = requests
+            .iter()
+            .flat_map(|request| &request.streams)
+            .filter(|stream| stream.expected != ExpectedVersion::NoStream)
+            .filter_map(|stream| stream.encrypt_for_subject.as_deref())
+            .filter(|subject| matches!(self.config.keys.get(subject), CachedKey::Unknown))
+            .collect();
+        let stored = if lookups.is_empty() {
+            crate::backend::SubjectKeys::default()
+        } else {
+            self.backend
+                .subject_keys(&lookups)
+                .await
+                .map_err(StoreError::from_sqlx)?
+        };
+
+        let mut new_keys: Vec<(String, SubjectKey)> = Vec::new();
+        let mut recorded = Vec::new();
+        let mut sealed_payloads = Vec::new();
+        let mut outcomes = Vec::with_capacity(requests.len());
+        for request in requests {
+            let mut stream_versions = Vec::with_capacity(request.streams.len());
+            for stream in &request.streams {
+                let actual = versions.get(&stream.stream_id).copied().unwrap_or(0);
+                let current = match stream.expected {
+                    ExpectedVersion::NoStream if actual == 0 => 0,
+                    ExpectedVersion::Any => actual,
+                    ExpectedVersion::Exactly(expected) if expected == actual => actual,
+                    _ => return Ok(None),
+                };
+                let key = match &stream.encrypt_for_subject {
+                    None => None,
+                    Some(subject) => {
+                        let known = new_keys
+                            .iter()
+                            .find(|(pending, _)| pending == subject)
+                            .map(|(_, key)| *key);
+                        let key = match (known, self.config.keys.get(subject)) {
+                            (Some(key), _) | (None, CachedKey::Present(key)) => key,
+                            (None, CachedKey::Forgotten) => return Ok(None),
+                            (None, CachedKey::Unknown) => {
+                                if stored.forgotten.contains(subject) {
+                                    return Ok(None);
+                                }
+                                match stored.keys.get(subject) {
+                                    Some(bytes) => crypto::key_from_bytes(bytes)?,
+                                    None => {
+                                        let key = crypto::generate_key();
+                                        new_keys.push((subject.clone(), key));
+                                        key
+                                    }
+                                }
+                            }
+                        };
+                        Some((subject.clone(), key))
+                    }
+                };
+                for (offset, event) in stream.events.iter().enumerate() {
+                    let position = self.next_position;
+                    self.next_position += 1;
+                    let sealed = match &key {
+                        Some((subject, key)) => Some((
+                            subject.clone(),
+                            crypto::seal(key, event.event_id, &event.payload)?,
+                        )),
+                        None => None,
+                    };
+                    sealed_payloads.push(sealed);
+                    recorded.push(RecordedEvent {
+                        position,
+                        event_id: event.event_id,
+                        stream_id: stream.stream_id.clone(),
+                        stream_version: current + 1 + offset as u64,
+                        event_type: event.event_type.clone(),
+                        schema_version: event.schema_version,
+                        metadata: request.metadata.clone(),
+                        payload: event.payload.clone(),
+                        shredded: false,
+                    });
+                }
+                let reached = current + stream.events.len() as u64;
+                versions.insert(stream.stream_id.clone(), reached);
+                stream_versions.push((stream.stream_id.clone(), reached));
+            }
+            outcomes.push(AppendOutcome {
+                stream_versions,
+                last_position: self.next_position - 1,
+            });
+        }
+
+        let rows: Vec<EventRow<'_>> = recorded
+            .iter()
+            .zip(&sealed_payloads)
+            .map(|(event, sealed)| EventRow {
+                event,
+                sealed: sealed
+                    .as_ref()
+                    .map(|(subject, bytes)| (subject.as_str(), bytes.as_slice())),
+            })
+            .collect();
+        match self.backend.insert_events(&rows, &new_keys).await {
+            Ok(()) => {}
+            Err(InsertError::Conflict(_)) => return Ok(None),
+            Err(InsertError::Database(error)) => return Err(StoreError::from_sqlx(error)),
+        }
+        for index in 0..self.config.projections.len() {
+            let projection = self.config.projections[index].clone();
+            match projection
+                .apply_batch(self.backend.connection(), &recorded)
+                .await
+            {
+                Ok(()) => {}
+                Err(crate::ProjectionError::Database(error)) => {
+                    let error = StoreError::from_sqlx(error);
+                    if matches!(error, StoreError::Unavailable(_)) {
+                        return Err(error);
+                    }
+                    return Ok(None);
+                }
+                Err(_) => return Ok(None),
+            }
+        }
+        Ok(Some((outcomes, new_keys)))
     }
 
     async fn rollback(&mut self) {
@@ -513,7 +720,7 @@ impl<B: Backend> Writer<B> {
         // Read inside the transaction: another process of this service may
         // have moved them since.
         let mut checkpoints: HashMap<String, (u64, bool)> = HashMap::new();
-        let mut applied = 0;
+        let mut fresh = Vec::with_capacity(envelopes.len());
         for envelope in envelopes {
             let checkpoint = match checkpoints.get(&envelope.service) {
                 Some((position, _)) => *position,
@@ -530,12 +737,15 @@ impl<B: Backend> Writer<B> {
             if envelope.global_position <= checkpoint {
                 continue;
             }
+            checkpoints.insert(envelope.service.clone(), (envelope.global_position, true));
+            fresh.push(envelope.clone());
+        }
+        let applied = fresh.len();
+        if !fresh.is_empty() {
             projection
-                .apply(self.backend.connection(), envelope)
+                .apply_batch(self.backend.connection(), &fresh)
                 .await
                 .map_err(|error| refused_projection(consumer, error))?;
-            checkpoints.insert(envelope.service.clone(), (envelope.global_position, true));
-            applied += 1;
         }
         for (source, (position, moved)) in checkpoints {
             if moved {
@@ -551,7 +761,7 @@ impl<B: Backend> Writer<B> {
     async fn rebuild(&mut self) -> Result<u64, StoreError> {
         self.begin().await?;
         match self.replay_all().await {
-            Ok(count) => match self.backend.commit().await {
+            Ok(count) => match self.backend.commit(self.next_position - 1).await {
                 Ok(()) => Ok(count),
                 Err(error) => {
                     self.rollback().await;
@@ -628,6 +838,11 @@ enum JobOutcome {
 }
 
 impl Job {
+    /// Appends that erase nothing can be committed with batched statements.
+    fn can_go_together(&self) -> bool {
+        matches!(self, Job::Append { request, .. } if request.forget_subjects.is_empty())
+    }
+
     fn reply_err(self, error: StoreError) {
         match self {
             Job::Append { reply, .. } => {

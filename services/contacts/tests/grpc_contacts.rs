@@ -1,4 +1,4 @@
-//! The contacts service through gRPC, on a real server and SQLite.
+//! The contacts service through gRPC, on a real server, on SQLite and PostgreSQL.
 
 mod support;
 
@@ -455,7 +455,57 @@ async fn external_references_are_unique(backend: Backend) {
     );
 }
 
+/// Commands that arrive together are committed together; the rules still
+/// hold between them: of many persons created at once with one email, one
+/// wins, and every other is refused as if it had come alone.
+async fn concurrent_creates_keep_the_rules_between_them(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut tasks = Vec::new();
+    for index in 0..24 {
+        let mut client = server.client.clone();
+        tasks.push(tokio::spawn(async move {
+            let email = if index % 3 == 0 {
+                "same@example.org".to_owned()
+            } else {
+                format!("own{index}@example.org")
+            };
+            let mut request = person("Same", &format!("Time{index}"), &email);
+            request.external_refs = vec![pb::ExternalRef {
+                source: "crm".into(),
+                external_id: if index % 3 == 1 {
+                    "shared-ref".into()
+                } else {
+                    format!("ref-{index}")
+                },
+            }];
+            client.create_person(request).await
+        }));
+    }
+    let mut created = 0;
+    let mut refused = Vec::new();
+    for task in tasks {
+        match task.await.expect("task") {
+            Ok(_) => created += 1,
+            Err(status) => refused.push(status),
+        }
+    }
+    // 8 share an email, 8 others a reference: one of each group wins.
+    assert_eq!(created, 24 - 14, "refused: {refused:?}");
+    assert!(
+        refused.iter().all(|s| s.code() == Code::AlreadyExists),
+        "{refused:?}"
+    );
+    let mut client = server.client.clone();
+    let listed = client
+        .list_persons(pb::ListContactsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.total_count, created);
+}
+
 on_both_backends!(
+    concurrent_creates_keep_the_rules_between_them,
     creates_gets_and_lists_persons,
     bad_input_is_refused_with_the_field_and_value,
     an_email_of_another_live_person_is_refused_unless_allowed,

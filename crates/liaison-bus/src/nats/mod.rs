@@ -148,6 +148,24 @@ async fn dead_letter_stream(
         .map_err(|error| unavailable("cannot open the dead-letter stream", error))
 }
 
+/// Publishes awaiting their acks at once; below the client's limit of 5,000.
+const ACK_WINDOW: usize = 4_096;
+
+async fn count_ack(
+    outcome: &mut PublishOutcome,
+    ack: jetstream::context::PublishAckFuture,
+) -> Result<(), BusError> {
+    let ack = ack
+        .await
+        .map_err(|error| unavailable("NATS did not confirm a publish", error))?;
+    if ack.duplicate {
+        outcome.duplicates += 1;
+    } else {
+        outcome.stored += 1;
+    }
+    Ok(())
+}
+
 pub(crate) fn unavailable(what: &str, error: impl std::fmt::Display) -> BusError {
     BusError::Unavailable(format!("{what}: {error}"))
 }
@@ -166,9 +184,16 @@ impl EventBus for NatsBus {
                 self.ensure_service_stream(service).await?;
             }
         }
-        // Pipelined: every message goes out before the first ack is awaited.
-        let mut pending = Vec::with_capacity(envelopes.len());
+        // Pipelined: up to ACK_WINDOW messages go out before an ack is
+        // awaited (the client holds at most 5,000 acks in flight).
+        let mut outcome = PublishOutcome::default();
+        let mut pending = std::collections::VecDeque::with_capacity(ACK_WINDOW);
         for envelope in envelopes {
+            if pending.len() >= ACK_WINDOW {
+                if let Some(ack) = pending.pop_front() {
+                    count_ack(&mut outcome, ack).await?;
+                }
+            }
             let mut headers = HeaderMap::new();
             headers.insert(headers::MSG_ID, envelope.event_id.as_str());
             if !envelope.traceparent.is_empty() {
@@ -180,18 +205,10 @@ impl EventBus for NatsBus {
                 .publish_with_headers(subject, headers, Bytes::from(envelope.encode_to_vec()))
                 .await
                 .map_err(|error| unavailable("cannot publish to NATS", error))?;
-            pending.push(ack);
+            pending.push_back(ack);
         }
-        let mut outcome = PublishOutcome::default();
         for ack in pending {
-            let ack = ack
-                .await
-                .map_err(|error| unavailable("NATS did not confirm a publish", error))?;
-            if ack.duplicate {
-                outcome.duplicates += 1;
-            } else {
-                outcome.stored += 1;
-            }
+            count_ack(&mut outcome, ack).await?;
         }
         Ok(outcome)
     }

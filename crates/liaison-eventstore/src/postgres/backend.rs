@@ -56,12 +56,14 @@ impl PgBackend {
         Ok(to_u64(head))
     }
 
-    async fn end_batch(&mut self, commit: bool) -> Result<(), StoreError> {
-        let sql = if commit {
+    async fn end_batch(&mut self, commit: Option<u64>) -> Result<(), StoreError> {
+        let sql = match commit {
             // Delivered at commit, to every process tailing this log.
-            format!("SELECT pg_notify('{}', ''); COMMIT", self.notify_channel)
-        } else {
-            "ROLLBACK".to_owned()
+            Some(head) => format!(
+                "SELECT pg_notify('{}', '{head}'); COMMIT",
+                self.notify_channel
+            ),
+            None => "ROLLBACK".to_owned(),
         };
         self.conn
             .execute(sql.as_str())

@@ -41,6 +41,9 @@ pub type PgEventStore = LogStore<PgPool>;
 /// The read pool, answering the log's queries.
 pub(crate) struct PgReader(PgPool);
 crate::sql::log_reader_impl!(PgReader);
+impl crate::sql::PoolOf for PgReader {
+    type Db = sqlx::Postgres;
+}
 
 /// How to open a PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -173,13 +176,23 @@ async fn follow_other_writers(pool: PgPool, channel: String, head: Weak<watch::S
                 None => std::future::pending().await,
             }
         };
-        tokio::select! {
+        let announced = tokio::select! {
             received = notified => match received {
-                Ok(Some(_)) => {}
+                Ok(Some(notification)) => notification.payload().parse::<u64>().ok(),
                 // Disconnected or failed: listen again on the next round.
-                Ok(None) | Err(_) => listener = None,
+                Ok(None) | Err(_) => {
+                    listener = None;
+                    None
+                }
             },
-            _ = tick.tick() => {}
+            _ = tick.tick() => None,
+        };
+        if let Some(position) = announced {
+            // The committing process said where the log ends: no query.
+            if let Some(head) = head.upgrade() {
+                writer::advance_head(&head, position);
+            }
+            continue;
         }
         let (Ok(position), Some(head)) = (reader.head_position().await, head.upgrade()) else {
             continue;

@@ -31,9 +31,13 @@ impl SqliteBackend {
         Ok(known_head)
     }
 
-    async fn end_batch(&mut self, commit: bool) -> Result<(), StoreError> {
-        self.execute(if commit { "COMMIT" } else { "ROLLBACK" })
-            .await
+    async fn end_batch(&mut self, commit: Option<u64>) -> Result<(), StoreError> {
+        self.execute(if commit.is_some() {
+            "COMMIT"
+        } else {
+            "ROLLBACK"
+        })
+        .await
     }
 
     fn suspect(&mut self) {

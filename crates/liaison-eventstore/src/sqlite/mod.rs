@@ -28,6 +28,9 @@ use backend::SqliteBackend;
 /// The read pool, answering the log's queries.
 pub(crate) struct SqliteReader(SqlitePool);
 crate::sql::log_reader_impl!(SqliteReader);
+impl crate::sql::PoolOf for SqliteReader {
+    type Db = sqlx::Sqlite;
+}
 
 const STORE_MIGRATIONS: &[Migration] = &[
     Migration {

@@ -13,6 +13,240 @@ pub(crate) async fn apply_event(conn: &mut Conn, event: &RecordedEvent) -> Resul
     }
 }
 
+/// Applies what several commands committed together: each run of contact
+/// creations with a handful of statements, whatever its length; other events
+/// one by one, in order. A creation that breaks a rule refuses the batch
+/// (the store then applies it one command at a time to find which).
+pub(crate) async fn apply_events(
+    conn: &mut Conn,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    let mut creations: Vec<(Contact, bool)> = Vec::new();
+    for event in events {
+        if let Some(creation) = creation_of(event)? {
+            creations.push(creation);
+            continue;
+        }
+        create_contacts(conn, &creations).await?;
+        creations.clear();
+        apply_event(conn, event).await?;
+    }
+    create_contacts(conn, &creations).await
+}
+
+/// The contact a `*.created` event makes, and whether it may share emails.
+fn creation_of(event: &RecordedEvent) -> Result<Option<(Contact, bool)>, ProjectionError> {
+    let aggregate = event.event_type.split('.').next().unwrap_or_default();
+    if event.shredded || !event.event_type.ends_with(".created") {
+        return Ok(None);
+    }
+    let Some(_kind) = Kind::from_aggregate(aggregate) else {
+        return Ok(None);
+    };
+    let decoded =
+        ContactEvent::decode(event.payload.as_slice()).map_err(|e| decode_error(event, e))?;
+    let Some(domain_event @ contact_event::Event::Created(_)) = decoded.event else {
+        return Ok(None);
+    };
+    let shared = matches!(&domain_event, contact_event::Event::Created(created) if created.shared_email_allowed);
+    let id = id_of_stream(&event.stream_id);
+    let contact = contact::evolve(Contact::new(id), &domain_event, event.metadata.occurred_at_micros);
+    Ok(Some((contact, shared)))
+}
+
+/// Checks the rules for new contacts together, then writes them together.
+async fn create_contacts(conn: &mut Conn, creations: &[(Contact, bool)]) -> Result<(), ProjectionError> {
+    match creations {
+        [] => return Ok(()),
+        [(contact, shared)] => {
+            check_rules(conn, None, contact, *shared).await?;
+            write_contact(conn, contact, true).await?;
+            return Ok(());
+        }
+        _ => {}
+    }
+    // Within the batch: any repeated email or reference goes one by one.
+    let mut emails = std::collections::HashSet::new();
+    let mut references = std::collections::HashSet::new();
+    let mut categories = std::collections::BTreeSet::new();
+    let mut checked_emails = Vec::new();
+    for (contact, shared) in creations {
+        let is_person = contact.kind == Some(Kind::Person);
+        for email in &contact.data.emails {
+            let key = email_key(&email.address);
+            if is_person && !emails.insert(key.clone()) {
+                return Err(reject(ContactsError::FailedPrecondition(format!(
+                    "email {key} appears twice in one batch"
+                ))));
+            }
+            if is_person && !shared {
+                checked_emails.push(key);
+            }
+        }
+        for reference in &contact.data.external_refs {
+            if !references.insert((reference.source.clone(), reference.external_id.clone())) {
+                return Err(reject(ContactsError::FailedPrecondition(format!(
+                    "external reference {}/{} appears twice in one batch",
+                    reference.source, reference.external_id
+                ))));
+            }
+        }
+        if !contact.data.category_id.is_empty() {
+            categories.insert(contact.data.category_id.clone());
+        }
+    }
+    if !categories.is_empty() {
+        let mut query = QueryBuilder::<Db>::new("SELECT id FROM categories WHERE id IN (");
+        let mut list = query.separated(", ");
+        for id in &categories {
+            list.push_bind(id.clone());
+        }
+        query.push(")");
+        let known: Vec<(String,)> = query.build_query_as().fetch_all(&mut *conn).await?;
+        if let Some(missing) = categories.iter().find(|id| !known.iter().any(|(k,)| k == *id)) {
+            return Err(reject(ContactsError::UnknownCategory { id: missing.clone() }));
+        }
+    }
+    if !checked_emails.is_empty() {
+        let taken = live_person_holding(conn, &checked_emails, None).await?;
+        if let Some((email, other_id)) = taken {
+            return Err(reject(ContactsError::EmailTaken { email, other_id }));
+        }
+    }
+    if !references.is_empty() {
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT source, external_id, contact_id FROM contact_external_refs WHERE (source, external_id) IN (",
+        );
+        let mut list = query.separated(", ");
+        for (source, external_id) in &references {
+            list.push("(")
+                .push_bind_unseparated(source.clone())
+                .push_unseparated(", ")
+                .push_bind_unseparated(external_id.clone())
+                .push_unseparated(")");
+        }
+        query.push(") LIMIT 1");
+        let holder: Option<(String, String, String)> =
+            query.build_query_as().fetch_optional(&mut *conn).await?;
+        if let Some((source_name, external_id, other_id)) = holder {
+            return Err(reject(ContactsError::ExternalRefTaken {
+                source_name,
+                external_id,
+                other_id,
+            }));
+        }
+    }
+    write_new_contacts(conn, creations).await?;
+    Ok(())
+}
+
+/// Inserts new contacts and their index rows, each table in one statement,
+/// all in one round trip: several statements in one query where the driver
+/// takes them, else one statement whose inserts but the last are CTEs
+/// (inserts only: the parts of one statement do not see each other).
+async fn write_new_contacts(conn: &mut Conn, creations: &[(Contact, bool)]) -> Result<(), sqlx::Error> {
+    let contacts: Vec<&Contact> = creations.iter().map(|(contact, _)| contact).collect();
+    let emails: Vec<(String, &str)> = contacts
+        .iter()
+        .flat_map(|c| c.data.emails.iter().map(|e| (email_key(&e.address), c.id.as_str())))
+        .collect();
+    let tags: Vec<(String, &str)> = contacts
+        .iter()
+        .flat_map(|c| c.data.tags.iter().map(|t| (t.to_lowercase(), c.id.as_str())))
+        .collect();
+    let references: Vec<(&str, &str, &str)> = contacts
+        .iter()
+        .flat_map(|c| {
+            c.data
+                .external_refs
+                .iter()
+                .map(|r| (r.source.as_str(), r.external_id.as_str(), c.id.as_str()))
+        })
+        .collect();
+    let mut parts = Inserts::new();
+    parts.next().push(
+        "INSERT INTO contacts (id, kind, version, status, sort_name, search_text, category_id, \
+         managed, merged_into, created_at, updated_at, data) ",
+    );
+    parts.query.push_values(&contacts, |mut row, contact| {
+        let values = ContactRow::of(contact);
+        row.push_bind(contact.id.clone())
+            .push_bind(values.kind)
+            .push_bind(values.version)
+            .push_bind(values.status)
+            .push_bind(values.sort_name)
+            .push_bind(values.search_text)
+            .push_bind(values.category)
+            .push_bind(values.managed)
+            .push_bind(values.merged_into)
+            .push_bind(contact.created_at)
+            .push_bind(contact.updated_at)
+            .push_bind(values.data);
+    });
+    if !emails.is_empty() {
+        parts.next().push("INSERT INTO contact_emails (email, contact_id) ");
+        parts.query.push_values(&emails, |mut row, (email, id)| {
+            row.push_bind(email.clone()).push_bind(id.to_string());
+        });
+        parts.query.push(" ON CONFLICT DO NOTHING");
+    }
+    if !tags.is_empty() {
+        parts.next().push("INSERT INTO contact_tags (tag, contact_id) ");
+        parts.query.push_values(&tags, |mut row, (tag, id)| {
+            row.push_bind(tag.clone()).push_bind(id.to_string());
+        });
+        parts.query.push(" ON CONFLICT DO NOTHING");
+    }
+    if !references.is_empty() {
+        parts
+            .next()
+            .push("INSERT INTO contact_external_refs (source, external_id, contact_id) ");
+        parts.query.push_values(&references, |mut row, (source, external_id, id)| {
+            row.push_bind(source.to_string())
+                .push_bind(external_id.to_string())
+                .push_bind(id.to_string());
+        });
+    }
+    parts.finish().build().execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Several inserts as one query (see [`write_new_contacts`]).
+struct Inserts {
+    query: QueryBuilder<'static, Db>,
+    parts: usize,
+}
+
+impl Inserts {
+    fn new() -> Self {
+        Inserts {
+            query: QueryBuilder::new(""),
+            parts: 0,
+        }
+    }
+
+    /// Starts the next insert, closing the one before.
+    fn next(&mut self) -> &mut QueryBuilder<'static, Db> {
+        if MULTI_STATEMENT {
+            if self.parts > 0 {
+                self.query.push("; ");
+            }
+        } else {
+            self.query.push(if self.parts == 0 { "WITH " } else { "), " });
+            self.query.push(format!("part{} AS (", self.parts));
+        }
+        self.parts += 1;
+        &mut self.query
+    }
+
+    fn finish(mut self) -> QueryBuilder<'static, Db> {
+        if !MULTI_STATEMENT && self.parts > 0 {
+            self.query.push(") SELECT 1");
+        }
+        self.query
+    }
+}
+
 /// Empties every read model before a rebuild.
 pub(crate) async fn reset(conn: &mut Conn) -> Result<(), sqlx::Error> {
     for table in super::READ_MODEL_TABLES {
@@ -57,13 +291,8 @@ pub(crate) async fn write_contact(
     contact: &Contact,
     is_new: bool,
 ) -> Result<(), sqlx::Error> {
-    let kind = contact.kind.map(Kind::as_str).unwrap_or("person");
-    let merged_into = match &contact.lifecycle {
-        Lifecycle::Merged { survivor_id } => Some(survivor_id.clone()),
-        _ => None,
-    };
     let data = &contact.data;
-    let category = Some(data.category_id.clone()).filter(|id| !id.is_empty());
+    let row = ContactRow::of(contact);
     let mut write = QueryBuilder::<Db>::new("");
     write.push(
         "INSERT INTO contacts (id, kind, version, status, sort_name, search_text, category_id, \
@@ -72,17 +301,17 @@ pub(crate) async fn write_contact(
     let mut values = write.separated(", ");
     values
         .push_bind(contact.id.clone())
-        .push_bind(kind)
-        .push_bind(i64::try_from(contact.version).unwrap_or(i64::MAX))
-        .push_bind(status_of(&contact.lifecycle))
-        .push_bind(sort_name(contact))
-        .push_bind(search_text(contact))
-        .push_bind(category)
-        .push_bind(data.managed)
-        .push_bind(merged_into)
+        .push_bind(row.kind)
+        .push_bind(row.version)
+        .push_bind(row.status)
+        .push_bind(row.sort_name)
+        .push_bind(row.search_text)
+        .push_bind(row.category)
+        .push_bind(row.managed)
+        .push_bind(row.merged_into)
         .push_bind(contact.created_at)
         .push_bind(contact.updated_at)
-        .push_bind(data.encode_to_vec());
+        .push_bind(row.data);
     write.push(
         ") ON CONFLICT (id) DO UPDATE SET version = excluded.version, status = excluded.status, \
          sort_name = excluded.sort_name, search_text = excluded.search_text, \
@@ -257,6 +486,33 @@ async fn load(conn: &mut Conn, id: &str) -> Result<Option<Contact>, ProjectionEr
     Ok(row.as_ref().map(contact_from_row).transpose()?)
 }
 
+/// One of `emails` held by a live person (other than `except`), if any.
+/// The candidates come from the email index first (a materialized CTE), so
+/// the cost does not grow with the address book, whatever the planner's
+/// statistics say.
+async fn live_person_holding(
+    conn: &mut Conn,
+    emails: &[String],
+    except: Option<&str>,
+) -> Result<Option<(String, String)>, sqlx::Error> {
+    let mut query = QueryBuilder::<Db>::new(
+        "WITH candidates AS MATERIALIZED (SELECT email, contact_id FROM contact_emails WHERE email IN (",
+    );
+    let mut list = query.separated(", ");
+    for email in emails {
+        list.push_bind(email.clone());
+    }
+    query.push(")");
+    if let Some(except) = except {
+        query.push(" AND contact_id != ").push_bind(except.to_owned());
+    }
+    query.push(
+        ") SELECT e.email, e.contact_id FROM candidates e WHERE EXISTS (SELECT 1 FROM contacts c \
+         WHERE c.id = e.contact_id AND c.kind = 'person' AND c.status = 'live') LIMIT 1",
+    );
+    query.build_query_as().fetch_optional(&mut *conn).await
+}
+
 /// Rules across contacts, checked for what the event adds.
 async fn check_rules(
     conn: &mut Conn,
@@ -287,23 +543,7 @@ async fn check_rules(
         })
         .collect();
     if after.kind == Some(Kind::Person) && !shared_email_allowed && !new_emails.is_empty() {
-        // Driven by the email index: the cost does not grow with the address book.
-        let mut query = QueryBuilder::<Db>::new(
-            "SELECT e.email, e.contact_id FROM contact_emails e WHERE e.email IN (",
-        );
-        let mut list = query.separated(", ");
-        for key in &new_emails {
-            list.push_bind(key);
-        }
-        query
-            .push(") AND e.contact_id != ")
-            .push_bind(&after.id)
-            .push(
-                " AND EXISTS (SELECT 1 FROM contacts c WHERE c.id = e.contact_id \
-                 AND c.kind = 'person' AND c.status = 'live') LIMIT 1",
-            );
-        let taken: Option<(String, String)> =
-            query.build_query_as().fetch_optional(&mut *conn).await?;
+        let taken = live_person_holding(conn, &new_emails, Some(&after.id)).await?;
         if let Some((email, other_id)) = taken {
             return Err(reject(ContactsError::EmailTaken { email, other_id }));
         }

@@ -39,3 +39,37 @@ pub(crate) fn search_text(contact: &Contact) -> String {
     text.extend(data.emails.iter().map(|email| email_key(&email.address)));
     text.join(" ")
 }
+
+/// The values of a `contacts` row that derive from the contact's state.
+pub(crate) struct ContactRow {
+    pub kind: &'static str,
+    pub version: i64,
+    pub status: &'static str,
+    pub sort_name: String,
+    pub search_text: String,
+    pub category: Option<String>,
+    pub managed: bool,
+    pub merged_into: Option<String>,
+    pub data: Vec<u8>,
+}
+
+impl ContactRow {
+    pub(crate) fn of(contact: &Contact) -> Self {
+        use prost::Message;
+        let data = &contact.data;
+        ContactRow {
+            kind: contact.kind.map(Kind::as_str).unwrap_or("person"),
+            version: i64::try_from(contact.version).unwrap_or(i64::MAX),
+            status: status_of(&contact.lifecycle),
+            sort_name: sort_name(contact),
+            search_text: search_text(contact),
+            category: Some(data.category_id.clone()).filter(|id| !id.is_empty()),
+            managed: data.managed,
+            merged_into: match &contact.lifecycle {
+                Lifecycle::Merged { survivor_id } => Some(survivor_id.clone()),
+                _ => None,
+            },
+            data: data.encode_to_vec(),
+        }
+    }
+}

@@ -9,7 +9,7 @@ use prost::Message;
 use sqlx::{QueryBuilder, Row};
 
 use super::queries::{Cursor, ListFilter, Page, SortBy, TrashFilter};
-use super::rows::{search_text, sort_name, status_of, CONTACT_COLUMNS};
+use super::rows::{ContactRow, CONTACT_COLUMNS};
 use super::ContactsProjection;
 use crate::domain::category::Category;
 use crate::domain::contact::{self, Contact, Kind, Lifecycle};
@@ -34,6 +34,14 @@ impl Projection<Db> for ContactsProjection {
 
     async fn apply(&self, conn: &mut Conn, event: &RecordedEvent) -> Result<(), ProjectionError> {
         apply_event(conn, event).await
+    }
+
+    async fn apply_batch(
+        &self,
+        conn: &mut Conn,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        apply_events(conn, events).await
     }
 
     async fn reset(&self, conn: &mut Conn) -> Result<(), sqlx::Error> {
