@@ -210,33 +210,31 @@ pub async fn dump_read_models(database: &Path) -> anyhow::Result<Vec<String>> {
     Ok(rows)
 }
 
-/// The PostgreSQL server the distributed tests use: `LIAISON_TEST_POSTGRES_URL`,
-/// by default the local one.
-pub fn postgres_url() -> String {
-    std::env::var("LIAISON_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
+pub use liaison_eventstore::testing_postgres::postgres_url;
 
 /// A schema of its own on a PostgreSQL server, dropped with its tables when
 /// the guard goes.
 pub struct PgSchema {
+    schema: liaison_eventstore::testing_postgres::TemporarySchema,
     pub url: String,
     pub name: String,
 }
 
 impl PgSchema {
     pub fn new(url: &str) -> Self {
+        let schema = liaison_eventstore::testing_postgres::TemporarySchema::new(url, "e2e");
         PgSchema {
-            url: url.to_owned(),
-            name: format!("e2e_{}", uuid_like()),
+            url: schema.url.clone(),
+            name: schema.name.clone(),
+            schema,
         }
     }
 
     /// A pool whose queries see this schema's tables.
     pub async fn pool(&self) -> anyhow::Result<sqlx::PgPool> {
         use std::str::FromStr;
-        let options = sqlx::postgres::PgConnectOptions::from_str(&self.url)?
-            .options([("search_path", self.name.as_str())]);
+        let options = sqlx::postgres::PgConnectOptions::from_str(&self.schema.url)?
+            .options([("search_path", self.schema.name.as_str())]);
         Ok(sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)
             .connect_with(options)
@@ -252,39 +250,6 @@ impl PgSchema {
         pool.close().await;
         Ok(count)
     }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        let (url, name) = (self.url.clone(), self.name.clone());
-        // Drop runs outside async; a thread of its own drops the schema.
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok(pool) = sqlx::PgPool::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .execute(&pool)
-                        .await;
-                    pool.close().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
-    }
-}
-
-/// A short random lowercase name part.
-fn uuid_like() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{:x}{:x}", nanos, std::process::id())
 }
 
 /// Every row of the contacts read models in a PostgreSQL schema.

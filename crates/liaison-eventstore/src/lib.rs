@@ -24,6 +24,8 @@ mod reader;
 mod sql;
 pub mod sqlite;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing_postgres;
 mod writer;
 
 pub use envelope::{

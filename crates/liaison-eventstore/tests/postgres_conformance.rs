@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use liaison_eventstore::conformance::{self, StoreHarness};
 use liaison_eventstore::migrate::Migration;
 use liaison_eventstore::postgres::{PgEventStore, PgStoreOptions};
+use liaison_eventstore::testing_postgres::{postgres_url, TemporarySchema};
 use liaison_eventstore::{EventStore, ExpectedVersion, StoreComponents, StoreError};
 use sqlx::Postgres;
 
@@ -22,19 +23,14 @@ const SCHEMA: &[Migration] = &[Migration {
 
 counting_projections!(Postgres);
 
-fn postgres_url() -> String {
-    std::env::var("LIAISON_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 struct PgHarness {
-    schema: String,
+    schema: TemporarySchema,
 }
 
 impl PgHarness {
     fn options(&self) -> PgStoreOptions {
-        let mut options = PgStoreOptions::new(postgres_url());
-        options.schema = Some(self.schema.clone());
+        let mut options = PgStoreOptions::new(&self.schema.url);
+        options.schema = Some(self.schema.name.clone());
         options.read_connections = 2;
         options
     }
@@ -54,10 +50,10 @@ impl PgHarness {
     }
 
     async fn count(&self, kind: &str) -> u64 {
-        let pool = sqlx::PgPool::connect(&postgres_url()).await.expect("pool");
+        let pool = sqlx::PgPool::connect(&self.schema.url).await.expect("pool");
         let n: i64 = sqlx::query_scalar(&format!(
             "SELECT n FROM {}.counted WHERE kind = $1",
-            self.schema
+            self.schema.name
         ))
         .bind(kind)
         .fetch_one(&pool)
@@ -65,30 +61,6 @@ impl PgHarness {
         .expect("count");
         pool.close().await;
         u64::try_from(n).unwrap_or(0)
-    }
-}
-
-impl Drop for PgHarness {
-    fn drop(&mut self) {
-        let schema = self.schema.clone();
-        // Drop runs outside async; a thread of its own runs the clean-up.
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .execute(&pool)
-                        .await;
-                    pool.close().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
     }
 }
 
@@ -107,7 +79,7 @@ impl StoreHarness for PgHarness {
 
 fn harness() -> PgHarness {
     PgHarness {
-        schema: format!("test_{}", uuid::Uuid::new_v4().simple()),
+        schema: TemporarySchema::new(&postgres_url(), "test"),
     }
 }
 

@@ -1,7 +1,48 @@
-// The read models' SQL, compiled once per backend: `sqlite.rs` and
-// `postgres.rs` each define `Db`, `Conn`, `DbRow`, `DbPool` and
-// `MULTI_STATEMENT`, then `include!` this file. Placeholders are `$N`, which
+// The read models' SQL and the projection, compiled once per backend:
+// `sqlite.rs` and `postgres.rs` each define `Db`, `Conn`, `DbRow`, `DbPool`
+// and `MULTI_STATEMENT`, then `include!` this file. Placeholders are `$N`, which
 // SQLite accepts too; SQL that must differ stays in those two files.
+
+use async_trait::async_trait;
+use liaison_eventstore::{Projection, ProjectionError, RecordedEvent};
+use liaison_proto::contacts::v1::{
+    category_event, contact_event, CategoryEvent, ContactData, ContactEvent,
+};
+use prost::Message;
+use sqlx::{QueryBuilder, Row};
+
+use super::queries::{Cursor, ListFilter, Page, SortBy, TrashFilter};
+use super::rows::{ContactRow, CONTACT_COLUMNS};
+use super::ContactsProjection;
+use crate::domain::category::Category;
+use crate::domain::contact::{self, Contact, Kind, Lifecycle};
+use crate::domain::id_of_stream;
+use crate::domain::validation::email_key;
+use crate::ContactsError;
+
+
+#[async_trait]
+impl Projection<Db> for ContactsProjection {
+    fn name(&self) -> &'static str {
+        "contacts"
+    }
+
+    async fn apply(&self, conn: &mut Conn, event: &RecordedEvent) -> Result<(), ProjectionError> {
+        apply_event(conn, event).await
+    }
+
+    async fn apply_batch(
+        &self,
+        conn: &mut Conn,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        apply_events(conn, events).await
+    }
+
+    async fn reset(&self, conn: &mut Conn) -> Result<(), sqlx::Error> {
+        reset(conn).await
+    }
+}
 
 /// Applies one event to the read models (the projection of both backends).
 pub(crate) async fn apply_event(conn: &mut Conn, event: &RecordedEvent) -> Result<(), ProjectionError> {

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use liaison_contacts::ContactsService;
+use liaison_eventstore::testing_postgres::{postgres_url, TemporarySchema};
 use liaison_proto::contacts::v1 as pb;
 use liaison_proto::contacts::v1::contact_service_client::ContactServiceClient;
 use tokio::net::TcpListener;
@@ -42,17 +43,12 @@ macro_rules! on_both_backends {
     };
 }
 
-pub fn postgres_url() -> String {
-    std::env::var("LIAISON_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 pub struct Server {
     pub client: ContactServiceClient<Channel>,
     pub service: Arc<ContactsService>,
     pub backend: Backend,
     pub dir: tempfile::TempDir,
-    postgres_schema: Option<String>,
+    postgres_schema: Option<TemporarySchema>,
     shutdown: CancellationToken,
 }
 
@@ -66,11 +62,11 @@ impl Server {
             ),
             Backend::Postgres => (
                 postgres_url(),
-                Some(format!("test_{}", uuid::Uuid::new_v4().simple())),
+                Some(TemporarySchema::new(&postgres_url(), "test")),
             ),
         };
         let service = Arc::new(
-            ContactsService::open(&url, postgres_schema.clone())
+            ContactsService::open(&url, postgres_schema.as_ref().map(|s| s.name.clone()))
                 .await
                 .expect("open contacts (for PostgreSQL: is it running? LIAISON_TEST_POSTGRES_URL)"),
         );
@@ -100,28 +96,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // The server stops before its schema goes.
         self.shutdown.cancel();
-        let Some(schema) = self.postgres_schema.take() else {
-            return;
-        };
-        // Drop runs outside async; a thread of its own drops the schema.
-        let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                if let Ok(pool) = sqlx::PgPool::connect(&postgres_url()).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        .execute(&pool)
-                        .await;
-                    pool.close().await;
-                }
-            });
-        });
-        let _ = cleanup.join();
     }
 }
 
