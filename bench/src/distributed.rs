@@ -24,9 +24,8 @@ use liaison_proto::contacts::v1::contact_service_client::ContactServiceClient;
 use liaison_proto::events::v1::EventEnvelope;
 use tokio_util::sync::CancellationToken;
 
-use crate::load::Stats;
 use crate::process::Server;
-use crate::{ceiling_load, connect, create_category, create_load, person, Table, ROUNDS};
+use crate::{connect, create_category, interleaved_rounds, person, Table};
 
 /// Events in the backlog the relay and the consumer catch up with.
 const BACKLOG: u64 = 100_000;
@@ -103,28 +102,17 @@ async fn measure(
     .await?;
     let category = create_category(&contacts).await?;
     for clients in [1, 32] {
-        let mut ceiling_rounds = Vec::new();
-        let mut create_rounds = Vec::new();
-        for round in 0..ROUNDS {
-            let run = (clients * ROUNDS + round) as u64 * 10_000_000;
-            ceiling_rounds.push(ceiling_load(&ceiling, clients, duration, run).await?);
-            create_rounds.push(create_load(&contacts, clients, duration, &category, run).await?);
-        }
-        let mut ratios: Vec<f64> = ceiling_rounds
-            .iter()
-            .zip(&create_rounds)
-            .map(|(ceiling, create)| create.throughput() / ceiling.throughput())
-            .collect();
-        ratios.sort_by(f64::total_cmp);
+        let (ceiling_all, create_all, ratios) =
+            interleaved_rounds(&ceiling, &contacts, clients, duration, &category).await?;
         let median = ratios[ratios.len() / 2];
         table.row(
             "(e) ceiling: tonic + 1 PostgreSQL append/tx",
-            &Stats::merge(ceiling_rounds)?,
+            &ceiling_all,
             None,
         );
         table.row(
             "(e) CreatePerson, PostgreSQL + NATS, own process",
-            &Stats::merge(create_rounds)?,
+            &create_all,
             Some(median),
         );
         let rounds: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();

@@ -166,23 +166,9 @@ async fn embedded(
     let category = create_category(&service).await?;
     let mut ratios = Vec::new();
     for clients in [1, 32] {
-        let mut ceiling_rounds = Vec::new();
-        let mut create_rounds = Vec::new();
-        for round in 0..ROUNDS {
-            // Each run gets its own range of numbers: no stream id or email repeats.
-            let run = (clients * ROUNDS + round) as u64 * 10_000_000;
-            ceiling_rounds.push(ceiling_load(&ceiling, clients, duration, run).await?);
-            create_rounds.push(create_load(&service, clients, duration, &category, run).await?);
-        }
-        let mut round_ratios: Vec<f64> = ceiling_rounds
-            .iter()
-            .zip(&create_rounds)
-            .map(|(ceiling, create)| create.throughput() / ceiling.throughput())
-            .collect();
-        round_ratios.sort_by(f64::total_cmp);
+        let (ceiling_all, create_all, round_ratios) =
+            interleaved_rounds(&ceiling, &service, clients, duration, &category).await?;
         let median = round_ratios[round_ratios.len() / 2];
-        let ceiling_all = Stats::merge(ceiling_rounds)?;
-        let create_all = Stats::merge(create_rounds)?;
         table.row(
             "(a) ceiling: tonic + 1 SQLite append/tx",
             &ceiling_all,
@@ -242,6 +228,37 @@ async fn embedded(
         );
     }
     Ok(out)
+}
+
+/// The ceiling and `CreatePerson` in alternating rounds at `clients`: both
+/// merged, and the sorted per-round ratios (each against the ceiling round
+/// just before it, on this shared machine).
+pub(crate) async fn interleaved_rounds(
+    ceiling: &Server,
+    service: &Server,
+    clients: usize,
+    duration: Duration,
+    category: &str,
+) -> anyhow::Result<(Stats, Stats, Vec<f64>)> {
+    let mut ceiling_rounds = Vec::new();
+    let mut create_rounds = Vec::new();
+    for round in 0..ROUNDS {
+        // Each run gets its own range of numbers: no stream id or email repeats.
+        let run = (clients * ROUNDS + round) as u64 * 10_000_000;
+        ceiling_rounds.push(ceiling_load(ceiling, clients, duration, run).await?);
+        create_rounds.push(create_load(service, clients, duration, category, run).await?);
+    }
+    let mut ratios: Vec<f64> = ceiling_rounds
+        .iter()
+        .zip(&create_rounds)
+        .map(|(ceiling, create)| create.throughput() / ceiling.throughput())
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    Ok((
+        Stats::merge(ceiling_rounds)?,
+        Stats::merge(create_rounds)?,
+        ratios,
+    ))
 }
 
 #[derive(Default)]
