@@ -55,6 +55,10 @@ struct PendingEffects {
     forgotten: Vec<String>,
 }
 
+/// What a batch committed together gives: each job's outcome, and the
+/// subject keys it created (to cache once committed).
+type Together = (Vec<AppendOutcome>, Vec<(String, SubjectKey)>);
+
 enum JobFailure {
     /// This job is refused; the others may go on.
     Refused(StoreError),
@@ -325,11 +329,10 @@ impl<B: Backend> Writer<B> {
     }
 
     /// The statements of [`Self::commit_together`], inside its transaction.
-    #[allow(clippy::type_complexity)]
     async fn append_together(
         &mut self,
         requests: &[&AppendRequest],
-    ) -> Result<Option<(Vec<AppendOutcome>, Vec<(String, SubjectKey)>)>, StoreError> {
+    ) -> Result<Option<Together>, StoreError> {
         let existing: Vec<&str> = requests
             .iter()
             .flat_map(|request| &request.streams)
