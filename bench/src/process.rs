@@ -21,33 +21,28 @@ fn free_addr() -> anyhow::Result<String> {
 }
 
 impl Server {
+    /// The SQLite ceiling server on `database`.
     pub async fn ceiling(database: &Path) -> anyhow::Result<Server> {
-        let addr = free_addr()?;
-        let child = Command::new(std::env::current_exe()?)
-            .arg("ceiling-server")
-            .arg("--database")
-            .arg(database)
-            .args(["--addr", &addr])
-            .stdout(Stdio::null())
-            .spawn()
-            .context("start the ceiling server")?;
-        let server = Server {
-            child: Some(child),
-            addr,
-        };
-        server.wait_serving("liaison.bench.v1.Ceiling").await?;
-        Ok(server)
+        let database = database
+            .to_str()
+            .context("the ceiling database path is not UTF-8")?;
+        Self::ceiling_with(&["ceiling-server", "--database", database]).await
     }
 
     /// The PostgreSQL ceiling server, in schema `schema`.
     pub async fn ceiling_postgres(url: &str, schema: &str) -> anyhow::Result<Server> {
+        Self::ceiling_with(&["ceiling-postgres-server", "--url", url, "--schema", schema]).await
+    }
+
+    /// This benchmark binary serving a ceiling, as `args` say.
+    async fn ceiling_with(args: &[&str]) -> anyhow::Result<Server> {
         let addr = free_addr()?;
         let child = Command::new(std::env::current_exe()?)
-            .args(["ceiling-postgres-server", "--url", url, "--schema", schema])
+            .args(args)
             .args(["--addr", &addr])
             .stdout(Stdio::null())
             .spawn()
-            .context("start the PostgreSQL ceiling server")?;
+            .with_context(|| format!("start the ceiling server ({})", args[0]))?;
         let server = Server {
             child: Some(child),
             addr,

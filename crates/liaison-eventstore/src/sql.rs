@@ -71,11 +71,7 @@ macro_rules! log_reader_impl {
                     let mut query = sqlx::QueryBuilder::<<$reader as $crate::sql::PoolOf>::Db>::new(
                         "SELECT subject_id, key FROM subject_keys WHERE subject_id IN (",
                     );
-                    let mut list = query.separated(", ");
-                    for subject in chunk {
-                        list.push_bind(*subject);
-                    }
-                    query.push(")");
+                    $crate::sql::push_in_list(&mut query, chunk);
                     let rows: Vec<(String, Vec<u8>)> = query
                         .build_query_as()
                         .fetch_all(&self.0)
@@ -149,11 +145,8 @@ macro_rules! backend_impl {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
                         "SELECT stream_id, MAX(stream_version) FROM events WHERE stream_id IN (",
                     );
-                    let mut list = query.separated(", ");
-                    for id in chunk {
-                        list.push_bind(*id);
-                    }
-                    query.push(") GROUP BY stream_id");
+                    $crate::sql::push_in_list(&mut query, chunk);
+                    query.push(" GROUP BY stream_id");
                     let rows: Vec<(String, i64)> =
                         query.build_query_as().fetch_all(self.conn()).await?;
                     versions.extend(
@@ -173,22 +166,14 @@ macro_rules! backend_impl {
                     let mut query = sqlx::QueryBuilder::<$db>::new(
                         "SELECT subject_id, key FROM subject_keys WHERE subject_id IN (",
                     );
-                    let mut list = query.separated(", ");
-                    for subject in chunk {
-                        list.push_bind(*subject);
-                    }
-                    query.push(")");
+                    $crate::sql::push_in_list(&mut query, chunk);
                     let rows: Vec<(String, Vec<u8>)> =
                         query.build_query_as().fetch_all(self.conn()).await?;
                     found.keys.extend(rows);
                     let mut query = sqlx::QueryBuilder::<$db>::new(
                         "SELECT subject_id FROM forgotten_subjects WHERE subject_id IN (",
                     );
-                    let mut list = query.separated(", ");
-                    for subject in chunk {
-                        list.push_bind(*subject);
-                    }
-                    query.push(")");
+                    $crate::sql::push_in_list(&mut query, chunk);
                     let rows: Vec<(String,)> =
                         query.build_query_as().fetch_all(self.conn()).await?;
                     found
@@ -372,6 +357,20 @@ macro_rules! backend_impl {
 }
 
 pub(crate) use {backend_impl, log_reader_impl};
+
+/// Binds `items` as the list of an `IN (` the query just opened, and closes it.
+pub(crate) fn push_in_list<'q, DB: sqlx::Database>(
+    query: &mut sqlx::QueryBuilder<'q, DB>,
+    items: &[&'q str],
+) where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut list = query.separated(", ");
+    for item in items {
+        list.push_bind(*item);
+    }
+    query.push(")");
+}
 
 /// The database of a reader type, for the SQL the macros build.
 pub(crate) trait PoolOf {

@@ -404,30 +404,14 @@ impl<B: Backend> Writer<B> {
                         Some((subject.clone(), key))
                     }
                 };
-                for (offset, event) in stream.events.iter().enumerate() {
-                    let position = self.next_position;
-                    self.next_position += 1;
-                    let sealed = match &key {
-                        Some((subject, key)) => Some((
-                            subject.clone(),
-                            crypto::seal(key, event.event_id, &event.payload)?,
-                        )),
-                        None => None,
-                    };
-                    sealed_payloads.push(sealed);
-                    recorded.push(RecordedEvent {
-                        position,
-                        event_id: event.event_id,
-                        stream_id: stream.stream_id.clone(),
-                        stream_version: current + 1 + offset as u64,
-                        event_type: event.event_type.clone(),
-                        schema_version: event.schema_version,
-                        metadata: request.metadata.clone(),
-                        payload: event.payload.clone(),
-                        shredded: false,
-                    });
-                }
-                let reached = current + stream.events.len() as u64;
+                let reached = self.record_stream(
+                    stream,
+                    current,
+                    key.as_ref(),
+                    &request.metadata,
+                    &mut recorded,
+                    &mut sealed_payloads,
+                )?;
                 versions.insert(stream.stream_id.clone(), reached);
                 stream_versions.push((stream.stream_id.clone(), reached));
             }
@@ -437,16 +421,7 @@ impl<B: Backend> Writer<B> {
             });
         }
 
-        let rows: Vec<EventRow<'_>> = recorded
-            .iter()
-            .zip(&sealed_payloads)
-            .map(|(event, sealed)| EventRow {
-                event,
-                sealed: sealed
-                    .as_ref()
-                    .map(|(subject, bytes)| (subject.as_str(), bytes.as_slice())),
-            })
-            .collect();
+        let rows = event_rows(&recorded, &sealed_payloads);
         match self.backend.insert_events(&rows, &new_keys).await {
             Ok(()) => {}
             Err(InsertError::Conflict(_)) => return Ok(None),
@@ -470,6 +445,42 @@ impl<B: Backend> Writer<B> {
             }
         }
         Ok(Some((outcomes, new_keys)))
+    }
+
+    /// Numbers and seals the events of `stream` (at version `current`),
+    /// appending them to `recorded` and `sealed`; returns the version reached.
+    fn record_stream(
+        &mut self,
+        stream: &crate::StreamAppend,
+        current: u64,
+        key: Option<&(String, SubjectKey)>,
+        metadata: &crate::EventMetadata,
+        recorded: &mut Vec<RecordedEvent>,
+        sealed: &mut Vec<Option<(String, Vec<u8>)>>,
+    ) -> Result<u64, StoreError> {
+        for (offset, event) in stream.events.iter().enumerate() {
+            let position = self.next_position;
+            self.next_position += 1;
+            sealed.push(match key {
+                Some((subject, key)) => Some((
+                    subject.clone(),
+                    crypto::seal(key, event.event_id, &event.payload)?,
+                )),
+                None => None,
+            });
+            recorded.push(RecordedEvent {
+                position,
+                event_id: event.event_id,
+                stream_id: stream.stream_id.clone(),
+                stream_version: current + 1 + offset as u64,
+                event_type: event.event_type.clone(),
+                schema_version: event.schema_version,
+                metadata: metadata.clone(),
+                payload: event.payload.clone(),
+                shredded: false,
+            });
+        }
+        Ok(current + stream.events.len() as u64)
     }
 
     async fn rollback(&mut self) {
@@ -530,47 +541,20 @@ impl<B: Backend> Writer<B> {
                 }
                 None => None,
             };
-            for (offset, event) in stream.events.iter().enumerate() {
-                let version = current + 1 + offset as u64;
-                let position = self.next_position;
-                self.next_position += 1;
-                let sealed = match &key {
-                    Some((subject, key)) => Some((
-                        subject.clone(),
-                        crypto::seal(key, event.event_id, &event.payload)
-                            .map_err(JobFailure::Refused)?,
-                    )),
-                    None => None,
-                };
-                sealed_payloads.push(sealed);
-                recorded.push(RecordedEvent {
-                    position,
-                    event_id: event.event_id,
-                    stream_id: stream.stream_id.clone(),
-                    stream_version: version,
-                    event_type: event.event_type.clone(),
-                    schema_version: event.schema_version,
-                    metadata: request.metadata.clone(),
-                    payload: event.payload.clone(),
-                    shredded: false,
-                });
-            }
-            stream_versions.push((
-                stream.stream_id.clone(),
-                current + stream.events.len() as u64,
-            ));
+            let reached = self
+                .record_stream(
+                    stream,
+                    current,
+                    key.as_ref(),
+                    &request.metadata,
+                    &mut recorded,
+                    &mut sealed_payloads,
+                )
+                .map_err(JobFailure::Refused)?;
+            stream_versions.push((stream.stream_id.clone(), reached));
         }
 
-        let rows: Vec<EventRow<'_>> = recorded
-            .iter()
-            .zip(&sealed_payloads)
-            .map(|(event, sealed)| EventRow {
-                event,
-                sealed: sealed
-                    .as_ref()
-                    .map(|(subject, bytes)| (subject.as_str(), bytes.as_slice())),
-            })
-            .collect();
+        let rows = event_rows(&recorded, &sealed_payloads);
         match self.backend.insert_events(&rows, &keys_to_insert).await {
             Ok(()) => {}
             Err(InsertError::Conflict(conflict)) => {
@@ -874,6 +858,23 @@ impl Job {
             (job, _) => job.reply_err(StoreError::Corrupt("writer outcome mismatch".into())),
         }
     }
+}
+
+/// The rows to insert: each event with its sealed payload, if sealed.
+fn event_rows<'a>(
+    recorded: &'a [RecordedEvent],
+    sealed: &'a [Option<(String, Vec<u8>)>],
+) -> Vec<EventRow<'a>> {
+    recorded
+        .iter()
+        .zip(sealed)
+        .map(|(event, sealed)| EventRow {
+            event,
+            sealed: sealed
+                .as_ref()
+                .map(|(subject, bytes)| (subject.as_str(), bytes.as_slice())),
+        })
+        .collect()
 }
 
 fn fail_all(jobs: Vec<Job>, error: &StoreError) {
