@@ -15,6 +15,26 @@ use crate::{
 pub const REFUSED_TYPE: &str = "thing.refused";
 /// Consumer name of the harness's consumer projection.
 pub const CONSUMER: &str = "conformance";
+/// Consumed event types the harness's consumer reacts to: the first by
+/// recording an `echo.made` event, the second by recording a refused one.
+pub const REACT_TYPE: &str = "thing.react";
+pub const REACT_REFUSED_TYPE: &str = "thing.react_refused";
+
+/// The reaction of the harness's consumer to `envelope`.
+pub fn reaction(envelope: &EventEnvelope) -> AppendRequest {
+    let event_type = if envelope.event_type == REACT_REFUSED_TYPE {
+        REFUSED_TYPE
+    } else {
+        "echo.made"
+    };
+    let mut request = append(
+        &format!("echo-{}", envelope.event_id),
+        ExpectedVersion::NoStream,
+        vec![event(event_type, envelope.event_id.as_bytes())],
+    );
+    request.metadata.causation_id = envelope.event_id.clone();
+    request
+}
 
 #[async_trait]
 pub trait StoreHarness: Send + Sync {
@@ -408,6 +428,56 @@ pub async fn consumed_events_apply_once(harness: &dyn StoreHarness) {
     assert_eq!(harness.consumed(&store).await, 4);
 }
 
+pub async fn a_reaction_commits_with_its_event_or_not_at_all(harness: &dyn StoreHarness) {
+    let store = harness.open().await;
+    let envelope = |position: u64, event_type: &str| EventEnvelope {
+        event_id: Uuid::now_v7().to_string(),
+        service: "elsewhere".into(),
+        global_position: position,
+        event_type: event_type.into(),
+        ..Default::default()
+    };
+    let batch = vec![
+        envelope(1, "thing.made"),
+        envelope(2, REACT_TYPE),
+        envelope(3, "thing.made"),
+    ];
+    let applied = store
+        .apply_consumed(CONSUMER, batch.clone())
+        .await
+        .expect("apply with a reaction");
+    assert_eq!(applied, 3);
+    let log = store.read_all(0, 100).await.expect("read log");
+    assert_eq!(log.len(), 1, "one reaction recorded: {log:?}");
+    assert_eq!(log[0].event_type, "echo.made");
+    assert_eq!(log[0].metadata.causation_id, batch[1].event_id);
+    assert_eq!(harness.projected(&store).await, 1, "inline projection ran");
+
+    store
+        .apply_consumed(CONSUMER, batch)
+        .await
+        .expect("redelivered");
+    assert_eq!(store.read_all(0, 100).await.expect("read").len(), 1);
+
+    let refused = store
+        .apply_consumed(
+            CONSUMER,
+            vec![envelope(4, "thing.made"), envelope(5, REACT_REFUSED_TYPE)],
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Rejected(_))),
+        "{refused:?}"
+    );
+    assert_eq!(harness.consumed(&store).await, 3, "nothing of the refused batch");
+    assert_eq!(store.read_all(0, 100).await.expect("read").len(), 1);
+    let retried = store
+        .apply_consumed(CONSUMER, vec![envelope(4, "thing.made")])
+        .await
+        .expect("checkpoint did not move");
+    assert_eq!(retried, 1);
+}
+
 pub async fn survives_a_reopen(harness: &dyn StoreHarness) {
     {
         let store = harness.open().await;
@@ -447,6 +517,7 @@ macro_rules! store_conformance_tests {
             a_forgotten_subject_stays_forgotten_after_a_restart,
             rebuild_replays_the_whole_log,
             consumed_events_apply_once,
+            a_reaction_commits_with_its_event_or_not_at_all,
             survives_a_reopen
         );
     };

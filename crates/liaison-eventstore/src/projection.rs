@@ -3,7 +3,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use liaison_proto::events::v1::EventEnvelope;
 
-use crate::{ProjectionError, RecordedEvent};
+use crate::{AppendRequest, ProjectionError, RecordedEvent};
 
 /// A read model of the service that owns the log, updated in the append's
 /// transaction. The same code rebuilds it from the log, so a rebuilt model
@@ -59,6 +59,23 @@ pub trait ConsumerProjection<DB: sqlx::Database>: Send + Sync + 'static {
             self.apply(conn, envelope).await?;
         }
         Ok(())
+    }
+    /// Whether `envelope` calls for a reaction: events this service records
+    /// in its own log because of it (e.g. relations removed because their
+    /// entity was purged).
+    fn reacts_to(&self, _envelope: &EventEnvelope) -> bool {
+        false
+    }
+    /// The reaction to `envelope`, decided inside the transaction once it is
+    /// applied. The store appends it (through the service's own inline
+    /// projections) before the next event, in the same transaction as the
+    /// checkpoint: an event and its reaction commit together or not at all.
+    async fn react(
+        &self,
+        _conn: &mut DB::Connection,
+        _envelope: &EventEnvelope,
+    ) -> Result<Vec<AppendRequest>, ProjectionError> {
+        Ok(Vec::new())
     }
 }
 

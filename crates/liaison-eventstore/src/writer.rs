@@ -505,7 +505,7 @@ impl<B: Backend> Writer<B> {
                 envelopes,
                 ..
             } => self
-                .consume(consumer, envelopes)
+                .consume(consumer, envelopes, effects)
                 .await
                 .map(JobOutcome::Consumed),
             Job::RelayCheckpoint { position, .. } => {
@@ -692,6 +692,7 @@ impl<B: Backend> Writer<B> {
         &mut self,
         consumer: &'static str,
         envelopes: &[EventEnvelope],
+        effects: &mut PendingEffects,
     ) -> Result<usize, JobFailure> {
         let Some(projection) = self
             .config
@@ -728,11 +729,37 @@ impl<B: Backend> Writer<B> {
             fresh.push(envelope.clone());
         }
         let applied = fresh.len();
-        if !fresh.is_empty() {
+        // Runs of events without reactions go in one batch; an event with
+        // a reaction is applied, then its reaction appended, before the
+        // next event, which may depend on it.
+        let mut rest = fresh.as_slice();
+        while !rest.is_empty() {
+            let run = rest
+                .iter()
+                .position(|envelope| projection.reacts_to(envelope))
+                .unwrap_or(rest.len());
+            if run > 0 {
+                projection
+                    .apply_batch(self.backend.connection(), &rest[..run])
+                    .await
+                    .map_err(|error| refused_projection(consumer, error))?;
+                rest = &rest[run..];
+                continue;
+            }
+            let envelope = &rest[0];
             projection
-                .apply_batch(self.backend.connection(), &fresh)
+                .apply(self.backend.connection(), envelope)
                 .await
                 .map_err(|error| refused_projection(consumer, error))?;
+            let reactions = projection
+                .react(self.backend.connection(), envelope)
+                .await
+                .map_err(|error| refused_projection(consumer, error))?;
+            for reaction in &reactions {
+                validate_append(reaction).map_err(JobFailure::Refused)?;
+                self.append(reaction, effects).await?;
+            }
+            rest = &rest[1..];
         }
         for (source, (position, moved)) in checkpoints {
             if moved {

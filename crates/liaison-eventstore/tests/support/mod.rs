@@ -60,6 +60,17 @@ macro_rules! counting_projections {
                     .await?;
                 Ok(())
             }
+            fn reacts_to(&self, envelope: &liaison_proto::events::v1::EventEnvelope) -> bool {
+                envelope.event_type.starts_with(liaison_eventstore::conformance::REACT_TYPE)
+            }
+            async fn react(
+                &self,
+                _conn: &mut <$db as sqlx::Database>::Connection,
+                envelope: &liaison_proto::events::v1::EventEnvelope,
+            ) -> Result<Vec<liaison_eventstore::AppendRequest>, liaison_eventstore::ProjectionError>
+            {
+                Ok(vec![liaison_eventstore::conformance::reaction(envelope)])
+            }
         }
     };
 }
