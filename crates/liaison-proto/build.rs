@@ -9,6 +9,8 @@ const PROTO_FILES: &[&str] = &[
     "liaison/events/v1/envelope.proto",
     "liaison/contacts/v1/contacts.proto",
     "liaison/contacts/v1/events.proto",
+    "liaison/relations/v1/relations.proto",
+    "liaison/relations/v1/events.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -32,6 +32,17 @@ pub trait Projection<DB: sqlx::Database>: Send + Sync + 'static {
         }
         Ok(())
     }
+    /// Checks rules that hold only when events are new, not when the log
+    /// is replayed: rules on state the log does not own (another service's
+    /// entities, as known now). Called in the append's transaction before
+    /// the events are applied; a refusal refuses the append.
+    async fn check_new(
+        &self,
+        _conn: &mut DB::Connection,
+        _events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        Ok(())
+    }
     /// Empties the read model before a rebuild.
     async fn reset(&self, conn: &mut DB::Connection) -> Result<(), sqlx::Error>;
 }

@@ -429,10 +429,18 @@ impl<B: Backend> Writer<B> {
         }
         for index in 0..self.config.projections.len() {
             let projection = self.config.projections[index].clone();
-            match projection
-                .apply_batch(self.backend.connection(), &recorded)
-                .await
-            {
+            let checked = projection
+                .check_new(self.backend.connection(), &recorded)
+                .await;
+            let applied = match checked {
+                Ok(()) => {
+                    projection
+                        .apply_batch(self.backend.connection(), &recorded)
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            match applied {
                 Ok(()) => {}
                 Err(crate::ProjectionError::Database(error)) => {
                     let error = StoreError::from_sqlx(error);
@@ -572,6 +580,13 @@ impl<B: Backend> Writer<B> {
             effects.new_keys.retain(|(pending, _)| pending != subject);
         }
 
+        for index in 0..self.config.projections.len() {
+            let projection = self.config.projections[index].clone();
+            projection
+                .check_new(self.backend.connection(), &recorded)
+                .await
+                .map_err(|error| refused_projection(projection.name(), error))?;
+        }
         for event in &recorded {
             for index in 0..self.config.projections.len() {
                 let projection = self.config.projections[index].clone();

@@ -25,5 +25,11 @@ pub mod contacts {
     }
 }
 
+pub mod relations {
+    pub mod v1 {
+        tonic::include_proto!("liaison.relations.v1");
+    }
+}
+
 pub use prost;
 pub use prost_types;

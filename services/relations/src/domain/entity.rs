@@ -1,0 +1,67 @@
+//! What the service knows of an entity owned by another service, from that
+//! service's events.
+
+use liaison_proto::common::v1::EntityRef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntityState {
+    Live,
+    Purged,
+    Erased,
+    Merged,
+}
+
+impl EntityState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityState::Live => "live",
+            EntityState::Purged => "purged",
+            EntityState::Erased => "erased",
+            EntityState::Merged => "merged",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "live" => Some(EntityState::Live),
+            "purged" => Some(EntityState::Purged),
+            "erased" => Some(EntityState::Erased),
+            "merged" => Some(EntityState::Merged),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    pub reference: EntityRef,
+    pub label: String,
+    pub tags: Vec<String>,
+    pub in_trash: bool,
+    pub state: EntityState,
+    /// For a merged entity: the survivor.
+    pub merged_into: String,
+}
+
+impl Entity {
+    pub fn describe(&self) -> String {
+        super::describe(&self.reference)
+    }
+
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|own| own.eq_ignore_ascii_case(tag))
+    }
+
+    /// Refuses an entity that can no longer take part in relations.
+    pub fn require_live(&self) -> Result<(), crate::RelationsError> {
+        let state = match self.state {
+            EntityState::Live => return Ok(()),
+            EntityState::Merged => format!("merged into {}", self.merged_into),
+            other => other.as_str().to_owned(),
+        };
+        Err(crate::RelationsError::EntityGone {
+            entity: self.describe(),
+            state,
+        })
+    }
+}

@@ -1,0 +1,180 @@
+use liaison_eventstore::StoreError;
+use liaison_runtime::{ErrorCode, ServiceError};
+use thiserror::Error;
+
+/// Everything that can go wrong in the relations service. Messages name the
+/// entity, the predicate and the rule at fault.
+#[derive(Debug, Error)]
+pub enum RelationsError {
+    #[error("{field}: {message}")]
+    InvalidArgument { field: String, message: String },
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error(
+        "{entity} is not known to the relations service: it was never created, \
+         or its creation has not reached this service yet"
+    )]
+    UnknownEntity { entity: String },
+    #[error("{entity} was {state}")]
+    EntityGone { entity: String, state: String },
+    #[error(
+        "{side} {entity} is a {kind}, but {predicate:?} ({label}) takes as its subject only {allowed}"
+    )]
+    KindNotAllowed {
+        side: &'static str,
+        entity: String,
+        kind: String,
+        predicate: String,
+        label: String,
+        allowed: String,
+    },
+    #[error("{side} {entity} must carry the tag {tag:?} to be the subject of {predicate:?} ({label})")]
+    MissingTag {
+        side: &'static str,
+        entity: String,
+        tag: String,
+        predicate: String,
+        label: String,
+    },
+    #[error("{side} {entity} carries the tag {tag:?}, which {predicate:?} ({label}) forbids")]
+    ForbiddenTag {
+        side: &'static str,
+        entity: String,
+        tag: String,
+        predicate: String,
+        label: String,
+    },
+    #[error("relation type {type_id:?} is disabled: no new relation with {predicate:?}")]
+    TypeDisabled { type_id: String, predicate: String },
+    #[error(
+        "{predicate:?} belongs to the internal type {type_id:?}: only the system creates or deletes its relations"
+    )]
+    InternalType { type_id: String, predicate: String },
+    #[error("{entity} cannot be related to itself")]
+    SelfRelation { entity: String },
+    #[error("{triple} already exists (relation {relation_id}{mirror})")]
+    RelationExists {
+        triple: String,
+        relation_id: String,
+        mirror: &'static str,
+    },
+    /// An item of a bulk request, named by its field (`triples[3]`).
+    #[error("{field}: {inner}")]
+    Itemised {
+        field: String,
+        inner: Box<RelationsError>,
+    },
+    #[error("predicate id {id:?} is already used by relation type {type_id:?}")]
+    PredicateTaken { id: String, type_id: String },
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{id} was changed meanwhile: expected version {expected}, found {actual}; reload and retry")]
+    VersionConflict {
+        id: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl RelationsError {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        RelationsError::InvalidArgument {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error about the item at `field` of a bulk request.
+    pub fn at(self, field: &str) -> Self {
+        match self {
+            RelationsError::InvalidArgument {
+                field: inner,
+                message,
+            } => RelationsError::InvalidArgument {
+                field: format!("{field}.{inner}"),
+                message,
+            },
+            RelationsError::VersionConflict { .. }
+            | RelationsError::Unavailable(_)
+            | RelationsError::Internal(_) => self,
+            other => RelationsError::Itemised {
+                field: field.to_owned(),
+                inner: Box::new(other),
+            },
+        }
+    }
+}
+
+impl ServiceError for RelationsError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            RelationsError::InvalidArgument { .. } | RelationsError::SelfRelation { .. } => {
+                ErrorCode::InvalidArgument
+            }
+            RelationsError::NotFound { .. } | RelationsError::UnknownEntity { .. } => {
+                ErrorCode::NotFound
+            }
+            RelationsError::EntityGone { .. }
+            | RelationsError::KindNotAllowed { .. }
+            | RelationsError::MissingTag { .. }
+            | RelationsError::ForbiddenTag { .. }
+            | RelationsError::TypeDisabled { .. }
+            | RelationsError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
+            RelationsError::InternalType { .. } | RelationsError::PermissionDenied(_) => {
+                ErrorCode::PermissionDenied
+            }
+            RelationsError::RelationExists { .. } | RelationsError::PredicateTaken { .. } => {
+                ErrorCode::AlreadyExists
+            }
+            RelationsError::VersionConflict { .. } => ErrorCode::Aborted,
+            RelationsError::Unavailable(_) => ErrorCode::Unavailable,
+            RelationsError::Internal(_) => ErrorCode::Internal,
+            RelationsError::Itemised { inner, .. } => inner.code(),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            RelationsError::InvalidArgument { field, .. } | RelationsError::Itemised { field, .. } => {
+                Some(field)
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for RelationsError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::VersionConflict {
+                stream_id,
+                expected,
+                actual,
+            } => RelationsError::VersionConflict {
+                id: crate::domain::id_of_stream(&stream_id).to_owned(),
+                expected,
+                actual,
+            },
+            StoreError::Rejected(inner) => match inner.downcast::<RelationsError>() {
+                Ok(own) => *own,
+                Err(other) => RelationsError::Internal(other.to_string()),
+            },
+            StoreError::Unavailable(reason) => RelationsError::Unavailable(reason),
+            StoreError::Corrupt(reason) | StoreError::InvalidAppend(reason) => {
+                RelationsError::Internal(reason)
+            }
+        }
+    }
+}
+
+impl From<sqlx::Error> for RelationsError {
+    fn from(error: sqlx::Error) -> Self {
+        RelationsError::from(StoreError::from_sqlx(error))
+    }
+}

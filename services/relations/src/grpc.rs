@@ -1,0 +1,570 @@
+//! Thin gRPC handlers: convert the request (destructuring it whole, so a new
+//! proto field does not compile until handled), call the application, map
+//! errors in one place.
+
+use std::sync::Arc;
+
+use liaison_eventstore::micros_to_timestamp;
+use liaison_proto::common::v1::EntityRef;
+use liaison_proto::relations::v1 as pb;
+use liaison_proto::relations::v1::relation_service_server::RelationService;
+use liaison_runtime::errors::to_status;
+use tonic::{Request, Response, Status};
+
+use crate::app::{RelationsApp, RequestContext, TripleRequest, TypeChanges};
+use crate::domain::entity::{Entity, EntityState};
+use crate::domain::relation_type::RelationType;
+use crate::domain::{entity_kind, entity_ref, predicate_id};
+use crate::storage::{EntityRelationsFilter, StoredRelation};
+use crate::RelationsError;
+
+const DEFAULT_PAGE_SIZE: u32 = 50;
+const MAX_PAGE_SIZE: u32 = 500;
+const DEFAULT_PATH_LIMIT: u32 = 100;
+const MAX_PATH_LIMIT: u32 = 1_000;
+const MAX_HOPS: usize = 4;
+
+/// The routable server type, e.g. for health reporting.
+pub type RelationsGrpcServer = pb::relation_service_server::RelationServiceServer<RelationsGrpc>;
+
+pub struct RelationsGrpc {
+    app: Arc<RelationsApp>,
+}
+
+impl RelationsGrpc {
+    pub fn new(app: Arc<RelationsApp>) -> Self {
+        Self { app }
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+fn reply<T>(result: Result<T, RelationsError>) -> Reply<T> {
+    result.map(Response::new).map_err(|error| to_status(&error))
+}
+
+fn context<T>(request: &Request<T>) -> RequestContext {
+    let header = |name: &str| {
+        request
+            .metadata()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let actor = header("liaison-actor");
+    let correlation_id = header("x-request-id");
+    RequestContext {
+        actor: if actor.is_empty() {
+            "anonymous".to_owned()
+        } else {
+            actor
+        },
+        correlation_id: if correlation_id.is_empty() {
+            uuid::Uuid::now_v7().to_string()
+        } else {
+            correlation_id
+        },
+        traceparent: liaison_runtime::trace::traceparent_for_events(&header("traceparent")),
+    }
+}
+
+fn page_size(requested: u32) -> Result<u32, RelationsError> {
+    match requested {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        size if size > MAX_PAGE_SIZE => Err(RelationsError::invalid(
+            "page_size",
+            format!("at most {MAX_PAGE_SIZE}"),
+        )),
+        size => Ok(size),
+    }
+}
+
+/// Splits a page token into `parts` pieces, refusing anything else.
+fn page_token(token: &str, parts: usize) -> Result<Option<Vec<String>>, RelationsError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let pieces: Vec<String> = token.split('|').map(str::to_owned).collect();
+    if pieces.len() != parts || pieces.iter().any(String::is_empty) {
+        return Err(RelationsError::invalid(
+            "page_token",
+            "not a token this query returned",
+        ));
+    }
+    Ok(Some(pieces))
+}
+
+/// An end of a pattern: absent or with an empty id means open.
+fn pattern_end(field: &str, end: Option<EntityRef>) -> Result<Option<EntityRef>, RelationsError> {
+    match end {
+        Some(end) if !end.id.trim().is_empty() || !end.kind.trim().is_empty() => {
+            entity_ref(field, Some(end)).map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+fn type_to_proto((relation_type, count): (RelationType, u64)) -> pb::RelationType {
+    relation_type.to_proto(count)
+}
+
+fn relation_to_proto(relation: StoredRelation) -> pb::Relation {
+    pb::Relation {
+        id: relation.id,
+        subject: Some(relation.subject),
+        predicate: relation.predicate,
+        object: Some(relation.object),
+        symmetric_predicate: relation.symmetric_predicate,
+        type_id: relation.type_id,
+        created_at: Some(micros_to_timestamp(relation.created_at)),
+    }
+}
+
+fn entity_to_proto(entity: Entity) -> pb::Entity {
+    let state = match entity.state {
+        EntityState::Live => pb::EntityState::Live,
+        EntityState::Purged => pb::EntityState::Purged,
+        EntityState::Erased => pb::EntityState::Erased,
+        EntityState::Merged => pb::EntityState::Merged,
+    };
+    pb::Entity {
+        entity: Some(entity.reference),
+        label: entity.label,
+        tags: entity.tags,
+        in_trash: entity.in_trash,
+        state: state as i32,
+        merged_into: entity.merged_into,
+    }
+}
+
+#[tonic::async_trait]
+impl RelationService for RelationsGrpc {
+    async fn list_relation_types(
+        &self,
+        request: Request<pb::ListRelationTypesRequest>,
+    ) -> Reply<pb::ListRelationTypesResponse> {
+        let pb::ListRelationTypesRequest {
+            include_disabled,
+            include_internal,
+            subject_kind,
+        } = request.into_inner();
+        let result = async {
+            let subject_kind = match subject_kind.trim() {
+                "" => None,
+                kind => Some(entity_kind("subject_kind", kind)?),
+            };
+            let types = self
+                .app
+                .list_types(include_disabled, include_internal)
+                .await?;
+            let mut predicates = Vec::new();
+            if let Some(kind) = &subject_kind {
+                for (relation_type, _) in &types {
+                    let mut sides = vec![(&relation_type.subject_side, &relation_type.object_side)];
+                    if !relation_type.symmetric_to_itself {
+                        sides.push((&relation_type.object_side, &relation_type.subject_side));
+                    }
+                    for (side, other) in sides {
+                        if side.kinds.is_empty() || side.kinds.contains(kind) {
+                            predicates.push(pb::PredicateChoice {
+                                predicate: side.id.clone(),
+                                label: side.label.clone(),
+                                type_id: relation_type.id.clone(),
+                                object_kinds: other.kinds.clone(),
+                            });
+                        }
+                    }
+                }
+                predicates.sort_by(|a, b| a.label.cmp(&b.label));
+            }
+            Ok(pb::ListRelationTypesResponse {
+                types: types.into_iter().map(type_to_proto).collect(),
+                predicates,
+            })
+        }
+        .await;
+        reply(result)
+    }
+
+    async fn get_relation_type(
+        &self,
+        request: Request<pb::GetRelationTypeRequest>,
+    ) -> Reply<pb::RelationType> {
+        let pb::GetRelationTypeRequest { id } = request.into_inner();
+        reply(self.app.get_type(&id).await.map(type_to_proto))
+    }
+
+    async fn create_relation_type(
+        &self,
+        request: Request<pb::CreateRelationTypeRequest>,
+    ) -> Reply<pb::RelationType> {
+        let context = context(&request);
+        let result = self.app.create_type(request.into_inner(), &context).await;
+        reply(result.map(|created| created.to_proto(0)))
+    }
+
+    async fn update_relation_type(
+        &self,
+        request: Request<pb::UpdateRelationTypeRequest>,
+    ) -> Reply<pb::RelationType> {
+        let context = context(&request);
+        let pb::UpdateRelationTypeRequest {
+            id,
+            expected_version,
+            subject_side,
+            object_side,
+            copiable,
+        } = request.into_inner();
+        let result = async {
+            let changes = TypeChanges {
+                subject_side,
+                object_side,
+                copiable,
+            };
+            let expected = (expected_version > 0).then_some(expected_version);
+            let updated = self.app.update_type(&id, expected, changes, &context).await?;
+            self.app.get_type(&updated.id).await
+        }
+        .await;
+        reply(result.map(type_to_proto))
+    }
+
+    async fn set_relation_type_enabled(
+        &self,
+        request: Request<pb::SetRelationTypeEnabledRequest>,
+    ) -> Reply<pb::RelationType> {
+        let context = context(&request);
+        let pb::SetRelationTypeEnabledRequest { id, enabled } = request.into_inner();
+        let result = async {
+            let updated = self.app.set_type_enabled(&id, enabled, &context).await?;
+            self.app.get_type(&updated.id).await
+        }
+        .await;
+        reply(result.map(type_to_proto))
+    }
+
+    async fn delete_relation_type(
+        &self,
+        request: Request<pb::DeleteRelationTypeRequest>,
+    ) -> Reply<pb::DeleteRelationTypeResponse> {
+        let context = context(&request);
+        let pb::DeleteRelationTypeRequest { id, cascade } = request.into_inner();
+        let result = self.app.delete_type(&id, cascade, &context).await;
+        reply(result.map(|relations_removed| pb::DeleteRelationTypeResponse { relations_removed }))
+    }
+
+    async fn create_relation(
+        &self,
+        request: Request<pb::CreateRelationRequest>,
+    ) -> Reply<pb::Relation> {
+        let context = context(&request);
+        let pb::CreateRelationRequest {
+            subject,
+            predicate,
+            object,
+        } = request.into_inner();
+        let triple = TripleRequest {
+            field: String::new(),
+            subject,
+            predicate,
+            object,
+        };
+        let result = self.app.create_relations(vec![triple], false, &context).await;
+        reply(result.and_then(|(mut created, _)| {
+            created
+                .pop()
+                .map(relation_to_proto)
+                .ok_or_else(|| RelationsError::Internal("no relation created".into()))
+        }))
+    }
+
+    async fn create_relations(
+        &self,
+        request: Request<pb::CreateRelationsRequest>,
+    ) -> Reply<pb::CreateRelationsResponse> {
+        let context = context(&request);
+        let pb::CreateRelationsRequest {
+            triples,
+            skip_existing,
+        } = request.into_inner();
+        let triples = triples
+            .into_iter()
+            .enumerate()
+            .map(|(index, pb::Triple { subject, predicate, object })| TripleRequest {
+                field: format!("triples[{index}]"),
+                subject,
+                predicate,
+                object,
+            })
+            .collect();
+        let result = self
+            .app
+            .create_relations(triples, skip_existing, &context)
+            .await;
+        reply(result.map(created_response))
+    }
+
+    async fn add_relations_to_subjects(
+        &self,
+        request: Request<pb::AddRelationsToSubjectsRequest>,
+    ) -> Reply<pb::CreateRelationsResponse> {
+        let context = context(&request);
+        let pb::AddRelationsToSubjectsRequest {
+            subjects,
+            relations,
+            skip_existing,
+        } = request.into_inner();
+        let result = async {
+            if subjects.is_empty() || relations.is_empty() {
+                return Err(RelationsError::invalid(
+                    if subjects.is_empty() { "subjects" } else { "relations" },
+                    "at least one is required",
+                ));
+            }
+            let mut triples = Vec::with_capacity(subjects.len() * relations.len());
+            for (s, subject) in subjects.iter().enumerate() {
+                for (r, pb::PredicateObject { predicate, object }) in relations.iter().enumerate() {
+                    triples.push(TripleRequest {
+                        field: format!("subjects[{s}].relations[{r}]"),
+                        subject: Some(subject.clone()),
+                        predicate: predicate.clone(),
+                        object: object.clone(),
+                    });
+                }
+            }
+            self.app
+                .create_relations(triples, skip_existing, &context)
+                .await
+        }
+        .await;
+        reply(result.map(created_response))
+    }
+
+    async fn get_relation(&self, request: Request<pb::GetRelationRequest>) -> Reply<pb::Relation> {
+        let pb::GetRelationRequest { id } = request.into_inner();
+        reply(self.app.get_relation(&id).await.map(relation_to_proto))
+    }
+
+    async fn delete_relation(
+        &self,
+        request: Request<pb::DeleteRelationRequest>,
+    ) -> Reply<pb::DeleteRelationResponse> {
+        let context = context(&request);
+        let pb::DeleteRelationRequest { id } = request.into_inner();
+        let result = self.app.delete_relation(&id, &context).await;
+        reply(result.map(|()| pb::DeleteRelationResponse {}))
+    }
+
+    async fn list_entity_relations(
+        &self,
+        request: Request<pb::ListEntityRelationsRequest>,
+    ) -> Reply<pb::ListEntityRelationsResponse> {
+        let pb::ListEntityRelationsRequest {
+            entity,
+            predicates,
+            other_kinds,
+            page_size: requested,
+            page_token: token,
+        } = request.into_inner();
+        let result = async {
+            let entity = entity_ref("entity", entity)?;
+            let predicates = predicates
+                .iter()
+                .enumerate()
+                .map(|(i, p)| predicate_id(&format!("predicates[{i}]"), p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let other_kinds = other_kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| entity_kind(&format!("other_kinds[{i}]"), k))
+                .collect::<Result<Vec<_>, _>>()?;
+            let after = page_token(&token, 2)?.map(|mut parts| {
+                let other = parts.pop().unwrap_or_default();
+                (parts.pop().unwrap_or_default(), other)
+            });
+            let filter = EntityRelationsFilter {
+                entity_id: entity.id,
+                predicates,
+                other_kinds,
+                after,
+                limit: page_size(requested)?,
+            };
+            let page = self.app.entity_relations(&filter).await?;
+            Ok(pb::ListEntityRelationsResponse {
+                relations: page
+                    .items
+                    .into_iter()
+                    .map(|row| pb::EntityRelation {
+                        relation_id: row.relation_id,
+                        predicate: row.predicate,
+                        predicate_label: row.predicate_label,
+                        other: Some(row.other),
+                        other_label: row.other_label,
+                        other_in_trash: row.other_in_trash,
+                        created_at: Some(micros_to_timestamp(row.created_at)),
+                        internal: row.internal,
+                    })
+                    .collect(),
+                next_page_token: page.next.unwrap_or_default(),
+                total: page.total,
+            })
+        }
+        .await;
+        reply(result)
+    }
+
+    async fn find_triples(
+        &self,
+        request: Request<pb::FindTriplesRequest>,
+    ) -> Reply<pb::FindTriplesResponse> {
+        let pb::FindTriplesRequest {
+            subject,
+            predicate,
+            object,
+            page_size: requested,
+            page_token: token,
+        } = request.into_inner();
+        let result = async {
+            let subject = pattern_end("subject", subject)?;
+            let object = pattern_end("object", object)?;
+            let predicate = match predicate.trim() {
+                "" => None,
+                given => Some(predicate_id("predicate", given)?),
+            };
+            let after = page_token(&token, 3)?.map(|parts| {
+                (parts[0].clone(), parts[1].clone(), parts[2].clone())
+            });
+            let page = self
+                .app
+                .triples(subject, predicate, object, after, page_size(requested)?)
+                .await?;
+            Ok(pb::FindTriplesResponse {
+                triples: page
+                    .items
+                    .into_iter()
+                    .map(|row| pb::TripleMatch {
+                        relation_id: row.relation_id,
+                        subject: Some(row.subject),
+                        subject_label: row.subject_label,
+                        predicate: row.predicate,
+                        object: Some(row.object),
+                        object_label: row.object_label,
+                    })
+                    .collect(),
+                next_page_token: page.next.unwrap_or_default(),
+                total: page.total,
+            })
+        }
+        .await;
+        reply(result)
+    }
+
+    async fn find_paths(&self, request: Request<pb::FindPathsRequest>) -> Reply<pb::FindPathsResponse> {
+        let pb::FindPathsRequest {
+            start,
+            predicates,
+            limit,
+        } = request.into_inner();
+        let result = async {
+            let start = entity_ref("start", start)?;
+            if predicates.is_empty() || predicates.len() > MAX_HOPS {
+                return Err(RelationsError::invalid(
+                    "predicates",
+                    format!("one predicate per hop, 1 to {MAX_HOPS} hops"),
+                ));
+            }
+            let predicates = predicates
+                .iter()
+                .enumerate()
+                .map(|(i, p)| predicate_id(&format!("predicates[{i}]"), p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let limit = match limit {
+                0 => DEFAULT_PATH_LIMIT,
+                limit if limit > MAX_PATH_LIMIT => {
+                    return Err(RelationsError::invalid(
+                        "limit",
+                        format!("at most {MAX_PATH_LIMIT}"),
+                    ))
+                }
+                limit => limit,
+            };
+            let (paths, truncated) = self.app.paths(&start, &predicates, limit).await?;
+            Ok(pb::FindPathsResponse {
+                paths: paths
+                    .into_iter()
+                    .map(|steps| pb::Path {
+                        steps: steps
+                            .into_iter()
+                            .map(|entity| pb::PathStep {
+                                entity: Some(entity.reference),
+                                label: entity.label,
+                            })
+                            .collect(),
+                    })
+                    .collect(),
+                truncated,
+            })
+        }
+        .await;
+        reply(result)
+    }
+
+    async fn count_predicates(
+        &self,
+        request: Request<pb::CountPredicatesRequest>,
+    ) -> Reply<pb::CountPredicatesResponse> {
+        let pb::CountPredicatesRequest { entity } = request.into_inner();
+        let result = async {
+            let entity = entity_ref("entity", entity)?;
+            let counts = self.app.predicate_counts(&entity).await?;
+            Ok(pb::CountPredicatesResponse {
+                counts: counts
+                    .into_iter()
+                    .map(|(predicate, label, count)| pb::PredicateCount {
+                        predicate,
+                        label,
+                        count,
+                    })
+                    .collect(),
+            })
+        }
+        .await;
+        reply(result)
+    }
+
+    async fn get_entity(&self, request: Request<pb::GetEntityRequest>) -> Reply<pb::Entity> {
+        let pb::GetEntityRequest { entity } = request.into_inner();
+        let result = async {
+            let entity = entity_ref("entity", entity)?;
+            self.app.entity(&entity).await
+        }
+        .await;
+        reply(result.map(entity_to_proto))
+    }
+
+    async fn check_purge(
+        &self,
+        request: Request<pb::CheckPurgeRequest>,
+    ) -> Reply<pb::CheckPurgeResponse> {
+        let pb::CheckPurgeRequest { entity } = request.into_inner();
+        let result = async {
+            let entity = entity_ref("entity", entity)?;
+            let (internal_relations, reason) = self.app.check_purge(&entity).await?;
+            Ok(pb::CheckPurgeResponse {
+                allowed: internal_relations == 0,
+                internal_relations,
+                reason,
+            })
+        }
+        .await;
+        reply(result)
+    }
+}
+
+fn created_response((relations, skipped): (Vec<StoredRelation>, u32)) -> pb::CreateRelationsResponse {
+    pb::CreateRelationsResponse {
+        relations: relations.into_iter().map(relation_to_proto).collect(),
+        skipped,
+    }
+}

@@ -1,0 +1,253 @@
+//! The service's read models and the entity registry: schema, the inline
+//! projection, the consumer of other services' events, and the queries, on
+//! SQLite or PostgreSQL. The SQL is written once (`*_sql.rs`, included by
+//! `sqlite.rs` and `postgres.rs`); what differs lives in those two files and
+//! the two schema files.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+
+use liaison_eventstore::migrate::Migration;
+use liaison_proto::common::v1::EntityRef;
+use sqlx::{PgPool, SqlitePool};
+
+use crate::domain::entity::Entity;
+use crate::domain::relation_type::RelationType;
+use crate::RelationsError;
+
+/// Maintains relation types and relations in the append's transaction. It
+/// also enforces what spans relations: a triple (or its mirror) exists once,
+/// and, for new relations, both entities are live and the type enabled.
+pub struct RelationsProjection;
+
+/// Keeps the registry of other services' entities from their events, and
+/// reacts to purges, erasures and merges by deleting or moving relations.
+pub struct EntityRegistry;
+
+/// Durable consumer name of the registry.
+pub const CONSUMER: &str = "relations";
+
+/// Read-model tables of the relations log, as reset before a rebuild and
+/// compared after one. The registry is fed by the bus, not rebuilt.
+pub const READ_MODEL_TABLES: &[&str] = &["relation_types", "predicates", "relations"];
+
+pub const MIGRATIONS_SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    description: "relation types, predicates, relations, entity registry",
+    sql: include_str!("schema_sqlite.sql"),
+}];
+
+pub const MIGRATIONS_POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    description: "relation types, predicates, relations, entity registry",
+    sql: include_str!("schema_postgres.sql"),
+}];
+
+/// A relation as created (its forward triple).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRelation {
+    pub id: String,
+    pub subject: EntityRef,
+    pub predicate: String,
+    pub object: EntityRef,
+    pub symmetric_predicate: String,
+    pub type_id: String,
+    pub created_at: i64,
+}
+
+/// A relation seen from one end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityRelationRow {
+    pub relation_id: String,
+    pub predicate: String,
+    pub predicate_label: String,
+    pub other: EntityRef,
+    pub other_label: String,
+    pub other_in_trash: bool,
+    pub created_at: i64,
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripleRow {
+    pub relation_id: String,
+    pub subject: EntityRef,
+    pub subject_label: String,
+    pub predicate: String,
+    pub object: EntityRef,
+    pub object_label: String,
+}
+
+/// One page of a query: `next` continues after its last row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EntityRelationsFilter {
+    pub entity_id: String,
+    pub predicates: Vec<String>,
+    pub other_kinds: Vec<String>,
+    /// Continue after this (predicate, other id).
+    pub after: Option<(String, String)>,
+    pub limit: u32,
+}
+
+/// A pattern resolved to the rows that answer it: rows whose subject is
+/// `row_subject` (and predicate, object when given). When the pattern's
+/// subject is open and its object given, the rows are the mirrors, read
+/// from the object, and `flip` turns them back.
+#[derive(Debug, Clone, Default)]
+pub struct RowPattern {
+    pub row_subject: Option<String>,
+    pub row_predicate: Option<String>,
+    pub row_object: Option<String>,
+    pub flip: bool,
+    /// Continue after this row key (subject, predicate, object of the row).
+    pub after: Option<(String, String, String)>,
+    pub limit: u32,
+}
+
+/// A relation of an entity, as its reactions need it.
+#[derive(Debug, Clone)]
+pub(crate) struct EntityRow {
+    pub relation_id: String,
+    pub predicate: String,
+    pub symmetric_predicate: String,
+    pub type_id: String,
+    pub other: EntityRef,
+    /// The row is the triple as created (the entity was its subject).
+    pub forward: bool,
+}
+
+/// The read pool of the service's database, whichever it is.
+#[derive(Clone)]
+pub enum ReadModel {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs the same query on whichever backend holds the read models.
+macro_rules! on_backend {
+    ($model:expr, $function:ident($($argument:expr),*)) => {
+        match $model {
+            ReadModel::Sqlite(pool) => sqlite::$function(pool, $($argument),*).await,
+            ReadModel::Postgres(pool) => postgres::$function(pool, $($argument),*).await,
+        }
+    };
+}
+
+impl ReadModel {
+    pub async fn relation_type(&self, type_id: &str) -> Result<Option<(RelationType, u64)>, RelationsError> {
+        on_backend!(self, relation_type(type_id))
+    }
+
+    /// The type a predicate belongs to.
+    pub async fn type_of_predicate(&self, predicate: &str) -> Result<Option<(RelationType, u64)>, RelationsError> {
+        on_backend!(self, type_of_predicate(predicate))
+    }
+
+    pub async fn relation_types(&self) -> Result<Vec<(RelationType, u64)>, RelationsError> {
+        on_backend!(self, relation_types())
+    }
+
+    /// The type owning each predicate id used by a live type.
+    pub async fn predicate_owners(&self) -> Result<HashMap<String, String>, RelationsError> {
+        on_backend!(self, predicate_owners())
+    }
+
+    pub async fn entities(&self, ids: &[&str]) -> Result<HashMap<String, Entity>, RelationsError> {
+        on_backend!(self, entities(ids))
+    }
+
+    /// The relation holding the row `subject -predicate-> object`, and
+    /// whether that row is the triple as created (not its mirror).
+    pub async fn triple(
+        &self,
+        subject: &str,
+        predicate: &str,
+        object: &str,
+    ) -> Result<Option<(String, bool)>, RelationsError> {
+        on_backend!(self, triple(subject, predicate, object))
+    }
+
+    pub async fn relation(&self, relation_id: &str) -> Result<Option<StoredRelation>, RelationsError> {
+        on_backend!(self, relation(relation_id))
+    }
+
+    pub async fn entity_relations(
+        &self,
+        filter: &EntityRelationsFilter,
+    ) -> Result<Page<EntityRelationRow>, RelationsError> {
+        on_backend!(self, entity_relations(filter))
+    }
+
+    pub async fn triples(&self, pattern: &RowPattern) -> Result<Page<TripleRow>, RelationsError> {
+        on_backend!(self, triples(pattern))
+    }
+
+    /// Paths from `start` along `predicates`, one per hop, no entity twice;
+    /// at most `limit` of them.
+    pub async fn paths(
+        &self,
+        start: &str,
+        predicates: &[String],
+        limit: u32,
+    ) -> Result<Vec<Vec<EntityRef>>, RelationsError> {
+        on_backend!(self, paths(start, predicates, limit))
+    }
+
+    /// Relations per predicate (seen from the entity), with the label.
+    pub async fn predicate_counts(&self, entity_id: &str) -> Result<Vec<(String, String, u64)>, RelationsError> {
+        on_backend!(self, predicate_counts(entity_id))
+    }
+
+    /// Every relation of a type, forward, with both ends as the registry knows them.
+    pub async fn relations_of_type(&self, relation_type: &RelationType) -> Result<Vec<StoredRelation>, RelationsError> {
+        on_backend!(self, relations_of_type(relation_type))
+    }
+
+    /// Relations of the entity whose type is internal, by predicate.
+    pub async fn internal_relations(&self, entity_id: &str) -> Result<Vec<(String, u64)>, RelationsError> {
+        on_backend!(self, internal_relations(entity_id))
+    }
+
+    /// Checks that the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            ReadModel::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+            ReadModel::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+        }
+    }
+
+    /// Every row of every read model of the log as text, sorted per table:
+    /// equal snapshots mean equal read models (a rebuild is checked so).
+    pub async fn snapshot(&self) -> Result<Vec<String>, sqlx::Error> {
+        let mut rows = Vec::new();
+        for table in READ_MODEL_TABLES {
+            let mut text = on_backend!(self, rows_as_text(table))?;
+            text.sort();
+            rows.push(format!("{table}: {} rows", text.len()));
+            rows.extend(text);
+        }
+        Ok(rows)
+    }
+}
+
+/// Tags are stored one per line.
+fn join_tags(tags: &[String]) -> String {
+    tags.join("\n")
+}
+
+fn split_tags(stored: &str) -> Vec<String> {
+    stored
+        .split('\n')
+        .filter(|tag| !tag.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
