@@ -1,0 +1,536 @@
+//! Relations through gRPC: the scenario of DOMAIN.md §1, symmetry, and
+//! every rule of a new relation with its code and message.
+
+mod support;
+
+use liaison_proto::relations::v1 as pb;
+use support::*;
+use tonic::Code;
+
+on_both_backends!(
+    the_market_scenario_reads_from_every_side,
+    a_relation_and_its_mirror_are_created_and_deleted_together,
+    the_same_triple_or_its_mirror_twice_is_refused,
+    unknown_and_gone_entities_are_refused,
+    kinds_are_checked_on_both_sides,
+    tags_required_and_forbidden_are_checked,
+    an_entity_cannot_be_related_to_itself,
+    internal_types_are_for_the_system_only,
+    bulk_creation_is_all_or_nothing,
+    the_same_relations_go_to_several_subjects,
+    bad_input_is_refused_with_the_field,
+);
+
+async fn the_market_scenario_reads_from_every_side(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let contacts = &server.contacts;
+    let a = contacts.organisation("A", &[]).await;
+    let b = contacts.organisation("B", &[]).await;
+    let c = contacts.organisation("C", &[]).await;
+    let d = contacts.organisation("D", &[]).await;
+    let client = &mut server.client;
+    for (subject, predicate, object) in [
+        (&b, "customer_of", &a),
+        (&c, "prospect_of", &a),
+        (&d, "competitor_of", &a),
+        (&c, "prospect_of", &d),
+    ] {
+        client
+            .create_relation(create(subject, predicate, object))
+            .await
+            .expect("create relation");
+    }
+
+    // Who prospects C? A and D.
+    let who = client
+        .find_triples(pb::FindTriplesRequest {
+            predicate: "has_prospect".into(),
+            object: Some(c.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("pattern")
+        .into_inner();
+    let mut labels: Vec<String> = who.triples.iter().map(|t| t.subject_label.clone()).collect();
+    labels.sort();
+    assert_eq!(labels, ["A", "D"]);
+    assert_eq!(who.total, 2);
+    assert!(who.triples.iter().all(|t| t.predicate == "has_prospect" && t.object_label == "C"));
+
+    // The same question from C's side.
+    let from_c = client
+        .find_triples(pb::FindTriplesRequest {
+            subject: Some(c.clone()),
+            predicate: "prospect_of".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("pattern")
+        .into_inner();
+    assert_eq!(from_c.total, 2);
+
+    // D's relations: has prospect C, competitor of A.
+    let of_d = client
+        .list_entity_relations(pb::ListEntityRelationsRequest {
+            entity: Some(d.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("relations of D")
+        .into_inner();
+    let mut seen: Vec<(String, String)> = of_d
+        .relations
+        .iter()
+        .map(|r| (r.predicate_label.clone(), r.other_label.clone()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("has as prospect".to_owned(), "C".to_owned()),
+            ("is a competitor of".to_owned(), "A".to_owned())
+        ]
+    );
+
+    // A's summary and a two-hop path: prospects of the competitors of A.
+    let counts = client
+        .count_predicates(pb::CountPredicatesRequest { entity: Some(a.clone()) })
+        .await
+        .expect("counts")
+        .into_inner();
+    let counts: Vec<(String, u64)> = counts.counts.into_iter().map(|c| (c.predicate, c.count)).collect();
+    assert_eq!(
+        counts,
+        [
+            ("competitor_of".to_owned(), 1),
+            ("has_prospect".to_owned(), 1),
+            ("supplier_of".to_owned(), 1)
+        ]
+    );
+    let paths = client
+        .find_paths(pb::FindPathsRequest {
+            start: Some(a.clone()),
+            predicates: vec!["competitor_of".into(), "has_prospect".into()],
+            limit: 0,
+        })
+        .await
+        .expect("paths")
+        .into_inner();
+    assert_eq!(paths.paths.len(), 1);
+    let steps: Vec<&str> = paths.paths[0].steps.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(steps, ["D", "C"]);
+    assert!(!paths.truncated);
+}
+
+async fn a_relation_and_its_mirror_are_created_and_deleted_together(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let marcel = server.contacts.person("Marcel", "Dupont").await;
+    let untel = server.contacts.organisation("UnTel", &[]).await;
+    let client = &mut server.client;
+    let relation = client
+        .create_relation(create(&marcel, "employed_by", &untel))
+        .await
+        .expect("create")
+        .into_inner();
+    assert_eq!(relation.symmetric_predicate, "employs");
+    assert_eq!(relation.type_id, "employed_by");
+    assert_eq!(relations_of(client, &marcel).await, [("employed_by".to_owned(), untel.id.clone())]);
+    assert_eq!(relations_of(client, &untel).await, [("employs".to_owned(), marcel.id.clone())]);
+    let fetched = client
+        .get_relation(pb::GetRelationRequest { id: relation.id.clone() })
+        .await
+        .expect("get")
+        .into_inner();
+    assert_eq!(fetched.subject, Some(marcel.clone()));
+
+    client
+        .delete_relation(pb::DeleteRelationRequest { id: relation.id.clone() })
+        .await
+        .expect("delete");
+    assert!(relations_of(client, &marcel).await.is_empty());
+    assert!(relations_of(client, &untel).await.is_empty());
+    let status = expect_code(
+        client.delete_relation(pb::DeleteRelationRequest { id: relation.id.clone() }).await,
+        Code::NotFound,
+    );
+    assert!(status.message().contains(&relation.id), "{}", status.message());
+    let events = server
+        .service
+        .store()
+        .read_stream(&format!("relation-{}", relation.id), 0, 10)
+        .await
+        .expect("stream");
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, ["relation.created", "relation.deleted"], "one event each way");
+}
+
+async fn the_same_triple_or_its_mirror_twice_is_refused(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let c = server.contacts.organisation("C", &[]).await;
+    let client = &mut server.client;
+    let first = client
+        .create_relation(create(&c, "prospect_of", &a))
+        .await
+        .expect("create")
+        .into_inner();
+    let status = expect_code(client.create_relation(create(&c, "prospect_of", &a)).await, Code::AlreadyExists);
+    assert!(status.message().contains(&first.id), "{}", status.message());
+    let status = expect_code(client.create_relation(create(&a, "has_prospect", &c)).await, Code::AlreadyExists);
+    assert!(status.message().contains("mirror"), "{}", status.message());
+
+    // A type that is its own symmetric: the reverse triple is the mirror.
+    client.create_relation(create(&a, "partner_of", &c)).await.expect("partners");
+    expect_code(client.create_relation(create(&c, "partner_of", &a)).await, Code::AlreadyExists);
+    assert_eq!(
+        relations_of(client, &c).await,
+        [("partner_of".to_owned(), a.id.clone()), ("prospect_of".to_owned(), a.id.clone())]
+    );
+}
+
+async fn unknown_and_gone_entities_are_refused(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let gone = server.contacts.organisation("Gone", &[]).await;
+    let trashed = server.contacts.organisation("Trashed", &[]).await;
+    server.contacts.purge(&gone).await;
+    server.contacts.trash(&trashed).await;
+    let unknown = reference(ORGANISATION, &uuid::Uuid::now_v7().to_string());
+    let client = &mut server.client;
+
+    let status = expect_code(client.create_relation(create(&a, "partner_of", &unknown)).await, Code::NotFound);
+    assert!(status.message().contains(&unknown.id), "{}", status.message());
+    let status = expect_code(
+        client.create_relation(create(&a, "partner_of", &gone)).await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(status.message(), format!("contacts.organisation {} was purged", gone.id));
+    let status = expect_code(
+        client.create_relation(create(&reference(PERSON, &a.id), "partner_of", &trashed)).await,
+        Code::InvalidArgument,
+    );
+    assert!(status.message().contains("is a contacts.organisation"), "{}", status.message());
+    let status = expect_code(client.create_relation(create(&a, "no_such_predicate", &trashed)).await, Code::NotFound);
+    assert!(status.message().contains("no_such_predicate"), "{}", status.message());
+
+    // In the trash is still there: the relation is made, shown as trashed.
+    client.create_relation(create(&a, "partner_of", &trashed)).await.expect("trashed entity");
+    let page = client
+        .list_entity_relations(pb::ListEntityRelationsRequest {
+            entity: Some(a.clone()),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(page.relations[0].other_in_trash);
+}
+
+async fn kinds_are_checked_on_both_sides(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let marcel = server.contacts.person("Marcel", "Dupont").await;
+    let jeanne = server.contacts.person("Jeanne", "Martin").await;
+    let untel = server.contacts.organisation("UnTel", &[]).await;
+    let client = &mut server.client;
+    let status = expect_code(
+        client.create_relation(create(&untel, "employed_by", &untel)).await,
+        Code::InvalidArgument,
+    );
+    assert!(status.message().contains("itself"), "{}", status.message());
+    let status = expect_code(
+        client.create_relation(create(&untel, "employed_by", &marcel)).await,
+        Code::FailedPrecondition,
+    );
+    assert!(status.message().starts_with("subject contacts.organisation"), "{}", status.message());
+    assert!(status.message().contains("\"employed_by\""), "{}", status.message());
+    let status = expect_code(
+        client.create_relation(create(&marcel, "employed_by", &jeanne)).await,
+        Code::FailedPrecondition,
+    );
+    assert!(status.message().starts_with("object contacts.person"), "{}", status.message());
+    assert!(status.message().contains("\"employs\""), "names the symmetric: {}", status.message());
+}
+
+async fn tags_required_and_forbidden_are_checked(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let qualified = server.contacts.organisation("Qualified", &["qualified"]).await;
+    let plain = server.contacts.organisation("Plain", &[]).await;
+    let banned = server.contacts.organisation("Banned", &["blacklisted"]).await;
+    let client = &mut server.client;
+    client
+        .create_relation_type(pb::CreateRelationTypeRequest {
+            subject_side: Some(pb::PredicateSide {
+                id: "lead_of".into(),
+                label: "is a lead of".into(),
+                kinds: vec![ORGANISATION.into()],
+                required_tags: vec!["qualified".into()],
+                forbidden_tags: Vec::new(),
+            }),
+            object_side: Some(pb::PredicateSide {
+                id: "has_lead".into(),
+                label: "has as lead".into(),
+                kinds: vec![ORGANISATION.into()],
+                required_tags: Vec::new(),
+                forbidden_tags: vec!["blacklisted".into()],
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("custom type");
+    let status = expect_code(client.create_relation(create(&plain, "lead_of", &qualified)).await, Code::FailedPrecondition);
+    assert!(status.message().contains("must carry the tag \"qualified\""), "{}", status.message());
+    let status = expect_code(client.create_relation(create(&qualified, "lead_of", &banned)).await, Code::FailedPrecondition);
+    assert!(status.message().contains("\"blacklisted\""), "{}", status.message());
+    assert!(status.message().contains("has_lead"), "{}", status.message());
+    client.create_relation(create(&qualified, "lead_of", &plain)).await.expect("fits");
+
+    // A tag added later (an update in contacts) lets the relation in.
+    server
+        .contacts
+        .simple(
+            &plain,
+            liaison_proto::contacts::v1::contact_event::Event::Updated(
+                liaison_proto::contacts::v1::ContactUpdated {
+                    data: Some(liaison_proto::contacts::v1::ContactData {
+                        tags: vec!["qualified".into()],
+                        ..Default::default()
+                    }),
+                    changed: vec!["tags".into()],
+                    shared_email_allowed: false,
+                },
+            ),
+        )
+        .await;
+    server
+        .client
+        .create_relation(create(&plain, "lead_of", &qualified))
+        .await
+        .expect("now qualified");
+}
+
+async fn an_entity_cannot_be_related_to_itself(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let status = expect_code(server.client.create_relation(create(&a, "partner_of", &a)).await, Code::InvalidArgument);
+    assert_eq!(status.message(), format!("contacts.organisation {} cannot be related to itself", a.id));
+}
+
+async fn internal_types_are_for_the_system_only(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let b = server.contacts.organisation("B", &[]).await;
+    let client = &mut server.client;
+    let definition = pb::CreateRelationTypeRequest {
+        subject_side: Some(pb::PredicateSide {
+            id: "billed_to".into(),
+            label: "is billed to".into(),
+            ..Default::default()
+        }),
+        object_side: Some(pb::PredicateSide {
+            id: "was_billed".into(),
+            label: "was billed".into(),
+            ..Default::default()
+        }),
+        internal: true,
+        ..Default::default()
+    };
+    expect_code(client.create_relation_type(definition.clone()).await, Code::PermissionDenied);
+    let internal = client
+        .create_relation_type(as_actor(definition, "system:billing"))
+        .await
+        .expect("system creates it")
+        .into_inner();
+    assert!(internal.internal && !internal.custom);
+
+    let status = expect_code(client.create_relation(create(&a, "billed_to", &b)).await, Code::PermissionDenied);
+    assert!(status.message().contains("only the system"), "{}", status.message());
+    let relation = client
+        .create_relation(as_actor(create(&a, "billed_to", &b), "system:billing"))
+        .await
+        .expect("system creates the relation")
+        .into_inner();
+    expect_code(
+        client.delete_relation(pb::DeleteRelationRequest { id: relation.id.clone() }).await,
+        Code::PermissionDenied,
+    );
+
+    // Such a relation holds its entities against a purge.
+    let check = client
+        .check_purge(pb::CheckPurgeRequest { entity: Some(b.clone()) })
+        .await
+        .expect("check")
+        .into_inner();
+    assert!(!check.allowed);
+    assert_eq!(check.internal_relations, 1);
+    assert!(check.reason.contains("was_billed: 1"), "{}", check.reason);
+    let check = client
+        .check_purge(pb::CheckPurgeRequest { entity: Some(a.clone()) })
+        .await
+        .expect("check")
+        .into_inner();
+    assert!(!check.allowed);
+
+    // Never offered to users, unless asked.
+    let listed = client
+        .list_relation_types(pb::ListRelationTypesRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.types.iter().all(|t| t.id != "billed_to"));
+    client
+        .delete_relation(as_actor(pb::DeleteRelationRequest { id: relation.id }, "system:billing"))
+        .await
+        .expect("system deletes");
+    let check = client
+        .check_purge(pb::CheckPurgeRequest { entity: Some(b.clone()) })
+        .await
+        .expect("check")
+        .into_inner();
+    assert!(check.allowed && check.reason.is_empty());
+}
+
+async fn bulk_creation_is_all_or_nothing(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let b = server.contacts.organisation("B", &[]).await;
+    let c = server.contacts.organisation("C", &[]).await;
+    let marcel = server.contacts.person("Marcel", "Dupont").await;
+    let client = &mut server.client;
+    let status = expect_code(
+        client
+            .create_relations(pb::CreateRelationsRequest {
+                triples: vec![
+                    triple(&b, "customer_of", &a),
+                    triple(&a, "employed_by", &c),
+                    triple(&c, "prospect_of", &a),
+                ],
+                skip_existing: false,
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(field_of(&status), "triples[1]");
+    assert!(relations_of(client, &a).await.is_empty(), "nothing of a refused batch");
+
+    let status = expect_code(
+        client
+            .create_relations(pb::CreateRelationsRequest {
+                triples: vec![triple(&b, "customer_of", &a), triple(&a, "supplier_of", &b)],
+                skip_existing: false,
+            })
+            .await,
+        Code::AlreadyExists,
+    );
+    assert_eq!(field_of(&status), "triples[1]");
+    assert!(status.message().contains("repeated in this request"), "{}", status.message());
+
+    let created = client
+        .create_relations(pb::CreateRelationsRequest {
+            triples: vec![
+                triple(&b, "customer_of", &a),
+                triple(&c, "prospect_of", &a),
+                triple(&marcel, "employed_by", &a),
+            ],
+            skip_existing: false,
+        })
+        .await
+        .expect("bulk")
+        .into_inner();
+    assert_eq!(created.relations.len(), 3);
+    let again = client
+        .create_relations(pb::CreateRelationsRequest {
+            triples: vec![triple(&a, "supplier_of", &b), triple(&a, "partner_of", &c)],
+            skip_existing: true,
+        })
+        .await
+        .expect("skip existing")
+        .into_inner();
+    assert_eq!((again.relations.len(), again.skipped), (1, 1));
+    assert_eq!(relations_of(client, &a).await.len(), 4);
+}
+
+async fn the_same_relations_go_to_several_subjects(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let untel = server.contacts.organisation("UnTel", &[]).await;
+    let partner = server.contacts.organisation("Partner", &[]).await;
+    let people = [
+        server.contacts.person("Ann", "A").await,
+        server.contacts.person("Bob", "B").await,
+        server.contacts.person("Cid", "C").await,
+    ];
+    let client = &mut server.client;
+    let created = client
+        .add_relations_to_subjects(pb::AddRelationsToSubjectsRequest {
+            subjects: people.to_vec(),
+            relations: vec![
+                pb::PredicateObject { predicate: "employed_by".into(), object: Some(untel.clone()) },
+                pb::PredicateObject { predicate: "customer_of".into(), object: Some(partner.clone()) },
+            ],
+            skip_existing: false,
+        })
+        .await
+        .expect("add to several")
+        .into_inner();
+    assert_eq!(created.relations.len(), 6);
+    assert_eq!(relations_of(client, &untel).await.len(), 3);
+    let status = expect_code(
+        client
+            .add_relations_to_subjects(pb::AddRelationsToSubjectsRequest {
+                subjects: vec![untel.clone(), people[0].clone()],
+                relations: vec![pb::PredicateObject { predicate: "manages".into(), object: Some(partner.clone()) }],
+                skip_existing: false,
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(field_of(&status), "subjects[0].relations[0]");
+    assert_eq!(relations_of(client, &partner).await.len(), 3, "none of the refused call");
+}
+
+async fn bad_input_is_refused_with_the_field(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let client = &mut server.client;
+    let cases: Vec<(pb::CreateRelationRequest, &str)> = vec![
+        (pb::CreateRelationRequest { subject: None, predicate: "partner_of".into(), object: Some(a.clone()) }, "subject"),
+        (create(&reference("person", "x"), "partner_of", &a), "subject.kind"),
+        (create(&a, "Partner Of", &a), "predicate"),
+        (create(&a, "partner_of", &reference(ORGANISATION, &"x".repeat(65))), "object.id"),
+        (create(&a, "partner_of", &reference(ORGANISATION, "a b")), "object.id"),
+    ];
+    for (request, field) in cases {
+        let status = expect_code(client.create_relation(request).await, Code::InvalidArgument);
+        assert_eq!(field_of(&status), field, "{}", status.message());
+    }
+    let status = expect_code(client.get_relation(pb::GetRelationRequest { id: "nope".into() }).await, Code::InvalidArgument);
+    assert_eq!(field_of(&status), "id");
+    let status = expect_code(
+        client
+            .list_entity_relations(pb::ListEntityRelationsRequest {
+                entity: Some(a.clone()),
+                page_token: "garbage".into(),
+                ..Default::default()
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(field_of(&status), "page_token");
+    let status = expect_code(
+        client
+            .find_paths(pb::FindPathsRequest {
+                start: Some(a.clone()),
+                predicates: vec!["partner_of".into(); 5],
+                limit: 0,
+            })
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(field_of(&status), "predicates");
+    let status = expect_code(
+        client
+            .create_relations(pb::CreateRelationsRequest { triples: Vec::new(), skip_existing: false })
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(field_of(&status), "triples");
+}
