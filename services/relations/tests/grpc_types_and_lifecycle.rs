@@ -1,0 +1,462 @@
+//! Relation types (built in, custom, edited, disabled, deleted), what
+//! happens to relations when their entities are purged, erased or merged,
+//! paging, and the rebuild of the read models from the log.
+
+mod support;
+
+use liaison_proto::relations::v1 as pb;
+use support::*;
+use tonic::Code;
+
+on_both_backends!(
+    built_in_types_are_installed_once,
+    a_custom_type_is_created_edited_and_deleted,
+    an_edit_that_would_break_relations_is_refused_with_their_count,
+    a_disabled_type_keeps_its_relations_and_takes_no_new_one,
+    deleting_a_type_with_relations_needs_a_cascade,
+    a_purged_or_erased_entity_loses_its_relations,
+    a_merge_moves_relations_to_the_survivor_without_duplicates,
+    entity_relations_and_patterns_are_paged_and_filtered,
+    a_rebuild_equals_the_live_read_models,
+);
+
+fn custom_type(id: &str, symmetric: &str) -> pb::CreateRelationTypeRequest {
+    pb::CreateRelationTypeRequest {
+        subject_side: Some(pb::PredicateSide {
+            id: id.into(),
+            label: format!("is {id}"),
+            kinds: vec![ORGANISATION.into()],
+            ..Default::default()
+        }),
+        object_side: Some(pb::PredicateSide {
+            id: symmetric.into(),
+            label: format!("is {symmetric}"),
+            kinds: vec![ORGANISATION.into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn built_in_types_are_installed_once(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let listed = server
+        .client
+        .list_relation_types(pb::ListRelationTypesRequest {
+            subject_kind: PERSON.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(listed.types.len(), 10);
+    let employed = listed.types.iter().find(|t| t.id == "employed_by").expect("employed_by");
+    assert_eq!(employed.object_side.as_ref().map(|s| s.id.as_str()), Some("employs"));
+    assert!(employed.enabled && !employed.custom && !employed.internal);
+    // Offered on a person's page: what a person can be the subject of.
+    let offered: Vec<&str> = listed.predicates.iter().map(|p| p.predicate.as_str()).collect();
+    assert!(offered.contains(&"employed_by") && offered.contains(&"manages"));
+    assert!(!offered.contains(&"employs") && !offered.contains(&"has_subsidiary"));
+
+    let head = server.service.store().head_position().await.expect("head");
+    let reopened = liaison_relations::RelationsService::open(&server.url, server.schema.clone())
+        .await
+        .expect("reopen");
+    assert_eq!(reopened.store().head_position().await.expect("head"), head, "nothing installed twice");
+    reopened.store().close().await;
+}
+
+async fn a_custom_type_is_created_edited_and_deleted(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let client = &mut server.client;
+    let created = client
+        .create_relation_type(pb::CreateRelationTypeRequest {
+            subject_side: Some(pb::PredicateSide {
+                label: "is a prospect of".into(),
+                kinds: vec![ORGANISATION.into()],
+                ..Default::default()
+            }),
+            object_side: Some(pb::PredicateSide {
+                label: "has prospect".into(),
+                kinds: vec![ORGANISATION.into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("create")
+        .into_inner();
+    assert!(created.custom && created.enabled);
+    let subject_id = created.subject_side.clone().unwrap_or_default().id;
+    let object_id = created.object_side.clone().unwrap_or_default().id;
+    assert!(subject_id.starts_with("custom-") && object_id.starts_with("custom-") && subject_id != object_id);
+    let fetched = client
+        .get_relation_type(pb::GetRelationTypeRequest { id: object_id.clone() })
+        .await
+        .expect("by the symmetric id")
+        .into_inner();
+    assert_eq!(fetched.id, subject_id);
+
+    let status = expect_code(client.create_relation_type(custom_type(&subject_id, "other")).await, Code::AlreadyExists);
+    assert!(status.message().contains(&subject_id), "{}", status.message());
+    let status = expect_code(client.create_relation_type(custom_type("same", "same")).await, Code::InvalidArgument);
+    assert_eq!(field_of(&status), "object_side.id");
+
+    let edited = client
+        .update_relation_type(pb::UpdateRelationTypeRequest {
+            id: subject_id.clone(),
+            expected_version: created.version,
+            subject_side: Some(pb::PredicateSide {
+                label: "prospects".into(),
+                ..Default::default()
+            }),
+            object_side: Some(pb::PredicateSide {
+                label: "is prospected by".into(),
+                ..Default::default()
+            }),
+            copiable: false,
+        })
+        .await
+        .expect("edit")
+        .into_inner();
+    assert_eq!(edited.subject_side.unwrap_or_default().label, "prospects");
+    assert_eq!(edited.object_side.unwrap_or_default().id, object_id, "ids stay");
+    let status = expect_code(
+        client
+            .update_relation_type(pb::UpdateRelationTypeRequest {
+                id: subject_id.clone(),
+                expected_version: created.version,
+                subject_side: Some(pb::PredicateSide { label: "x".into(), ..Default::default() }),
+                object_side: Some(pb::PredicateSide { label: "y".into(), ..Default::default() }),
+                copiable: false,
+            })
+            .await,
+        Code::Aborted,
+    );
+    assert!(status.message().contains("reload"), "{}", status.message());
+
+    let status = expect_code(
+        client
+            .update_relation_type(pb::UpdateRelationTypeRequest {
+                id: "employed_by".into(),
+                subject_side: Some(pb::PredicateSide { label: "x".into(), ..Default::default() }),
+                object_side: Some(pb::PredicateSide { label: "y".into(), ..Default::default() }),
+                ..Default::default()
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(status.message().contains("built in"), "{}", status.message());
+    expect_code(
+        client
+            .delete_relation_type(pb::DeleteRelationTypeRequest { id: "employed_by".into(), cascade: true })
+            .await,
+        Code::FailedPrecondition,
+    );
+
+    client
+        .delete_relation_type(pb::DeleteRelationTypeRequest { id: subject_id.clone(), cascade: false })
+        .await
+        .expect("delete an unused custom type");
+    expect_code(
+        client.get_relation_type(pb::GetRelationTypeRequest { id: subject_id }).await,
+        Code::NotFound,
+    );
+}
+
+async fn an_edit_that_would_break_relations_is_refused_with_their_count(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &["vip"]).await;
+    let b = server.contacts.organisation("B", &[]).await;
+    let c = server.contacts.organisation("C", &[]).await;
+    let client = &mut server.client;
+    client.create_relation_type(custom_type("backs", "backed_by")).await.expect("type");
+    client.create_relation(create(&a, "backs", &b)).await.expect("a backs b");
+    client.create_relation(create(&c, "backs", &b)).await.expect("c backs b");
+    let status = expect_code(
+        client
+            .update_relation_type(pb::UpdateRelationTypeRequest {
+                id: "backed_by".into(),
+                subject_side: Some(pb::PredicateSide {
+                    label: "backs".into(),
+                    required_tags: vec!["vip".into()],
+                    ..Default::default()
+                }),
+                object_side: Some(pb::PredicateSide { label: "is backed by".into(), ..Default::default() }),
+                ..Default::default()
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(status.message().starts_with("1 existing relation(s)"), "{}", status.message());
+    let status = expect_code(
+        client
+            .update_relation_type(pb::UpdateRelationTypeRequest {
+                id: "backs".into(),
+                subject_side: Some(pb::PredicateSide {
+                    label: "backs".into(),
+                    kinds: vec![PERSON.into()],
+                    ..Default::default()
+                }),
+                object_side: Some(pb::PredicateSide { label: "is backed by".into(), ..Default::default() }),
+                ..Default::default()
+            })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(status.message().starts_with("2 existing relation(s)"), "{}", status.message());
+    let current = client
+        .get_relation_type(pb::GetRelationTypeRequest { id: "backs".into() })
+        .await
+        .expect("type")
+        .into_inner();
+    assert_eq!(current.subject_side.unwrap_or_default().kinds, [ORGANISATION], "unchanged");
+    assert_eq!(current.relation_count, 2);
+}
+
+async fn a_disabled_type_keeps_its_relations_and_takes_no_new_one(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let b = server.contacts.organisation("B", &[]).await;
+    let c = server.contacts.organisation("C", &[]).await;
+    let client = &mut server.client;
+    client.create_relation(create(&b, "customer_of", &a)).await.expect("customer");
+    let disabled = client
+        .set_relation_type_enabled(pb::SetRelationTypeEnabledRequest { id: "supplier_of".into(), enabled: false })
+        .await
+        .expect("disable by either side")
+        .into_inner();
+    assert!(!disabled.enabled);
+    let status = expect_code(client.create_relation(create(&c, "customer_of", &a)).await, Code::FailedPrecondition);
+    assert!(status.message().contains("disabled"), "{}", status.message());
+    expect_code(client.create_relation(create(&a, "supplier_of", &c)).await, Code::FailedPrecondition);
+    assert_eq!(relations_of(client, &a).await, [("supplier_of".to_owned(), b.id.clone())]);
+    let listed = client
+        .list_relation_types(pb::ListRelationTypesRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert!(listed.types.iter().all(|t| t.id != "customer_of"), "disabled types are not offered");
+    client
+        .set_relation_type_enabled(pb::SetRelationTypeEnabledRequest { id: "customer_of".into(), enabled: true })
+        .await
+        .expect("enable");
+    client.create_relation(create(&c, "customer_of", &a)).await.expect("enabled again");
+}
+
+async fn deleting_a_type_with_relations_needs_a_cascade(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let b = server.contacts.organisation("B", &[]).await;
+    let c = server.contacts.organisation("C", &[]).await;
+    let client = &mut server.client;
+    client.create_relation_type(custom_type("backs", "backed_by")).await.expect("type");
+    client.create_relation(create(&a, "backs", &b)).await.expect("relation");
+    client.create_relation(create(&c, "backed_by", &a)).await.expect("relation");
+    client.create_relation(create(&a, "partner_of", &c)).await.expect("other type");
+    let status = expect_code(
+        client
+            .delete_relation_type(pb::DeleteRelationTypeRequest { id: "backs".into(), cascade: false })
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(status.message().contains("still has 2 relation(s)"), "{}", status.message());
+    let removed = client
+        .delete_relation_type(pb::DeleteRelationTypeRequest { id: "backs".into(), cascade: true })
+        .await
+        .expect("cascade")
+        .into_inner();
+    assert_eq!(removed.relations_removed, 2);
+    assert_eq!(relations_of(client, &a).await, [("partner_of".to_owned(), c.id.clone())]);
+    assert!(relations_of(client, &b).await.is_empty());
+}
+
+async fn a_purged_or_erased_entity_loses_its_relations(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let b = server.contacts.organisation("B", &[]).await;
+    let marcel = server.contacts.person("Marcel", "Dupont").await;
+    server.client.create_relation(create(&b, "customer_of", &a)).await.expect("relation");
+    server.client.create_relation(create(&marcel, "employed_by", &a)).await.expect("relation");
+
+    server.contacts.trash(&b).await;
+    assert_eq!(relations_of(&mut server.client, &a).await.len(), 2, "the trash keeps relations");
+    server.contacts.purge(&b).await;
+    assert_eq!(relations_of(&mut server.client, &a).await, [("employs".to_owned(), marcel.id.clone())]);
+
+    server.contacts.erase(&marcel).await;
+    assert!(relations_of(&mut server.client, &a).await.is_empty());
+    let entity = server
+        .client
+        .get_entity(pb::GetEntityRequest { entity: Some(marcel.clone()) })
+        .await
+        .expect("registry")
+        .into_inner();
+    assert_eq!(entity.state, pb::EntityState::Erased as i32);
+    assert!(entity.label.is_empty(), "the name goes with the person");
+
+    // Recorded as events naming the cause, in the relations log.
+    let log = server.service.store().read_all(0, 1000).await.expect("log");
+    let causes: Vec<i32> = log
+        .iter()
+        .filter(|e| e.event_type == "relation.deleted")
+        .map(|e| {
+            use prost::Message;
+            match pb::RelationEvent::decode(e.payload.as_slice()).expect("decode").event {
+                Some(pb::relation_event::Event::Deleted(deleted)) => deleted.cause,
+                other => panic!("unexpected {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(
+        causes,
+        [pb::DeletionCause::EntityPurged as i32, pb::DeletionCause::EntityErased as i32]
+    );
+    assert!(log.iter().filter(|e| e.event_type == "relation.deleted").all(|e| e.metadata.actor == "system:relations"));
+}
+
+async fn a_merge_moves_relations_to_the_survivor_without_duplicates(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let a_dup = server.contacts.organisation("A (duplicate)", &[]).await;
+    let b = server.contacts.organisation("B", &[]).await;
+    let c = server.contacts.organisation("C", &[]).await;
+    let client = &mut server.client;
+    client.create_relation(create(&b, "customer_of", &a)).await.expect("relation");
+    client.create_relation(create(&b, "customer_of", &a_dup)).await.expect("duplicate once merged");
+    client.create_relation(create(&c, "prospect_of", &a_dup)).await.expect("moves");
+    client.create_relation(create(&a, "partner_of", &a_dup)).await.expect("would link a to itself");
+
+    server.contacts.merge(&a, &a_dup).await;
+    let client = &mut server.client;
+    assert_eq!(
+        relations_of(client, &a).await,
+        [("has_prospect".to_owned(), c.id.clone()), ("supplier_of".to_owned(), b.id.clone())]
+    );
+    assert!(relations_of(client, &a_dup).await.is_empty());
+    assert_eq!(relations_of(client, &b).await, [("customer_of".to_owned(), a.id.clone())]);
+    let status = expect_code(client.create_relation(create(&b, "partner_of", &a_dup)).await, Code::FailedPrecondition);
+    assert!(status.message().contains(&format!("merged into {}", a.id)), "{}", status.message());
+}
+
+async fn entity_relations_and_patterns_are_paged_and_filtered(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let hub = server.contacts.organisation("Hub", &[]).await;
+    let mut customers = Vec::new();
+    for index in 0..7 {
+        customers.push(server.contacts.organisation(&format!("Customer {index}"), &[]).await);
+    }
+    let people = [
+        server.contacts.person("Ann", "A").await,
+        server.contacts.person("Bob", "B").await,
+    ];
+    let client = &mut server.client;
+    let mut triples: Vec<pb::Triple> = customers.iter().map(|c| triple(c, "customer_of", &hub)).collect();
+    triples.extend(people.iter().map(|p| triple(p, "employed_by", &hub)));
+    client
+        .create_relations(pb::CreateRelationsRequest { triples, skip_existing: false })
+        .await
+        .expect("bulk");
+
+    let mut token = String::new();
+    let mut seen = Vec::new();
+    loop {
+        let page = client
+            .list_entity_relations(pb::ListEntityRelationsRequest {
+                entity: Some(hub.clone()),
+                page_size: 4,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("page")
+            .into_inner();
+        assert_eq!(page.total, 9);
+        seen.extend(page.relations.into_iter().map(|r| r.other.unwrap_or_default().id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen.len(), 9);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 9, "no relation twice across pages");
+
+    let people_only = client
+        .list_entity_relations(pb::ListEntityRelationsRequest {
+            entity: Some(hub.clone()),
+            other_kinds: vec![PERSON.into()],
+            ..Default::default()
+        })
+        .await
+        .expect("by kind")
+        .into_inner();
+    assert_eq!(people_only.total, 2);
+    assert!(people_only.relations.iter().all(|r| r.predicate == "employs"));
+    let suppliers = client
+        .list_entity_relations(pb::ListEntityRelationsRequest {
+            entity: Some(hub.clone()),
+            predicates: vec!["supplier_of".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("by predicate")
+        .into_inner();
+    assert_eq!(suppliers.total, 7);
+
+    // (?, customer_of, ?) in pages of 3.
+    let mut token = String::new();
+    let mut count = 0;
+    loop {
+        let page = client
+            .find_triples(pb::FindTriplesRequest {
+                predicate: "customer_of".into(),
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("pattern page")
+            .into_inner();
+        assert_eq!(page.total, 7);
+        count += page.triples.len();
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(count, 7);
+    let everything = client
+        .find_triples(pb::FindTriplesRequest { page_size: 1, ..Default::default() })
+        .await
+        .expect("all")
+        .into_inner();
+    assert_eq!(everything.total, 18, "every relation read both ways");
+}
+
+async fn a_rebuild_equals_the_live_read_models(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let b = server.contacts.organisation("B", &[]).await;
+    let c = server.contacts.organisation("C", &[]).await;
+    let client = &mut server.client;
+    client.create_relation_type(custom_type("backs", "backed_by")).await.expect("type");
+    client.create_relation(create(&a, "backs", &b)).await.expect("relation");
+    let removed = client.create_relation(create(&c, "partner_of", &b)).await.expect("relation").into_inner();
+    client.create_relation(create(&c, "customer_of", &a)).await.expect("relation");
+    client.delete_relation(pb::DeleteRelationRequest { id: removed.id }).await.expect("delete");
+    client
+        .set_relation_type_enabled(pb::SetRelationTypeEnabledRequest { id: "backs".into(), enabled: false })
+        .await
+        .expect("disable");
+    server.contacts.purge(&c).await;
+
+    let live = server.service.read_model().snapshot().await.expect("snapshot");
+    let replayed = server.service.store().rebuild_projections().await.expect("rebuild");
+    assert!(replayed > 10);
+    let rebuilt = server.service.read_model().snapshot().await.expect("snapshot");
+    assert_eq!(live, rebuilt);
+    assert!(live.iter().any(|row| row == "relations: 2 rows"), "{live:?}");
+}
