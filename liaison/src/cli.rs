@@ -48,7 +48,7 @@ enum AdminCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Components to run: all, or a comma-separated list (contacts).
+    /// Components to run: all, or a comma-separated list (contacts, relations).
     #[arg(long, default_value = "all")]
     pub target: Targets,
     #[command(flatten)]
@@ -140,6 +140,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                                 .await
                                 .context("rebuild of contacts failed")?;
                         println!("contacts: read models rebuilt from {replayed} events");
+                        store.close().await;
+                    }
+                    Target::Relations => {
+                        let url =
+                            settings.database_url("relations", &settings.relations.database_url);
+                        let service = liaison_relations::RelationsService::open(
+                            &url,
+                            settings.relations.schema(),
+                        )
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "cannot open {}",
+                                liaison_runtime::settings::mask_url_password(&url)
+                            )
+                        })?;
+                        let store = service.store();
+                        let replayed =
+                            liaison_eventstore::EventStore::rebuild_projections(store.as_ref())
+                                .await
+                                .context("rebuild of relations failed")?;
+                        println!("relations: read models rebuilt from {replayed} events");
                         store.close().await;
                     }
                 }

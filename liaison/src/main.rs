@@ -2,6 +2,7 @@
 //! (`--target all`, the default) or any subset, and carries the admin tools.
 
 mod cli;
+mod peers;
 mod serve;
 mod target;
 

@@ -2,14 +2,17 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use liaison_bus::embedded::EmbeddedBus;
 use liaison_bus::nats::{NatsBus, NatsOptions};
-use liaison_bus::{EventBus, Relay};
+use liaison_bus::{ConsumerStats, EventBus, Relay};
 use liaison_eventstore::EventStore;
+use liaison_relations::grpc::{RelationsGrpc, RelationsGrpcServer};
+use liaison_relations::RelationsService;
 use liaison_runtime::grpc::GrpcServer;
 use liaison_runtime::http::ReadinessCheck;
 use liaison_runtime::metrics::{Metrics, Reading};
@@ -18,6 +21,7 @@ use liaison_runtime::Settings;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::peers::RelationsPeer;
 use crate::target::{Target, Targets};
 
 /// Holds an exclusive lock on the data dir: one process writes it at a time.
@@ -69,22 +73,23 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
         .with_metrics(metrics.clone());
     let health = grpc.health();
     let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
+    let mut consumers: Vec<(&'static str, Arc<ConsumerStats>)> = Vec::new();
+    let mut contacts_app = None;
+    let mut relations = None;
 
     for target in &targets.0 {
         match target {
             Target::Contacts => {
                 let url = settings.database_url("contacts", &settings.contacts.database_url);
-                let contacts = liaison_contacts::ContactsService::open(
-                    &url,
-                    Some(settings.contacts.database_schema.clone()).filter(|s| !s.is_empty()),
-                )
-                .await
-                .with_context(|| {
-                    format!(
-                        "cannot open the contacts database {}",
-                        mask_url_password(&url)
-                    )
-                })?;
+                let contacts =
+                    liaison_contacts::ContactsService::open(&url, settings.contacts.schema())
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "cannot open the contacts database {}",
+                                mask_url_password(&url)
+                            )
+                        })?;
                 grpc = grpc.add_service(contacts.grpc());
                 stores.push(contacts.store());
                 let read_model = contacts.read_model().clone();
@@ -97,9 +102,53 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
                         })
                     }),
                 ));
+                contacts_app = Some(contacts.app().clone());
+            }
+            Target::Relations => {
+                let url = settings.database_url("relations", &settings.relations.database_url);
+                let service = RelationsService::open(&url, settings.relations.schema())
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "cannot open the relations database {}",
+                            mask_url_password(&url)
+                        )
+                    })?;
+                grpc = grpc.add_service(service.grpc());
+                stores.push(service.store());
+                let read_model = service.read_model().clone();
+                checks.push((
+                    "relations-database",
+                    Arc::new(move || {
+                        let read_model = read_model.clone();
+                        Box::pin(async move {
+                            read_model.ping().await.map_err(|error| error.to_string())
+                        })
+                    }),
+                ));
+                let registry = service.registry_consumer(bus.clone());
+                consumers.push((liaison_relations::storage::CONSUMER, registry.stats()));
+                background.spawn(registry.run(workers.clone()));
+                relations = Some(service);
             }
         }
     }
+    if let Some(contacts) = contacts_app {
+        let peer = match &relations {
+            Some(service) => {
+                RelationsPeer::Local(Arc::new(RelationsGrpc::new(service.app().clone())))
+            }
+            None if !settings.peers.relations.is_empty() => {
+                RelationsPeer::remote(&settings.peers.relations, &settings.security.internal_token)?
+            }
+            None => {
+                tracing::warn!("peers.relations is not set: contacts will refuse purges");
+                RelationsPeer::Unconfigured
+            }
+        };
+        contacts.set_purge_guard(Arc::new(peer));
+    }
+    observe_consumers(&metrics, consumers);
     let mut relays = Vec::new();
     for store in &stores {
         let relay = Relay::new(store.clone(), bus.clone());
@@ -114,6 +163,9 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
                 health
                     .set_serving::<liaison_contacts::grpc::ContactsGrpcServer>()
                     .await;
+            }
+            Target::Relations => {
+                health.set_serving::<RelationsGrpcServer>().await;
             }
         }
     }
@@ -188,6 +240,35 @@ fn observe_stores(metrics: &Metrics, relays: Vec<RelayedStore>) {
                 })
                 .collect()
         },
+    );
+}
+
+/// What each consumer of this process has done, read at each scrape.
+fn observe_consumers(metrics: &Metrics, consumers: Vec<(&'static str, Arc<ConsumerStats>)>) {
+    let consumers = Arc::new(consumers);
+    let read = |pick: fn(&ConsumerStats) -> Reading| {
+        let consumers = consumers.clone();
+        move || {
+            consumers
+                .iter()
+                .map(|(name, stats)| (vec![("consumer", (*name).to_owned())], pick(stats)))
+                .collect()
+        }
+    };
+    metrics.observe(
+        "consumer_applied",
+        "Events a consumer applied and acknowledged",
+        read(|stats| Reading::Counter(stats.applied.load(Ordering::Relaxed))),
+    );
+    metrics.observe(
+        "consumer_redeliveries",
+        "Deliveries that were not the first of their event",
+        read(|stats| Reading::Counter(stats.redelivered.load(Ordering::Relaxed))),
+    );
+    metrics.observe(
+        "consumer_lag_milliseconds",
+        "From the last applied event's occurrence to its application",
+        read(|stats| Reading::Gauge(stats.lag_millis.load(Ordering::Relaxed))),
     );
 }
 

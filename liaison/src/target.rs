@@ -8,14 +8,17 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Target {
     Contacts,
+    /// After contacts: its registry follows contacts' events.
+    Relations,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Contacts];
+    pub const ALL: &'static [Target] = &[Target::Contacts, Target::Relations];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Contacts => "contacts",
+            Target::Relations => "relations",
         }
     }
 }
@@ -87,9 +90,15 @@ mod tests {
             "contacts, contacts".parse::<Targets>(),
             Ok(Targets(vec![Target::Contacts]))
         );
+        assert_eq!(
+            "relations,contacts".parse::<Targets>(),
+            Ok(Targets(vec![Target::Contacts, Target::Relations])),
+            "in start order"
+        );
         let error = "contcts".parse::<Targets>().expect_err("typo");
         assert!(
-            error.contains("\"contcts\"") && error.contains("valid targets: all, contacts"),
+            error.contains("\"contcts\"")
+                && error.contains("valid targets: all, contacts, relations"),
             "{error}"
         );
     }

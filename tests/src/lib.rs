@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 
 mod postgres_server;
 use liaison_proto::contacts::v1::contact_service_client::ContactServiceClient;
+use liaison_proto::relations::v1::relation_service_client::RelationServiceClient;
 pub use postgres_server::PostgresServer;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -59,22 +60,40 @@ pub struct Topology {
     pub target: Option<String>,
     /// `LIAISON__…` settings, e.g. a PostgreSQL URL and the NATS bus.
     pub env: Vec<(String, String)>,
+    /// The gRPC service whose health says the process serves (contacts'
+    /// when `None`).
+    pub health_service: Option<String>,
 }
 
 impl Topology {
     /// Contacts alone, on PostgreSQL (its own schema) and NATS JetStream.
     pub fn distributed(postgres_url: &str, schema: &str, nats_url: &str) -> Self {
+        Self::service_alone("contacts", postgres_url, schema, nats_url)
+    }
+
+    /// One service alone (`contacts`, `relations`), on PostgreSQL (its own
+    /// schema) and NATS JetStream.
+    pub fn service_alone(service: &str, postgres_url: &str, schema: &str, nats_url: &str) -> Self {
+        let section = service.to_uppercase();
+        let health_service = match service {
+            "relations" => "liaison.relations.v1.RelationService",
+            _ => "liaison.contacts.v1.ContactService",
+        };
         Topology {
-            target: Some("contacts".into()),
+            target: Some(service.into()),
             env: vec![
                 (
-                    "LIAISON__CONTACTS__DATABASE_URL".into(),
+                    format!("LIAISON__{section}__DATABASE_URL"),
                     postgres_url.into(),
                 ),
-                ("LIAISON__CONTACTS__DATABASE_SCHEMA".into(), schema.into()),
+                (
+                    format!("LIAISON__{section}__DATABASE_SCHEMA"),
+                    schema.into(),
+                ),
                 ("LIAISON__BUS__KIND".into(), "nats".into()),
                 ("LIAISON__BUS__NATS_URL".into(), nats_url.into()),
             ],
+            health_service: Some(health_service.into()),
         }
     }
 }
@@ -117,11 +136,15 @@ impl Liaison {
             data_dir: data_dir.to_owned(),
             log,
         };
-        liaison.wait_serving().await?;
+        let health_service = topology
+            .health_service
+            .clone()
+            .unwrap_or_else(|| "liaison.contacts.v1.ContactService".into());
+        liaison.wait_serving(&health_service).await?;
         Ok(liaison)
     }
 
-    async fn wait_serving(&mut self) -> anyhow::Result<()> {
+    async fn wait_serving(&mut self, service: &str) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         while tokio::time::Instant::now() < deadline {
             if let Some(child) = self.child.as_mut() {
@@ -135,7 +158,7 @@ impl Liaison {
             if let Ok(channel) = Channel::from_shared(self.grpc_url())?.connect().await {
                 let mut health = HealthClient::new(channel);
                 let request = HealthCheckRequest {
-                    service: "liaison.contacts.v1.ContactService".into(),
+                    service: service.to_owned(),
                 };
                 if let Ok(response) = health.check(request).await {
                     if response.into_inner().status == ServingStatus::Serving as i32 {
@@ -154,6 +177,10 @@ impl Liaison {
 
     pub async fn contacts(&self) -> anyhow::Result<ContactServiceClient<Channel>> {
         Ok(ContactServiceClient::connect(self.grpc_url()).await?)
+    }
+
+    pub async fn relations(&self) -> anyhow::Result<RelationServiceClient<Channel>> {
+        Ok(RelationServiceClient::connect(self.grpc_url()).await?)
     }
 
     pub fn log_text(&self) -> String {

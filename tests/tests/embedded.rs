@@ -85,8 +85,11 @@ async fn kill_dash_nine_under_load_loses_nothing_acknowledged_and_publishes_once
     let caught_up = async {
         loop {
             let events = count_rows(&database, "SELECT COUNT(*) FROM events").await;
-            let published =
-                count_rows(&data.join("bus.sqlite"), "SELECT COUNT(*) FROM messages").await;
+            let published = count_rows(
+                &data.join("bus.sqlite"),
+                "SELECT COUNT(*) FROM messages WHERE subject LIKE 'liaison.contacts.%'",
+            )
+            .await;
             if events == published {
                 return;
             }

@@ -469,7 +469,11 @@ pub async fn a_reaction_commits_with_its_event_or_not_at_all(harness: &dyn Store
         matches!(refused, Err(StoreError::Rejected(_))),
         "{refused:?}"
     );
-    assert_eq!(harness.consumed(&store).await, 3, "nothing of the refused batch");
+    assert_eq!(
+        harness.consumed(&store).await,
+        3,
+        "nothing of the refused batch"
+    );
     assert_eq!(store.read_all(0, 100).await.expect("read").len(), 1);
     let retried = store
         .apply_consumed(CONSUMER, vec![envelope(4, "thing.made")])

@@ -20,6 +20,8 @@ pub struct Settings {
     pub http_addr: SocketAddr,
     pub log: LogSettings,
     pub contacts: StorageSettings,
+    pub relations: StorageSettings,
+    pub peers: PeerSettings,
     pub bus: BusSettings,
     pub telemetry: TelemetrySettings,
     pub security: SecuritySettings,
@@ -56,6 +58,15 @@ pub struct StorageSettings {
     pub database_url: String,
     /// PostgreSQL schema of the service's tables; empty: the service's name.
     pub database_schema: String,
+}
+
+/// Where the services this process does not run are, as gRPC URLs
+/// (`http://relations:50051`); empty: not reachable from here. A service
+/// running in this process is called in-process whatever is set.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerSettings {
+    pub relations: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -133,23 +144,13 @@ impl Settings {
         if self.data_dir.as_os_str().is_empty() {
             return Err(SettingsError::Invalid("data_dir must not be empty".into()));
         }
-        let url = &self.contacts.database_url;
-        let known_scheme = ["sqlite:", "postgres://", "postgresql://"]
-            .iter()
-            .any(|scheme| url.starts_with(scheme));
-        if !url.is_empty() && !known_scheme {
-            return Err(SettingsError::Invalid(format!(
-                "contacts.database_url {:?} is not supported: use sqlite://PATH, postgres://USER@HOST:PORT/DATABASE, or leave it empty",
-                mask_url_password(url)
-            )));
+        for (service, storage) in self.storages() {
+            storage.validate(service)?;
         }
-        let schema = &self.contacts.database_schema;
-        let plain = schema
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !plain || schema.starts_with(|c: char| c.is_ascii_digit()) {
+        let peer = &self.peers.relations;
+        if !peer.is_empty() && !peer.starts_with("http://") && !peer.starts_with("https://") {
             return Err(SettingsError::Invalid(format!(
-                "contacts.database_schema {schema:?} must be lowercase letters, digits and underscores"
+                "peers.relations {peer:?} must be an http:// or https:// URL (e.g. http://relations:50051), or empty"
             )));
         }
         if self.bus.kind == BusKind::Nats && !self.bus.nats_url.starts_with("nats://") {
@@ -192,13 +193,19 @@ impl Settings {
         }
     }
 
+    /// Each service's storage section, by service name.
+    pub fn storages(&self) -> [(&'static str, &StorageSettings); 2] {
+        [("contacts", &self.contacts), ("relations", &self.relations)]
+    }
+
     /// Whether this process keeps anything in the data dir (a SQLite
     /// database or the embedded bus) and so must own it.
     pub fn uses_data_dir(&self) -> bool {
         self.bus.kind == BusKind::Embedded
-            || self
-                .database_url("contacts", &self.contacts.database_url)
-                .starts_with("sqlite:")
+            || self.storages().iter().any(|(service, storage)| {
+                self.database_url(service, &storage.database_url)
+                    .starts_with("sqlite:")
+            })
     }
 
     /// The effective configuration as TOML, secrets masked.
@@ -208,8 +215,39 @@ impl Settings {
             shown.security.internal_token = MASK.to_owned();
         }
         shown.contacts.database_url = mask_url_password(&shown.contacts.database_url);
+        shown.relations.database_url = mask_url_password(&shown.relations.database_url);
         shown.bus.nats_url = mask_url_password(&shown.bus.nats_url);
         toml::to_string(&shown).unwrap_or_else(|error| format!("# cannot render: {error}\n"))
+    }
+}
+
+impl StorageSettings {
+    fn validate(&self, service: &str) -> Result<(), SettingsError> {
+        let url = &self.database_url;
+        let known_scheme = ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
+        if !url.is_empty() && !known_scheme {
+            return Err(SettingsError::Invalid(format!(
+                "{service}.database_url {:?} is not supported: use sqlite://PATH, postgres://USER@HOST:PORT/DATABASE, or leave it empty",
+                mask_url_password(url)
+            )));
+        }
+        let schema = &self.database_schema;
+        let plain = schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !plain || schema.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(SettingsError::Invalid(format!(
+                "{service}.database_schema {schema:?} must be lowercase letters, digits and underscores"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL schema, when one is set.
+    pub fn schema(&self) -> Option<String> {
+        Some(self.database_schema.clone()).filter(|schema| !schema.is_empty())
     }
 }
 
@@ -267,12 +305,18 @@ mod tests {
                     "LIAISON__CONTACTS__DATABASE_URL",
                     "postgres://liaison:pw@db:5432/liaison",
                 ),
+                (
+                    "LIAISON__RELATIONS__DATABASE_URL",
+                    "postgres://liaison:pw@db:5432/relations",
+                ),
+                ("LIAISON__PEERS__RELATIONS", "http://relations:50051"),
                 ("LIAISON__BUS__KIND", "nats"),
                 ("LIAISON__BUS__NATS_URL", "nats://nats:4222"),
             ]),
         })
         .expect("load");
         assert_eq!(settings.bus.kind, BusKind::Nats);
+        assert_eq!(settings.peers.relations, "http://relations:50051");
         assert_eq!(
             settings.database_url("contacts", &settings.contacts.database_url),
             "postgres://liaison:pw@db:5432/liaison"
@@ -293,6 +337,16 @@ mod tests {
                 "LIAISON__CONTACTS__DATABASE_SCHEMA",
                 "Contacts; DROP",
                 "contacts.database_schema",
+            ),
+            (
+                "LIAISON__RELATIONS__DATABASE_URL",
+                "mysql://db/relations",
+                "relations.database_url",
+            ),
+            (
+                "LIAISON__PEERS__RELATIONS",
+                "relations:50051",
+                "peers.relations",
             ),
         ] {
             let error = Settings::load(&Sources {

@@ -1,7 +1,7 @@
 //! The application layer: load an aggregate from its events, decide, append
 //! with optimistic concurrency, and answer queries from the read models.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use liaison_eventstore::{
     AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
@@ -17,6 +17,7 @@ use crate::domain::category::{self, Category};
 use crate::domain::contact::{self, Command, Contact, Kind, Lifecycle};
 use crate::domain::{category_stream, contact_stream, fields, validation};
 use crate::history;
+use crate::purge_guard::PurgeGuard;
 use crate::storage::queries::{ListFilter, Page};
 use crate::storage::ReadModel;
 use crate::ContactsError;
@@ -44,11 +45,23 @@ pub struct FieldChanges {
 pub struct ContactsApp {
     store: Arc<dyn EventStore>,
     read_model: ReadModel,
+    purge_guard: OnceLock<Arc<dyn PurgeGuard>>,
 }
 
 impl ContactsApp {
     pub fn new(store: Arc<dyn EventStore>, read_model: ReadModel) -> Self {
-        Self { store, read_model }
+        Self {
+            store,
+            read_model,
+            purge_guard: OnceLock::new(),
+        }
+    }
+
+    /// Who is asked before a purge; set once, when the services are wired.
+    pub fn set_purge_guard(&self, guard: Arc<dyn PurgeGuard>) {
+        if self.purge_guard.set(guard).is_err() {
+            tracing::warn!("purge guard already set; keeping the first");
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn EventStore> {
@@ -115,10 +128,36 @@ impl ContactsApp {
         command: Command,
         context: &RequestContext,
     ) -> Result<Contact, ContactsError> {
+        if matches!(command, Command::Purge) {
+            self.ask_purge_guard(id).await?;
+        }
         self.execute(id, expected_version, context, |contact| {
             contact::decide(contact, command.clone())
         })
         .await
+    }
+
+    /// Refuses the purge of a trashed contact that another service holds.
+    async fn ask_purge_guard(&self, id: &str) -> Result<(), ContactsError> {
+        let Some(guard) = self.purge_guard.get() else {
+            return Ok(());
+        };
+        let contact = self.load_contact(id).await?;
+        let (Some(kind), Lifecycle::Trashed) = (contact.kind, &contact.lifecycle) else {
+            // Not purgeable anyway: the decision says why.
+            return Ok(());
+        };
+        let entity = liaison_proto::common::v1::EntityRef {
+            kind: kind.entity_kind().to_owned(),
+            id: id.to_owned(),
+        };
+        match guard.objection(&entity).await? {
+            None => Ok(()),
+            Some(reason) => Err(ContactsError::FailedPrecondition(format!(
+                "{} cannot be purged: {reason}",
+                contact.label()
+            ))),
+        }
     }
 
     pub async fn erase(

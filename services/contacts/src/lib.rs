@@ -15,7 +15,8 @@
 //! every service must forget the person; `category.created|renamed|deleted`.
 //! Payloads: `ContactEvent` and `CategoryEvent` in `events.proto`.
 //!
-//! **Events consumed**: none.
+//! **Events consumed**: none. Before a purge it asks the [`PurgeGuard`]
+//! (the relations service) whether anything still holds the contact.
 //!
 //! A person's events are sealed with a key of their own; erasure destroys the
 //! key, so their personal data is unreadable in the log as in the read models.
@@ -25,6 +26,7 @@ pub mod domain;
 mod error;
 pub mod grpc;
 mod history;
+pub mod purge_guard;
 pub mod storage;
 
 use std::sync::Arc;
@@ -36,6 +38,7 @@ use liaison_proto::contacts::v1::contact_service_server::ContactServiceServer;
 
 pub use app::ContactsApp;
 pub use error::ContactsError;
+pub use purge_guard::PurgeGuard;
 use storage::ReadModel;
 
 /// The service's name: its bus subjects, database schema and migrations.

@@ -313,6 +313,83 @@ async fn trash_restore_and_purge(backend: Backend) {
     expect_code(client.restore_contact(version(&id)).await, Code::NotFound);
 }
 
+/// Objects to the purge of one entity, and is unreachable for another.
+struct Guard {
+    held: String,
+    unreachable: String,
+}
+
+#[async_trait::async_trait]
+impl liaison_contacts::PurgeGuard for Guard {
+    async fn objection(
+        &self,
+        entity: &liaison_proto::common::v1::EntityRef,
+    ) -> Result<Option<String>, liaison_contacts::ContactsError> {
+        assert_eq!(entity.kind, "contacts.organisation");
+        if entity.id == self.unreachable {
+            return Err(liaison_contacts::ContactsError::Unavailable(
+                "relations service unreachable".into(),
+            ));
+        }
+        Ok((entity.id == self.held).then(|| "it still has 1 internal relation".to_owned()))
+    }
+}
+
+async fn a_purge_waits_for_the_guards_consent(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut client = server.client.clone();
+    let mut ids = Vec::new();
+    for name in ["Held", "Unreachable", "Free"] {
+        let created = client
+            .create_organisation(organisation(name))
+            .await
+            .expect("create")
+            .into_inner();
+        let request = pb::ContactVersionRequest {
+            id: created.id.clone(),
+            expected_version: None,
+        };
+        client.trash_contact(request).await.expect("trash");
+        ids.push(created.id);
+    }
+    server
+        .service
+        .app()
+        .set_purge_guard(std::sync::Arc::new(Guard {
+            held: ids[0].clone(),
+            unreachable: ids[1].clone(),
+        }));
+    let purge = |id: &str| pb::ContactVersionRequest {
+        id: id.to_owned(),
+        expected_version: None,
+    };
+    let status = expect_code(
+        client.purge_contact(purge(&ids[0])).await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(
+        status.message(),
+        format!(
+            "organisation {} cannot be purged: it still has 1 internal relation",
+            ids[0]
+        )
+    );
+    expect_code(
+        client.purge_contact(purge(&ids[1])).await,
+        Code::Unavailable,
+    );
+    client
+        .purge_contact(purge(&ids[2]))
+        .await
+        .expect("free to go");
+    for (id, kept) in [(&ids[0], true), (&ids[1], true), (&ids[2], false)] {
+        let found = client
+            .get_organisation(pb::GetContactRequest { id: id.clone() })
+            .await;
+        assert_eq!(found.is_ok(), kept, "{id}");
+    }
+}
+
 async fn merge_keeps_everything_on_the_survivor(backend: Backend) {
     let server = Server::start(backend).await;
     let mut client = server.client.clone();
@@ -505,6 +582,7 @@ async fn concurrent_creates_keep_the_rules_between_them(backend: Backend) {
 }
 
 on_both_backends!(
+    a_purge_waits_for_the_guards_consent,
     concurrent_creates_keep_the_rules_between_them,
     creates_gets_and_lists_persons,
     bad_input_is_refused_with_the_field_and_value,

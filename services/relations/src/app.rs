@@ -206,7 +206,10 @@ impl RelationsApp {
         let subject_id = generated(&subject_side);
         let subject_side = normalise_side("subject_side", subject_side, subject_id)?;
         let object_side = if symmetric_to_itself {
-            if object_side.as_ref().is_some_and(|side| *side != pb::PredicateSide::default()) {
+            if object_side
+                .as_ref()
+                .is_some_and(|side| *side != pb::PredicateSide::default())
+            {
                 return Err(RelationsError::invalid(
                     "object_side",
                     "a type that is its own symmetric has one side: leave object_side empty",
@@ -342,7 +345,12 @@ impl RelationsApp {
     ) -> Result<u64, RelationsError> {
         let mut state = self.load_live_type(id).await?;
         // Refuses a built-in type before anything else.
-        relation_type::decide(&state, Command::Delete { relations_removed: 0 })?;
+        relation_type::decide(
+            &state,
+            Command::Delete {
+                relations_removed: 0,
+            },
+        )?;
         let (_, count) = self.get_type(&state.id).await?;
         if count > 0 && !cascade {
             return Err(RelationsError::FailedPrecondition(format!(
@@ -355,7 +363,12 @@ impl RelationsApp {
         }
         let relations = self.read_model.relations_of_type(&state).await?;
         let removed = relations.len() as u64;
-        let events = relation_type::decide(&state, Command::Delete { relations_removed: removed })?;
+        let events = relation_type::decide(
+            &state,
+            Command::Delete {
+                relations_removed: removed,
+            },
+        )?;
         let mut streams: Vec<StreamAppend> = relations
             .iter()
             .map(|r| deletion(r, pb::DeletionCause::TypeDeleted, None))
@@ -384,9 +397,13 @@ impl RelationsApp {
             .read_stream(&relation_type_stream(type_id), 0, u32::MAX)
             .await?
         {
-            let decoded = pb::RelationTypeEvent::decode(event.payload.as_slice()).map_err(|error| {
-                RelationsError::Internal(format!("event {} does not decode: {error}", event.event_id))
-            })?;
+            let decoded =
+                pb::RelationTypeEvent::decode(event.payload.as_slice()).map_err(|error| {
+                    RelationsError::Internal(format!(
+                        "event {} does not decode: {error}",
+                        event.event_id
+                    ))
+                })?;
             if let Some(domain_event) = decoded.event {
                 state = relation_type::evolve(state, &domain_event);
             }
@@ -444,7 +461,10 @@ impl RelationsApp {
         context: &RequestContext,
     ) -> Result<(Vec<StoredRelation>, u32), RelationsError> {
         if triples.is_empty() {
-            return Err(RelationsError::invalid("triples", "at least one relation is required"));
+            return Err(RelationsError::invalid(
+                "triples",
+                "at least one relation is required",
+            ));
         }
         if triples.len() > MAX_TRIPLES_PER_CALL {
             return Err(RelationsError::invalid(
@@ -457,7 +477,8 @@ impl RelationsApp {
             let prefix = triple.field.clone();
             let subject = crate::domain::entity_ref(&field_in(&prefix, "subject"), triple.subject)?;
             let object = crate::domain::entity_ref(&field_in(&prefix, "object"), triple.object)?;
-            let predicate = crate::domain::predicate_id(&field_in(&prefix, "predicate"), &triple.predicate)?;
+            let predicate =
+                crate::domain::predicate_id(&field_in(&prefix, "predicate"), &triple.predicate)?;
             checked.push((prefix, subject, predicate, object));
         }
         let mut types: HashMap<String, RelationType> = HashMap::new();
@@ -492,19 +513,32 @@ impl RelationsApp {
             let relation_type = &types[&predicate];
             let subject_entity = known_entity(&entities, &subject, &prefix)?;
             let object_entity = known_entity(&entities, &object, &prefix)?;
-            check_create(relation_type, &predicate, subject_entity, object_entity, caller)
-                .map_err(|error| at(&prefix, error))?;
+            check_create(
+                relation_type,
+                &predicate,
+                subject_entity,
+                object_entity,
+                caller,
+            )
+            .map_err(|error| at(&prefix, error))?;
             // Subject and object as the registry knows them (their kinds are its own).
             let subject = subject_entity.reference.clone();
             let object = object_entity.reference.clone();
-            let event = relation::created(relation_type, subject.clone(), &predicate, object.clone());
+            let event =
+                relation::created(relation_type, subject.clone(), &predicate, object.clone());
             let forward = (subject.id.clone(), predicate.clone(), object.id.clone());
-            let mirror = (object.id.clone(), event.symmetric_predicate.clone(), subject.id.clone());
+            let mirror = (
+                object.id.clone(),
+                event.symmetric_predicate.clone(),
+                subject.id.clone(),
+            );
             let repeated = seen.contains(&forward) || seen.contains(&mirror);
             let existing = if repeated {
                 None
             } else {
-                self.read_model.triple(&subject.id, &predicate, &object.id).await?
+                self.read_model
+                    .triple(&subject.id, &predicate, &object.id)
+                    .await?
             };
             if repeated || existing.is_some() {
                 if skip_existing {
@@ -557,7 +591,11 @@ impl RelationsApp {
         Ok((created, skipped))
     }
 
-    pub async fn delete_relation(&self, id: &str, context: &RequestContext) -> Result<(), RelationsError> {
+    pub async fn delete_relation(
+        &self,
+        id: &str,
+        context: &RequestContext,
+    ) -> Result<(), RelationsError> {
         let id = crate::domain::relation_id("id", id)?;
         let relation = self.get_relation(&id).await?;
         let (relation_type, _) = self.get_type(&relation.predicate).await?;
@@ -591,7 +629,10 @@ impl RelationsApp {
         self.read_model
             .relation(&id)
             .await?
-            .ok_or(RelationsError::NotFound { kind: "relation", id })
+            .ok_or(RelationsError::NotFound {
+                kind: "relation",
+                id,
+            })
     }
 
     // ---- queries ---------------------------------------------------------
@@ -676,7 +717,10 @@ impl RelationsApp {
         Ok((labelled, truncated))
     }
 
-    pub async fn predicate_counts(&self, entity: &EntityRef) -> Result<Vec<(String, String, u64)>, RelationsError> {
+    pub async fn predicate_counts(
+        &self,
+        entity: &EntityRef,
+    ) -> Result<Vec<(String, String, u64)>, RelationsError> {
         self.read_model.predicate_counts(&entity.id).await
     }
 
@@ -714,7 +758,10 @@ impl RelationsApp {
 
     /// The registry's entities among `ids`; waits a little for those it
     /// does not know yet, as their creation may still be on its way.
-    async fn entities_arrived(&self, ids: &[&str]) -> Result<HashMap<String, Entity>, RelationsError> {
+    async fn entities_arrived(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Entity>, RelationsError> {
         let wanted: HashSet<&str> = ids.iter().copied().collect();
         let deadline = tokio::time::Instant::now() + self.arrival_wait;
         let mut arrivals = self.arrivals.clone();

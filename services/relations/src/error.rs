@@ -17,33 +17,9 @@ pub enum RelationsError {
     UnknownEntity { entity: String },
     #[error("{entity} was {state}")]
     EntityGone { entity: String, state: String },
-    #[error(
-        "{side} {entity} is a {kind}, but {predicate:?} ({label}) takes as its subject only {allowed}"
-    )]
-    KindNotAllowed {
-        side: &'static str,
-        entity: String,
-        kind: String,
-        predicate: String,
-        label: String,
-        allowed: String,
-    },
-    #[error("{side} {entity} must carry the tag {tag:?} to be the subject of {predicate:?} ({label})")]
-    MissingTag {
-        side: &'static str,
-        entity: String,
-        tag: String,
-        predicate: String,
-        label: String,
-    },
-    #[error("{side} {entity} carries the tag {tag:?}, which {predicate:?} ({label}) forbids")]
-    ForbiddenTag {
-        side: &'static str,
-        entity: String,
-        tag: String,
-        predicate: String,
-        label: String,
-    },
+    /// An end of a relation is not what its predicate requires.
+    #[error("{0}")]
+    Constraint(Box<Violation>),
     #[error("relation type {type_id:?} is disabled: no new relation with {predicate:?}")]
     TypeDisabled { type_id: String, predicate: String },
     #[error(
@@ -70,7 +46,9 @@ pub enum RelationsError {
     FailedPrecondition(String),
     #[error("{0}")]
     PermissionDenied(String),
-    #[error("{id} was changed meanwhile: expected version {expected}, found {actual}; reload and retry")]
+    #[error(
+        "{id} was changed meanwhile: expected version {expected}, found {actual}; reload and retry"
+    )]
     VersionConflict {
         id: String,
         expected: u64,
@@ -80,6 +58,51 @@ pub enum RelationsError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Which end broke which rule of which predicate.
+#[derive(Debug)]
+pub struct Violation {
+    /// `subject` or `object` of the triple.
+    pub side: &'static str,
+    pub entity: String,
+    /// The predicate read from that end (the symmetric one for the object).
+    pub predicate: String,
+    pub label: String,
+    pub rule: Rule,
+}
+
+#[derive(Debug)]
+pub enum Rule {
+    Kind { kind: String, allowed: String },
+    MissingTag(String),
+    ForbiddenTag(String),
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Violation {
+            side,
+            entity,
+            predicate,
+            label,
+            rule,
+        } = self;
+        match rule {
+            Rule::Kind { kind, allowed } => write!(
+                f,
+                "{side} {entity} is a {kind}, but {predicate:?} ({label}) takes as its subject only {allowed}"
+            ),
+            Rule::MissingTag(tag) => write!(
+                f,
+                "{side} {entity} must carry the tag {tag:?} to be the subject of {predicate:?} ({label})"
+            ),
+            Rule::ForbiddenTag(tag) => write!(
+                f,
+                "{side} {entity} carries the tag {tag:?}, which {predicate:?} ({label}) forbids"
+            ),
+        }
+    }
 }
 
 impl RelationsError {
@@ -121,9 +144,7 @@ impl ServiceError for RelationsError {
                 ErrorCode::NotFound
             }
             RelationsError::EntityGone { .. }
-            | RelationsError::KindNotAllowed { .. }
-            | RelationsError::MissingTag { .. }
-            | RelationsError::ForbiddenTag { .. }
+            | RelationsError::Constraint(_)
             | RelationsError::TypeDisabled { .. }
             | RelationsError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             RelationsError::InternalType { .. } | RelationsError::PermissionDenied(_) => {
@@ -141,9 +162,8 @@ impl ServiceError for RelationsError {
 
     fn field(&self) -> Option<&str> {
         match self {
-            RelationsError::InvalidArgument { field, .. } | RelationsError::Itemised { field, .. } => {
-                Some(field)
-            }
+            RelationsError::InvalidArgument { field, .. }
+            | RelationsError::Itemised { field, .. } => Some(field),
             _ => None,
         }
     }

@@ -223,7 +223,10 @@ impl RelationService for RelationsGrpc {
                 copiable,
             };
             let expected = (expected_version > 0).then_some(expected_version);
-            let updated = self.app.update_type(&id, expected, changes, &context).await?;
+            let updated = self
+                .app
+                .update_type(&id, expected, changes, &context)
+                .await?;
             self.app.get_type(&updated.id).await
         }
         .await;
@@ -270,7 +273,10 @@ impl RelationService for RelationsGrpc {
             predicate,
             object,
         };
-        let result = self.app.create_relations(vec![triple], false, &context).await;
+        let result = self
+            .app
+            .create_relations(vec![triple], false, &context)
+            .await;
         reply(result.and_then(|(mut created, _)| {
             created
                 .pop()
@@ -291,12 +297,21 @@ impl RelationService for RelationsGrpc {
         let triples = triples
             .into_iter()
             .enumerate()
-            .map(|(index, pb::Triple { subject, predicate, object })| TripleRequest {
-                field: format!("triples[{index}]"),
-                subject,
-                predicate,
-                object,
-            })
+            .map(
+                |(
+                    index,
+                    pb::Triple {
+                        subject,
+                        predicate,
+                        object,
+                    },
+                )| TripleRequest {
+                    field: format!("triples[{index}]"),
+                    subject,
+                    predicate,
+                    object,
+                },
+            )
             .collect();
         let result = self
             .app
@@ -318,7 +333,11 @@ impl RelationService for RelationsGrpc {
         let result = async {
             if subjects.is_empty() || relations.is_empty() {
                 return Err(RelationsError::invalid(
-                    if subjects.is_empty() { "subjects" } else { "relations" },
+                    if subjects.is_empty() {
+                        "subjects"
+                    } else {
+                        "relations"
+                    },
                     "at least one is required",
                 ));
             }
@@ -432,9 +451,8 @@ impl RelationService for RelationsGrpc {
                 "" => None,
                 given => Some(predicate_id("predicate", given)?),
             };
-            let after = page_token(&token, 3)?.map(|parts| {
-                (parts[0].clone(), parts[1].clone(), parts[2].clone())
-            });
+            let after = page_token(&token, 3)?
+                .map(|parts| (parts[0].clone(), parts[1].clone(), parts[2].clone()));
             let page = self
                 .app
                 .triples(subject, predicate, object, after, page_size(requested)?)
@@ -460,7 +478,10 @@ impl RelationService for RelationsGrpc {
         reply(result)
     }
 
-    async fn find_paths(&self, request: Request<pb::FindPathsRequest>) -> Reply<pb::FindPathsResponse> {
+    async fn find_paths(
+        &self,
+        request: Request<pb::FindPathsRequest>,
+    ) -> Reply<pb::FindPathsResponse> {
         let pb::FindPathsRequest {
             start,
             predicates,
@@ -562,7 +583,9 @@ impl RelationService for RelationsGrpc {
     }
 }
 
-fn created_response((relations, skipped): (Vec<StoredRelation>, u32)) -> pb::CreateRelationsResponse {
+fn created_response(
+    (relations, skipped): (Vec<StoredRelation>, u32),
+) -> pb::CreateRelationsResponse {
     pb::CreateRelationsResponse {
         relations: relations.into_iter().map(relation_to_proto).collect(),
         skipped,

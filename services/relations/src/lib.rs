@@ -35,7 +35,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use liaison_bus::{ConsumerRunner, ConsumerSpec, EventBus, EventHandler, HandlerError, StoreHandler};
+use liaison_bus::{
+    ConsumerRunner, ConsumerSpec, EventBus, EventHandler, HandlerError, StoreHandler,
+};
 use liaison_eventstore::postgres::{PgEventStore, PgStoreOptions};
 use liaison_eventstore::sqlite::{self, SqliteEventStore, SqliteStoreOptions};
 use liaison_eventstore::{EventStore, StoreComponents};
@@ -167,7 +169,8 @@ struct RegistryHandler {
 impl EventHandler for RegistryHandler {
     async fn handle(&self, batch: &[EventEnvelope]) -> Result<(), HandlerError> {
         self.inner.handle(batch).await?;
-        self.arrivals.send_modify(|applied| *applied += batch.len() as u64);
+        self.arrivals
+            .send_modify(|applied| *applied += batch.len() as u64);
         Ok(())
     }
 }

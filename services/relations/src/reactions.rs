@@ -1,7 +1,9 @@
 //! What other services' events mean here: changes to the entity registry,
 //! and the relations a purge, an erasure or a merge removes or moves.
 
-use liaison_eventstore::{AppendRequest, EventMetadata, ExpectedVersion, ProjectionError, StreamAppend};
+use liaison_eventstore::{
+    AppendRequest, EventMetadata, ExpectedVersion, ProjectionError, StreamAppend,
+};
 use liaison_proto::common::v1::EntityRef;
 use liaison_proto::contacts::v1::{contact_event, ContactEvent};
 use liaison_proto::events::v1::EventEnvelope;
@@ -53,7 +55,9 @@ pub enum RegistryChange {
 
 /// `Given Family`, or a placeholder for a person without a name.
 pub fn person_label(given: &str, family: &str) -> String {
-    let label = format!("{} {}", given.trim(), family.trim()).trim().to_owned();
+    let label = format!("{} {}", given.trim(), family.trim())
+        .trim()
+        .to_owned();
     if label.is_empty() {
         "(no name)".to_owned()
     } else {
@@ -99,9 +103,11 @@ pub fn registry_changes(envelope: &EventEnvelope) -> Result<Vec<RegistryChange>,
             false => Vec::new(),
         });
     }
-    let decoded = ContactEvent::decode(envelope.payload.as_slice()).map_err(|error| ProjectionError::Decode {
-        event_type: envelope.event_type.clone(),
-        reason: error.to_string(),
+    let decoded = ContactEvent::decode(envelope.payload.as_slice()).map_err(|error| {
+        ProjectionError::Decode {
+            event_type: envelope.event_type.clone(),
+            reason: error.to_string(),
+        }
     })?;
     let Some(event) = decoded.event else {
         return Ok(Vec::new());
@@ -112,7 +118,11 @@ pub fn registry_changes(envelope: &EventEnvelope) -> Result<Vec<RegistryChange>,
             let data = created_event.data.unwrap_or_default();
             if is_person {
                 let label = person_label(&data.given_name, &data.family_name);
-                vec![created(label, data.tags, Some((data.given_name, data.family_name)))]
+                vec![created(
+                    label,
+                    data.tags,
+                    Some((data.given_name, data.family_name)),
+                )]
             } else {
                 vec![created(data.organisation_name, data.tags, None)]
             }
@@ -142,17 +152,29 @@ pub fn registry_changes(envelope: &EventEnvelope) -> Result<Vec<RegistryChange>,
             }
             changes
         }
-        contact_event::Event::Absorbed(absorbed) => vec![RegistryChange::TagsAdded { id, tags: absorbed.tags }],
+        contact_event::Event::Absorbed(absorbed) => vec![RegistryChange::TagsAdded {
+            id,
+            tags: absorbed.tags,
+        }],
         contact_event::Event::Trashed(_) => vec![RegistryChange::Trash { id, in_trash: true }],
-        contact_event::Event::Restored(_) => vec![RegistryChange::Trash { id, in_trash: false }],
+        contact_event::Event::Restored(_) => vec![RegistryChange::Trash {
+            id,
+            in_trash: false,
+        }],
         contact_event::Event::Purged(_) => vec![gone(id, EntityState::Purged, String::new())],
         contact_event::Event::Erased(_) => vec![gone(id, EntityState::Erased, String::new())],
-        contact_event::Event::Merged(merged) => vec![gone(id, EntityState::Merged, merged.survivor_id)],
+        contact_event::Event::Merged(merged) => {
+            vec![gone(id, EntityState::Merged, merged.survivor_id)]
+        }
     })
 }
 
 fn gone(id: String, state: EntityState, merged_into: String) -> RegistryChange {
-    RegistryChange::Gone { id, state, merged_into }
+    RegistryChange::Gone {
+        id,
+        state,
+        merged_into,
+    }
 }
 
 /// Events after which the entity's relations are removed or moved.
@@ -199,14 +221,16 @@ pub fn react(
         streams.push(StreamAppend {
             stream_id: relation_stream(&row.relation_id),
             expected: ExpectedVersion::Exactly(1),
-            events: vec![relation_event(pb::relation_event::Event::Deleted(pb::RelationDeleted {
-                subject: Some(subject),
-                predicate,
-                object: Some(object),
-                symmetric_predicate: symmetric,
-                cause: cause as i32,
-                cause_entity: Some(entity.reference.clone()),
-            }))],
+            events: vec![relation_event(pb::relation_event::Event::Deleted(
+                pb::RelationDeleted {
+                    subject: Some(subject),
+                    predicate,
+                    object: Some(object),
+                    symmetric_predicate: symmetric,
+                    cause: cause as i32,
+                    cause_entity: Some(entity.reference.clone()),
+                },
+            ))],
             encrypt_for_subject: None,
         });
         let Some((survivor, _)) = survivor else {
@@ -221,14 +245,16 @@ pub fn react(
         streams.push(StreamAppend {
             stream_id: relation_stream(&new_id),
             expected: ExpectedVersion::NoStream,
-            events: vec![relation_event(pb::relation_event::Event::Created(pb::RelationCreated {
-                subject: Some(subject),
-                predicate,
-                object: Some(object),
-                symmetric_predicate: symmetric,
-                type_id: row.type_id.clone(),
-                replaces_relation_id: row.relation_id.clone(),
-            }))],
+            events: vec![relation_event(pb::relation_event::Event::Created(
+                pb::RelationCreated {
+                    subject: Some(subject),
+                    predicate,
+                    object: Some(object),
+                    symmetric_predicate: symmetric,
+                    type_id: row.type_id.clone(),
+                    replaces_relation_id: row.relation_id.clone(),
+                },
+            ))],
             encrypt_for_subject: None,
         });
     }
@@ -248,8 +274,18 @@ pub fn react(
 /// The relation of `row` as created, with `end` at the row's end.
 fn forward_of(end: &EntityRef, row: &EntityRow) -> (EntityRef, String, EntityRef, String) {
     if row.forward {
-        (end.clone(), row.predicate.clone(), row.other.clone(), row.symmetric_predicate.clone())
+        (
+            end.clone(),
+            row.predicate.clone(),
+            row.other.clone(),
+            row.symmetric_predicate.clone(),
+        )
     } else {
-        (row.other.clone(), row.symmetric_predicate.clone(), end.clone(), row.predicate.clone())
+        (
+            row.other.clone(),
+            row.symmetric_predicate.clone(),
+            end.clone(),
+            row.predicate.clone(),
+        )
     }
 }

@@ -51,11 +51,18 @@ async fn the_market_scenario_reads_from_every_side(backend: Backend) {
         .await
         .expect("pattern")
         .into_inner();
-    let mut labels: Vec<String> = who.triples.iter().map(|t| t.subject_label.clone()).collect();
+    let mut labels: Vec<String> = who
+        .triples
+        .iter()
+        .map(|t| t.subject_label.clone())
+        .collect();
     labels.sort();
     assert_eq!(labels, ["A", "D"]);
     assert_eq!(who.total, 2);
-    assert!(who.triples.iter().all(|t| t.predicate == "has_prospect" && t.object_label == "C"));
+    assert!(who
+        .triples
+        .iter()
+        .all(|t| t.predicate == "has_prospect" && t.object_label == "C"));
 
     // The same question from C's side.
     let from_c = client
@@ -94,11 +101,17 @@ async fn the_market_scenario_reads_from_every_side(backend: Backend) {
 
     // A's summary and a two-hop path: prospects of the competitors of A.
     let counts = client
-        .count_predicates(pb::CountPredicatesRequest { entity: Some(a.clone()) })
+        .count_predicates(pb::CountPredicatesRequest {
+            entity: Some(a.clone()),
+        })
         .await
         .expect("counts")
         .into_inner();
-    let counts: Vec<(String, u64)> = counts.counts.into_iter().map(|c| (c.predicate, c.count)).collect();
+    let counts: Vec<(String, u64)> = counts
+        .counts
+        .into_iter()
+        .map(|c| (c.predicate, c.count))
+        .collect();
     assert_eq!(
         counts,
         [
@@ -117,7 +130,11 @@ async fn the_market_scenario_reads_from_every_side(backend: Backend) {
         .expect("paths")
         .into_inner();
     assert_eq!(paths.paths.len(), 1);
-    let steps: Vec<&str> = paths.paths[0].steps.iter().map(|s| s.label.as_str()).collect();
+    let steps: Vec<&str> = paths.paths[0]
+        .steps
+        .iter()
+        .map(|s| s.label.as_str())
+        .collect();
     assert_eq!(steps, ["D", "C"]);
     assert!(!paths.truncated);
 }
@@ -134,26 +151,44 @@ async fn a_relation_and_its_mirror_are_created_and_deleted_together(backend: Bac
         .into_inner();
     assert_eq!(relation.symmetric_predicate, "employs");
     assert_eq!(relation.type_id, "employed_by");
-    assert_eq!(relations_of(client, &marcel).await, [("employed_by".to_owned(), untel.id.clone())]);
-    assert_eq!(relations_of(client, &untel).await, [("employs".to_owned(), marcel.id.clone())]);
+    assert_eq!(
+        relations_of(client, &marcel).await,
+        [("employed_by".to_owned(), untel.id.clone())]
+    );
+    assert_eq!(
+        relations_of(client, &untel).await,
+        [("employs".to_owned(), marcel.id.clone())]
+    );
     let fetched = client
-        .get_relation(pb::GetRelationRequest { id: relation.id.clone() })
+        .get_relation(pb::GetRelationRequest {
+            id: relation.id.clone(),
+        })
         .await
         .expect("get")
         .into_inner();
     assert_eq!(fetched.subject, Some(marcel.clone()));
 
     client
-        .delete_relation(pb::DeleteRelationRequest { id: relation.id.clone() })
+        .delete_relation(pb::DeleteRelationRequest {
+            id: relation.id.clone(),
+        })
         .await
         .expect("delete");
     assert!(relations_of(client, &marcel).await.is_empty());
     assert!(relations_of(client, &untel).await.is_empty());
     let status = expect_code(
-        client.delete_relation(pb::DeleteRelationRequest { id: relation.id.clone() }).await,
+        client
+            .delete_relation(pb::DeleteRelationRequest {
+                id: relation.id.clone(),
+            })
+            .await,
         Code::NotFound,
     );
-    assert!(status.message().contains(&relation.id), "{}", status.message());
+    assert!(
+        status.message().contains(&relation.id),
+        "{}",
+        status.message()
+    );
     let events = server
         .service
         .store()
@@ -161,7 +196,11 @@ async fn a_relation_and_its_mirror_are_created_and_deleted_together(backend: Bac
         .await
         .expect("stream");
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    assert_eq!(types, ["relation.created", "relation.deleted"], "one event each way");
+    assert_eq!(
+        types,
+        ["relation.created", "relation.deleted"],
+        "one event each way"
+    );
 }
 
 async fn the_same_triple_or_its_mirror_twice_is_refused(backend: Backend) {
@@ -174,17 +213,32 @@ async fn the_same_triple_or_its_mirror_twice_is_refused(backend: Backend) {
         .await
         .expect("create")
         .into_inner();
-    let status = expect_code(client.create_relation(create(&c, "prospect_of", &a)).await, Code::AlreadyExists);
+    let status = expect_code(
+        client.create_relation(create(&c, "prospect_of", &a)).await,
+        Code::AlreadyExists,
+    );
     assert!(status.message().contains(&first.id), "{}", status.message());
-    let status = expect_code(client.create_relation(create(&a, "has_prospect", &c)).await, Code::AlreadyExists);
+    let status = expect_code(
+        client.create_relation(create(&a, "has_prospect", &c)).await,
+        Code::AlreadyExists,
+    );
     assert!(status.message().contains("mirror"), "{}", status.message());
 
     // A type that is its own symmetric: the reverse triple is the mirror.
-    client.create_relation(create(&a, "partner_of", &c)).await.expect("partners");
-    expect_code(client.create_relation(create(&c, "partner_of", &a)).await, Code::AlreadyExists);
+    client
+        .create_relation(create(&a, "partner_of", &c))
+        .await
+        .expect("partners");
+    expect_code(
+        client.create_relation(create(&c, "partner_of", &a)).await,
+        Code::AlreadyExists,
+    );
     assert_eq!(
         relations_of(client, &c).await,
-        [("partner_of".to_owned(), a.id.clone()), ("prospect_of".to_owned(), a.id.clone())]
+        [
+            ("partner_of".to_owned(), a.id.clone()),
+            ("prospect_of".to_owned(), a.id.clone())
+        ]
     );
 }
 
@@ -198,23 +252,55 @@ async fn unknown_and_gone_entities_are_refused(backend: Backend) {
     let unknown = reference(ORGANISATION, &uuid::Uuid::now_v7().to_string());
     let client = &mut server.client;
 
-    let status = expect_code(client.create_relation(create(&a, "partner_of", &unknown)).await, Code::NotFound);
-    assert!(status.message().contains(&unknown.id), "{}", status.message());
     let status = expect_code(
-        client.create_relation(create(&a, "partner_of", &gone)).await,
+        client
+            .create_relation(create(&a, "partner_of", &unknown))
+            .await,
+        Code::NotFound,
+    );
+    assert!(
+        status.message().contains(&unknown.id),
+        "{}",
+        status.message()
+    );
+    let status = expect_code(
+        client
+            .create_relation(create(&a, "partner_of", &gone))
+            .await,
         Code::FailedPrecondition,
     );
-    assert_eq!(status.message(), format!("contacts.organisation {} was purged", gone.id));
+    assert_eq!(
+        status.message(),
+        format!("contacts.organisation {} was purged", gone.id)
+    );
     let status = expect_code(
-        client.create_relation(create(&reference(PERSON, &a.id), "partner_of", &trashed)).await,
+        client
+            .create_relation(create(&reference(PERSON, &a.id), "partner_of", &trashed))
+            .await,
         Code::InvalidArgument,
     );
-    assert!(status.message().contains("is a contacts.organisation"), "{}", status.message());
-    let status = expect_code(client.create_relation(create(&a, "no_such_predicate", &trashed)).await, Code::NotFound);
-    assert!(status.message().contains("no_such_predicate"), "{}", status.message());
+    assert!(
+        status.message().contains("is a contacts.organisation"),
+        "{}",
+        status.message()
+    );
+    let status = expect_code(
+        client
+            .create_relation(create(&a, "no_such_predicate", &trashed))
+            .await,
+        Code::NotFound,
+    );
+    assert!(
+        status.message().contains("no_such_predicate"),
+        "{}",
+        status.message()
+    );
 
     // In the trash is still there: the relation is made, shown as trashed.
-    client.create_relation(create(&a, "partner_of", &trashed)).await.expect("trashed entity");
+    client
+        .create_relation(create(&a, "partner_of", &trashed))
+        .await
+        .expect("trashed entity");
     let page = client
         .list_entity_relations(pb::ListEntityRelationsRequest {
             entity: Some(a.clone()),
@@ -233,29 +319,59 @@ async fn kinds_are_checked_on_both_sides(backend: Backend) {
     let untel = server.contacts.organisation("UnTel", &[]).await;
     let client = &mut server.client;
     let status = expect_code(
-        client.create_relation(create(&untel, "employed_by", &untel)).await,
+        client
+            .create_relation(create(&untel, "employed_by", &untel))
+            .await,
         Code::InvalidArgument,
     );
     assert!(status.message().contains("itself"), "{}", status.message());
     let status = expect_code(
-        client.create_relation(create(&untel, "employed_by", &marcel)).await,
+        client
+            .create_relation(create(&untel, "employed_by", &marcel))
+            .await,
         Code::FailedPrecondition,
     );
-    assert!(status.message().starts_with("subject contacts.organisation"), "{}", status.message());
-    assert!(status.message().contains("\"employed_by\""), "{}", status.message());
+    assert!(
+        status
+            .message()
+            .starts_with("subject contacts.organisation"),
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.message().contains("\"employed_by\""),
+        "{}",
+        status.message()
+    );
     let status = expect_code(
-        client.create_relation(create(&marcel, "employed_by", &jeanne)).await,
+        client
+            .create_relation(create(&marcel, "employed_by", &jeanne))
+            .await,
         Code::FailedPrecondition,
     );
-    assert!(status.message().starts_with("object contacts.person"), "{}", status.message());
-    assert!(status.message().contains("\"employs\""), "names the symmetric: {}", status.message());
+    assert!(
+        status.message().starts_with("object contacts.person"),
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.message().contains("\"employs\""),
+        "names the symmetric: {}",
+        status.message()
+    );
 }
 
 async fn tags_required_and_forbidden_are_checked(backend: Backend) {
     let mut server = Server::start(backend).await;
-    let qualified = server.contacts.organisation("Qualified", &["qualified"]).await;
+    let qualified = server
+        .contacts
+        .organisation("Qualified", &["qualified"])
+        .await;
     let plain = server.contacts.organisation("Plain", &[]).await;
-    let banned = server.contacts.organisation("Banned", &["blacklisted"]).await;
+    let banned = server
+        .contacts
+        .organisation("Banned", &["blacklisted"])
+        .await;
     let client = &mut server.client;
     client
         .create_relation_type(pb::CreateRelationTypeRequest {
@@ -277,12 +393,39 @@ async fn tags_required_and_forbidden_are_checked(backend: Backend) {
         })
         .await
         .expect("custom type");
-    let status = expect_code(client.create_relation(create(&plain, "lead_of", &qualified)).await, Code::FailedPrecondition);
-    assert!(status.message().contains("must carry the tag \"qualified\""), "{}", status.message());
-    let status = expect_code(client.create_relation(create(&qualified, "lead_of", &banned)).await, Code::FailedPrecondition);
-    assert!(status.message().contains("\"blacklisted\""), "{}", status.message());
-    assert!(status.message().contains("has_lead"), "{}", status.message());
-    client.create_relation(create(&qualified, "lead_of", &plain)).await.expect("fits");
+    let status = expect_code(
+        client
+            .create_relation(create(&plain, "lead_of", &qualified))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(
+        status
+            .message()
+            .contains("must carry the tag \"qualified\""),
+        "{}",
+        status.message()
+    );
+    let status = expect_code(
+        client
+            .create_relation(create(&qualified, "lead_of", &banned))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(
+        status.message().contains("\"blacklisted\""),
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.message().contains("has_lead"),
+        "{}",
+        status.message()
+    );
+    client
+        .create_relation(create(&qualified, "lead_of", &plain))
+        .await
+        .expect("fits");
 
     // A tag added later (an update in contacts) lets the relation in.
     server
@@ -311,8 +454,17 @@ async fn tags_required_and_forbidden_are_checked(backend: Backend) {
 async fn an_entity_cannot_be_related_to_itself(backend: Backend) {
     let mut server = Server::start(backend).await;
     let a = server.contacts.organisation("A", &[]).await;
-    let status = expect_code(server.client.create_relation(create(&a, "partner_of", &a)).await, Code::InvalidArgument);
-    assert_eq!(status.message(), format!("contacts.organisation {} cannot be related to itself", a.id));
+    let status = expect_code(
+        server
+            .client
+            .create_relation(create(&a, "partner_of", &a))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(
+        status.message(),
+        format!("contacts.organisation {} cannot be related to itself", a.id)
+    );
 }
 
 async fn internal_types_are_for_the_system_only(backend: Backend) {
@@ -334,7 +486,10 @@ async fn internal_types_are_for_the_system_only(backend: Backend) {
         internal: true,
         ..Default::default()
     };
-    expect_code(client.create_relation_type(definition.clone()).await, Code::PermissionDenied);
+    expect_code(
+        client.create_relation_type(definition.clone()).await,
+        Code::PermissionDenied,
+    );
     let internal = client
         .create_relation_type(as_actor(definition, "system:billing"))
         .await
@@ -342,21 +497,34 @@ async fn internal_types_are_for_the_system_only(backend: Backend) {
         .into_inner();
     assert!(internal.internal && !internal.custom);
 
-    let status = expect_code(client.create_relation(create(&a, "billed_to", &b)).await, Code::PermissionDenied);
-    assert!(status.message().contains("only the system"), "{}", status.message());
+    let status = expect_code(
+        client.create_relation(create(&a, "billed_to", &b)).await,
+        Code::PermissionDenied,
+    );
+    assert!(
+        status.message().contains("only the system"),
+        "{}",
+        status.message()
+    );
     let relation = client
         .create_relation(as_actor(create(&a, "billed_to", &b), "system:billing"))
         .await
         .expect("system creates the relation")
         .into_inner();
     expect_code(
-        client.delete_relation(pb::DeleteRelationRequest { id: relation.id.clone() }).await,
+        client
+            .delete_relation(pb::DeleteRelationRequest {
+                id: relation.id.clone(),
+            })
+            .await,
         Code::PermissionDenied,
     );
 
     // Such a relation holds its entities against a purge.
     let check = client
-        .check_purge(pb::CheckPurgeRequest { entity: Some(b.clone()) })
+        .check_purge(pb::CheckPurgeRequest {
+            entity: Some(b.clone()),
+        })
         .await
         .expect("check")
         .into_inner();
@@ -364,7 +532,9 @@ async fn internal_types_are_for_the_system_only(backend: Backend) {
     assert_eq!(check.internal_relations, 1);
     assert!(check.reason.contains("was_billed: 1"), "{}", check.reason);
     let check = client
-        .check_purge(pb::CheckPurgeRequest { entity: Some(a.clone()) })
+        .check_purge(pb::CheckPurgeRequest {
+            entity: Some(a.clone()),
+        })
         .await
         .expect("check")
         .into_inner();
@@ -378,11 +548,16 @@ async fn internal_types_are_for_the_system_only(backend: Backend) {
         .into_inner();
     assert!(listed.types.iter().all(|t| t.id != "billed_to"));
     client
-        .delete_relation(as_actor(pb::DeleteRelationRequest { id: relation.id }, "system:billing"))
+        .delete_relation(as_actor(
+            pb::DeleteRelationRequest { id: relation.id },
+            "system:billing",
+        ))
         .await
         .expect("system deletes");
     let check = client
-        .check_purge(pb::CheckPurgeRequest { entity: Some(b.clone()) })
+        .check_purge(pb::CheckPurgeRequest {
+            entity: Some(b.clone()),
+        })
         .await
         .expect("check")
         .into_inner();
@@ -410,7 +585,10 @@ async fn bulk_creation_is_all_or_nothing(backend: Backend) {
         Code::FailedPrecondition,
     );
     assert_eq!(field_of(&status), "triples[1]");
-    assert!(relations_of(client, &a).await.is_empty(), "nothing of a refused batch");
+    assert!(
+        relations_of(client, &a).await.is_empty(),
+        "nothing of a refused batch"
+    );
 
     let status = expect_code(
         client
@@ -422,7 +600,11 @@ async fn bulk_creation_is_all_or_nothing(backend: Backend) {
         Code::AlreadyExists,
     );
     assert_eq!(field_of(&status), "triples[1]");
-    assert!(status.message().contains("repeated in this request"), "{}", status.message());
+    assert!(
+        status.message().contains("repeated in this request"),
+        "{}",
+        status.message()
+    );
 
     let created = client
         .create_relations(pb::CreateRelationsRequest {
@@ -463,8 +645,14 @@ async fn the_same_relations_go_to_several_subjects(backend: Backend) {
         .add_relations_to_subjects(pb::AddRelationsToSubjectsRequest {
             subjects: people.to_vec(),
             relations: vec![
-                pb::PredicateObject { predicate: "employed_by".into(), object: Some(untel.clone()) },
-                pb::PredicateObject { predicate: "customer_of".into(), object: Some(partner.clone()) },
+                pb::PredicateObject {
+                    predicate: "employed_by".into(),
+                    object: Some(untel.clone()),
+                },
+                pb::PredicateObject {
+                    predicate: "customer_of".into(),
+                    object: Some(partner.clone()),
+                },
             ],
             skip_existing: false,
         })
@@ -477,14 +665,21 @@ async fn the_same_relations_go_to_several_subjects(backend: Backend) {
         client
             .add_relations_to_subjects(pb::AddRelationsToSubjectsRequest {
                 subjects: vec![untel.clone(), people[0].clone()],
-                relations: vec![pb::PredicateObject { predicate: "manages".into(), object: Some(partner.clone()) }],
+                relations: vec![pb::PredicateObject {
+                    predicate: "manages".into(),
+                    object: Some(partner.clone()),
+                }],
                 skip_existing: false,
             })
             .await,
         Code::FailedPrecondition,
     );
     assert_eq!(field_of(&status), "subjects[0].relations[0]");
-    assert_eq!(relations_of(client, &partner).await.len(), 3, "none of the refused call");
+    assert_eq!(
+        relations_of(client, &partner).await.len(),
+        3,
+        "none of the refused call"
+    );
 }
 
 async fn bad_input_is_refused_with_the_field(backend: Backend) {
@@ -492,17 +687,38 @@ async fn bad_input_is_refused_with_the_field(backend: Backend) {
     let a = server.contacts.organisation("A", &[]).await;
     let client = &mut server.client;
     let cases: Vec<(pb::CreateRelationRequest, &str)> = vec![
-        (pb::CreateRelationRequest { subject: None, predicate: "partner_of".into(), object: Some(a.clone()) }, "subject"),
-        (create(&reference("person", "x"), "partner_of", &a), "subject.kind"),
+        (
+            pb::CreateRelationRequest {
+                subject: None,
+                predicate: "partner_of".into(),
+                object: Some(a.clone()),
+            },
+            "subject",
+        ),
+        (
+            create(&reference("person", "x"), "partner_of", &a),
+            "subject.kind",
+        ),
         (create(&a, "Partner Of", &a), "predicate"),
-        (create(&a, "partner_of", &reference(ORGANISATION, &"x".repeat(65))), "object.id"),
-        (create(&a, "partner_of", &reference(ORGANISATION, "a b")), "object.id"),
+        (
+            create(&a, "partner_of", &reference(ORGANISATION, &"x".repeat(65))),
+            "object.id",
+        ),
+        (
+            create(&a, "partner_of", &reference(ORGANISATION, "a b")),
+            "object.id",
+        ),
     ];
     for (request, field) in cases {
         let status = expect_code(client.create_relation(request).await, Code::InvalidArgument);
         assert_eq!(field_of(&status), field, "{}", status.message());
     }
-    let status = expect_code(client.get_relation(pb::GetRelationRequest { id: "nope".into() }).await, Code::InvalidArgument);
+    let status = expect_code(
+        client
+            .get_relation(pb::GetRelationRequest { id: "nope".into() })
+            .await,
+        Code::InvalidArgument,
+    );
     assert_eq!(field_of(&status), "id");
     let status = expect_code(
         client
@@ -528,7 +744,10 @@ async fn bad_input_is_refused_with_the_field(backend: Backend) {
     assert_eq!(field_of(&status), "predicates");
     let status = expect_code(
         client
-            .create_relations(pb::CreateRelationsRequest { triples: Vec::new(), skip_existing: false })
+            .create_relations(pb::CreateRelationsRequest {
+                triples: Vec::new(),
+                skip_existing: false,
+            })
             .await,
         Code::InvalidArgument,
     );

@@ -50,11 +50,22 @@ async fn built_in_types_are_installed_once(backend: Backend) {
         .expect("list")
         .into_inner();
     assert_eq!(listed.types.len(), 10);
-    let employed = listed.types.iter().find(|t| t.id == "employed_by").expect("employed_by");
-    assert_eq!(employed.object_side.as_ref().map(|s| s.id.as_str()), Some("employs"));
+    let employed = listed
+        .types
+        .iter()
+        .find(|t| t.id == "employed_by")
+        .expect("employed_by");
+    assert_eq!(
+        employed.object_side.as_ref().map(|s| s.id.as_str()),
+        Some("employs")
+    );
     assert!(employed.enabled && !employed.custom && !employed.internal);
     // Offered on a person's page: what a person can be the subject of.
-    let offered: Vec<&str> = listed.predicates.iter().map(|p| p.predicate.as_str()).collect();
+    let offered: Vec<&str> = listed
+        .predicates
+        .iter()
+        .map(|p| p.predicate.as_str())
+        .collect();
     assert!(offered.contains(&"employed_by") && offered.contains(&"manages"));
     assert!(!offered.contains(&"employs") && !offered.contains(&"has_subsidiary"));
 
@@ -62,7 +73,11 @@ async fn built_in_types_are_installed_once(backend: Backend) {
     let reopened = liaison_relations::RelationsService::open(&server.url, server.schema.clone())
         .await
         .expect("reopen");
-    assert_eq!(reopened.store().head_position().await.expect("head"), head, "nothing installed twice");
+    assert_eq!(
+        reopened.store().head_position().await.expect("head"),
+        head,
+        "nothing installed twice"
+    );
     reopened.store().close().await;
 }
 
@@ -89,17 +104,37 @@ async fn a_custom_type_is_created_edited_and_deleted(backend: Backend) {
     assert!(created.custom && created.enabled);
     let subject_id = created.subject_side.clone().unwrap_or_default().id;
     let object_id = created.object_side.clone().unwrap_or_default().id;
-    assert!(subject_id.starts_with("custom-") && object_id.starts_with("custom-") && subject_id != object_id);
+    assert!(
+        subject_id.starts_with("custom-")
+            && object_id.starts_with("custom-")
+            && subject_id != object_id
+    );
     let fetched = client
-        .get_relation_type(pb::GetRelationTypeRequest { id: object_id.clone() })
+        .get_relation_type(pb::GetRelationTypeRequest {
+            id: object_id.clone(),
+        })
         .await
         .expect("by the symmetric id")
         .into_inner();
     assert_eq!(fetched.id, subject_id);
 
-    let status = expect_code(client.create_relation_type(custom_type(&subject_id, "other")).await, Code::AlreadyExists);
-    assert!(status.message().contains(&subject_id), "{}", status.message());
-    let status = expect_code(client.create_relation_type(custom_type("same", "same")).await, Code::InvalidArgument);
+    let status = expect_code(
+        client
+            .create_relation_type(custom_type(&subject_id, "other"))
+            .await,
+        Code::AlreadyExists,
+    );
+    assert!(
+        status.message().contains(&subject_id),
+        "{}",
+        status.message()
+    );
+    let status = expect_code(
+        client
+            .create_relation_type(custom_type("same", "same"))
+            .await,
+        Code::InvalidArgument,
+    );
     assert_eq!(field_of(&status), "object_side.id");
 
     let edited = client
@@ -120,14 +155,24 @@ async fn a_custom_type_is_created_edited_and_deleted(backend: Backend) {
         .expect("edit")
         .into_inner();
     assert_eq!(edited.subject_side.unwrap_or_default().label, "prospects");
-    assert_eq!(edited.object_side.unwrap_or_default().id, object_id, "ids stay");
+    assert_eq!(
+        edited.object_side.unwrap_or_default().id,
+        object_id,
+        "ids stay"
+    );
     let status = expect_code(
         client
             .update_relation_type(pb::UpdateRelationTypeRequest {
                 id: subject_id.clone(),
                 expected_version: created.version,
-                subject_side: Some(pb::PredicateSide { label: "x".into(), ..Default::default() }),
-                object_side: Some(pb::PredicateSide { label: "y".into(), ..Default::default() }),
+                subject_side: Some(pb::PredicateSide {
+                    label: "x".into(),
+                    ..Default::default()
+                }),
+                object_side: Some(pb::PredicateSide {
+                    label: "y".into(),
+                    ..Default::default()
+                }),
                 copiable: false,
             })
             .await,
@@ -139,27 +184,45 @@ async fn a_custom_type_is_created_edited_and_deleted(backend: Backend) {
         client
             .update_relation_type(pb::UpdateRelationTypeRequest {
                 id: "employed_by".into(),
-                subject_side: Some(pb::PredicateSide { label: "x".into(), ..Default::default() }),
-                object_side: Some(pb::PredicateSide { label: "y".into(), ..Default::default() }),
+                subject_side: Some(pb::PredicateSide {
+                    label: "x".into(),
+                    ..Default::default()
+                }),
+                object_side: Some(pb::PredicateSide {
+                    label: "y".into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .await,
         Code::FailedPrecondition,
     );
-    assert!(status.message().contains("built in"), "{}", status.message());
+    assert!(
+        status.message().contains("built in"),
+        "{}",
+        status.message()
+    );
     expect_code(
         client
-            .delete_relation_type(pb::DeleteRelationTypeRequest { id: "employed_by".into(), cascade: true })
+            .delete_relation_type(pb::DeleteRelationTypeRequest {
+                id: "employed_by".into(),
+                cascade: true,
+            })
             .await,
         Code::FailedPrecondition,
     );
 
     client
-        .delete_relation_type(pb::DeleteRelationTypeRequest { id: subject_id.clone(), cascade: false })
+        .delete_relation_type(pb::DeleteRelationTypeRequest {
+            id: subject_id.clone(),
+            cascade: false,
+        })
         .await
         .expect("delete an unused custom type");
     expect_code(
-        client.get_relation_type(pb::GetRelationTypeRequest { id: subject_id }).await,
+        client
+            .get_relation_type(pb::GetRelationTypeRequest { id: subject_id })
+            .await,
         Code::NotFound,
     );
 }
@@ -170,9 +233,18 @@ async fn an_edit_that_would_break_relations_is_refused_with_their_count(backend:
     let b = server.contacts.organisation("B", &[]).await;
     let c = server.contacts.organisation("C", &[]).await;
     let client = &mut server.client;
-    client.create_relation_type(custom_type("backs", "backed_by")).await.expect("type");
-    client.create_relation(create(&a, "backs", &b)).await.expect("a backs b");
-    client.create_relation(create(&c, "backs", &b)).await.expect("c backs b");
+    client
+        .create_relation_type(custom_type("backs", "backed_by"))
+        .await
+        .expect("type");
+    client
+        .create_relation(create(&a, "backs", &b))
+        .await
+        .expect("a backs b");
+    client
+        .create_relation(create(&c, "backs", &b))
+        .await
+        .expect("c backs b");
     let status = expect_code(
         client
             .update_relation_type(pb::UpdateRelationTypeRequest {
@@ -182,13 +254,20 @@ async fn an_edit_that_would_break_relations_is_refused_with_their_count(backend:
                     required_tags: vec!["vip".into()],
                     ..Default::default()
                 }),
-                object_side: Some(pb::PredicateSide { label: "is backed by".into(), ..Default::default() }),
+                object_side: Some(pb::PredicateSide {
+                    label: "is backed by".into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .await,
         Code::FailedPrecondition,
     );
-    assert!(status.message().starts_with("1 existing relation(s)"), "{}", status.message());
+    assert!(
+        status.message().starts_with("1 existing relation(s)"),
+        "{}",
+        status.message()
+    );
     let status = expect_code(
         client
             .update_relation_type(pb::UpdateRelationTypeRequest {
@@ -198,19 +277,30 @@ async fn an_edit_that_would_break_relations_is_refused_with_their_count(backend:
                     kinds: vec![PERSON.into()],
                     ..Default::default()
                 }),
-                object_side: Some(pb::PredicateSide { label: "is backed by".into(), ..Default::default() }),
+                object_side: Some(pb::PredicateSide {
+                    label: "is backed by".into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             })
             .await,
         Code::FailedPrecondition,
     );
-    assert!(status.message().starts_with("2 existing relation(s)"), "{}", status.message());
+    assert!(
+        status.message().starts_with("2 existing relation(s)"),
+        "{}",
+        status.message()
+    );
     let current = client
         .get_relation_type(pb::GetRelationTypeRequest { id: "backs".into() })
         .await
         .expect("type")
         .into_inner();
-    assert_eq!(current.subject_side.unwrap_or_default().kinds, [ORGANISATION], "unchanged");
+    assert_eq!(
+        current.subject_side.unwrap_or_default().kinds,
+        [ORGANISATION],
+        "unchanged"
+    );
     assert_eq!(current.relation_count, 2);
 }
 
@@ -220,28 +310,56 @@ async fn a_disabled_type_keeps_its_relations_and_takes_no_new_one(backend: Backe
     let b = server.contacts.organisation("B", &[]).await;
     let c = server.contacts.organisation("C", &[]).await;
     let client = &mut server.client;
-    client.create_relation(create(&b, "customer_of", &a)).await.expect("customer");
+    client
+        .create_relation(create(&b, "customer_of", &a))
+        .await
+        .expect("customer");
     let disabled = client
-        .set_relation_type_enabled(pb::SetRelationTypeEnabledRequest { id: "supplier_of".into(), enabled: false })
+        .set_relation_type_enabled(pb::SetRelationTypeEnabledRequest {
+            id: "supplier_of".into(),
+            enabled: false,
+        })
         .await
         .expect("disable by either side")
         .into_inner();
     assert!(!disabled.enabled);
-    let status = expect_code(client.create_relation(create(&c, "customer_of", &a)).await, Code::FailedPrecondition);
-    assert!(status.message().contains("disabled"), "{}", status.message());
-    expect_code(client.create_relation(create(&a, "supplier_of", &c)).await, Code::FailedPrecondition);
-    assert_eq!(relations_of(client, &a).await, [("supplier_of".to_owned(), b.id.clone())]);
+    let status = expect_code(
+        client.create_relation(create(&c, "customer_of", &a)).await,
+        Code::FailedPrecondition,
+    );
+    assert!(
+        status.message().contains("disabled"),
+        "{}",
+        status.message()
+    );
+    expect_code(
+        client.create_relation(create(&a, "supplier_of", &c)).await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(
+        relations_of(client, &a).await,
+        [("supplier_of".to_owned(), b.id.clone())]
+    );
     let listed = client
         .list_relation_types(pb::ListRelationTypesRequest::default())
         .await
         .expect("list")
         .into_inner();
-    assert!(listed.types.iter().all(|t| t.id != "customer_of"), "disabled types are not offered");
+    assert!(
+        listed.types.iter().all(|t| t.id != "customer_of"),
+        "disabled types are not offered"
+    );
     client
-        .set_relation_type_enabled(pb::SetRelationTypeEnabledRequest { id: "customer_of".into(), enabled: true })
+        .set_relation_type_enabled(pb::SetRelationTypeEnabledRequest {
+            id: "customer_of".into(),
+            enabled: true,
+        })
         .await
         .expect("enable");
-    client.create_relation(create(&c, "customer_of", &a)).await.expect("enabled again");
+    client
+        .create_relation(create(&c, "customer_of", &a))
+        .await
+        .expect("enabled again");
 }
 
 async fn deleting_a_type_with_relations_needs_a_cascade(backend: Backend) {
@@ -250,24 +368,49 @@ async fn deleting_a_type_with_relations_needs_a_cascade(backend: Backend) {
     let b = server.contacts.organisation("B", &[]).await;
     let c = server.contacts.organisation("C", &[]).await;
     let client = &mut server.client;
-    client.create_relation_type(custom_type("backs", "backed_by")).await.expect("type");
-    client.create_relation(create(&a, "backs", &b)).await.expect("relation");
-    client.create_relation(create(&c, "backed_by", &a)).await.expect("relation");
-    client.create_relation(create(&a, "partner_of", &c)).await.expect("other type");
+    client
+        .create_relation_type(custom_type("backs", "backed_by"))
+        .await
+        .expect("type");
+    client
+        .create_relation(create(&a, "backs", &b))
+        .await
+        .expect("relation");
+    client
+        .create_relation(create(&c, "backed_by", &a))
+        .await
+        .expect("relation");
+    client
+        .create_relation(create(&a, "partner_of", &c))
+        .await
+        .expect("other type");
     let status = expect_code(
         client
-            .delete_relation_type(pb::DeleteRelationTypeRequest { id: "backs".into(), cascade: false })
+            .delete_relation_type(pb::DeleteRelationTypeRequest {
+                id: "backs".into(),
+                cascade: false,
+            })
             .await,
         Code::FailedPrecondition,
     );
-    assert!(status.message().contains("still has 2 relation(s)"), "{}", status.message());
+    assert!(
+        status.message().contains("still has 2 relation(s)"),
+        "{}",
+        status.message()
+    );
     let removed = client
-        .delete_relation_type(pb::DeleteRelationTypeRequest { id: "backs".into(), cascade: true })
+        .delete_relation_type(pb::DeleteRelationTypeRequest {
+            id: "backs".into(),
+            cascade: true,
+        })
         .await
         .expect("cascade")
         .into_inner();
     assert_eq!(removed.relations_removed, 2);
-    assert_eq!(relations_of(client, &a).await, [("partner_of".to_owned(), c.id.clone())]);
+    assert_eq!(
+        relations_of(client, &a).await,
+        [("partner_of".to_owned(), c.id.clone())]
+    );
     assert!(relations_of(client, &b).await.is_empty());
 }
 
@@ -276,19 +419,36 @@ async fn a_purged_or_erased_entity_loses_its_relations(backend: Backend) {
     let a = server.contacts.organisation("A", &[]).await;
     let b = server.contacts.organisation("B", &[]).await;
     let marcel = server.contacts.person("Marcel", "Dupont").await;
-    server.client.create_relation(create(&b, "customer_of", &a)).await.expect("relation");
-    server.client.create_relation(create(&marcel, "employed_by", &a)).await.expect("relation");
+    server
+        .client
+        .create_relation(create(&b, "customer_of", &a))
+        .await
+        .expect("relation");
+    server
+        .client
+        .create_relation(create(&marcel, "employed_by", &a))
+        .await
+        .expect("relation");
 
     server.contacts.trash(&b).await;
-    assert_eq!(relations_of(&mut server.client, &a).await.len(), 2, "the trash keeps relations");
+    assert_eq!(
+        relations_of(&mut server.client, &a).await.len(),
+        2,
+        "the trash keeps relations"
+    );
     server.contacts.purge(&b).await;
-    assert_eq!(relations_of(&mut server.client, &a).await, [("employs".to_owned(), marcel.id.clone())]);
+    assert_eq!(
+        relations_of(&mut server.client, &a).await,
+        [("employs".to_owned(), marcel.id.clone())]
+    );
 
     server.contacts.erase(&marcel).await;
     assert!(relations_of(&mut server.client, &a).await.is_empty());
     let entity = server
         .client
-        .get_entity(pb::GetEntityRequest { entity: Some(marcel.clone()) })
+        .get_entity(pb::GetEntityRequest {
+            entity: Some(marcel.clone()),
+        })
         .await
         .expect("registry")
         .into_inner();
@@ -302,7 +462,10 @@ async fn a_purged_or_erased_entity_loses_its_relations(backend: Backend) {
         .filter(|e| e.event_type == "relation.deleted")
         .map(|e| {
             use prost::Message;
-            match pb::RelationEvent::decode(e.payload.as_slice()).expect("decode").event {
+            match pb::RelationEvent::decode(e.payload.as_slice())
+                .expect("decode")
+                .event
+            {
                 Some(pb::relation_event::Event::Deleted(deleted)) => deleted.cause,
                 other => panic!("unexpected {other:?}"),
             }
@@ -310,9 +473,15 @@ async fn a_purged_or_erased_entity_loses_its_relations(backend: Backend) {
         .collect();
     assert_eq!(
         causes,
-        [pb::DeletionCause::EntityPurged as i32, pb::DeletionCause::EntityErased as i32]
+        [
+            pb::DeletionCause::EntityPurged as i32,
+            pb::DeletionCause::EntityErased as i32
+        ]
     );
-    assert!(log.iter().filter(|e| e.event_type == "relation.deleted").all(|e| e.metadata.actor == "system:relations"));
+    assert!(log
+        .iter()
+        .filter(|e| e.event_type == "relation.deleted")
+        .all(|e| e.metadata.actor == "system:relations"));
 }
 
 async fn a_merge_moves_relations_to_the_survivor_without_duplicates(backend: Backend) {
@@ -322,21 +491,48 @@ async fn a_merge_moves_relations_to_the_survivor_without_duplicates(backend: Bac
     let b = server.contacts.organisation("B", &[]).await;
     let c = server.contacts.organisation("C", &[]).await;
     let client = &mut server.client;
-    client.create_relation(create(&b, "customer_of", &a)).await.expect("relation");
-    client.create_relation(create(&b, "customer_of", &a_dup)).await.expect("duplicate once merged");
-    client.create_relation(create(&c, "prospect_of", &a_dup)).await.expect("moves");
-    client.create_relation(create(&a, "partner_of", &a_dup)).await.expect("would link a to itself");
+    client
+        .create_relation(create(&b, "customer_of", &a))
+        .await
+        .expect("relation");
+    client
+        .create_relation(create(&b, "customer_of", &a_dup))
+        .await
+        .expect("duplicate once merged");
+    client
+        .create_relation(create(&c, "prospect_of", &a_dup))
+        .await
+        .expect("moves");
+    client
+        .create_relation(create(&a, "partner_of", &a_dup))
+        .await
+        .expect("would link a to itself");
 
     server.contacts.merge(&a, &a_dup).await;
     let client = &mut server.client;
     assert_eq!(
         relations_of(client, &a).await,
-        [("has_prospect".to_owned(), c.id.clone()), ("supplier_of".to_owned(), b.id.clone())]
+        [
+            ("has_prospect".to_owned(), c.id.clone()),
+            ("supplier_of".to_owned(), b.id.clone())
+        ]
     );
     assert!(relations_of(client, &a_dup).await.is_empty());
-    assert_eq!(relations_of(client, &b).await, [("customer_of".to_owned(), a.id.clone())]);
-    let status = expect_code(client.create_relation(create(&b, "partner_of", &a_dup)).await, Code::FailedPrecondition);
-    assert!(status.message().contains(&format!("merged into {}", a.id)), "{}", status.message());
+    assert_eq!(
+        relations_of(client, &b).await,
+        [("customer_of".to_owned(), a.id.clone())]
+    );
+    let status = expect_code(
+        client
+            .create_relation(create(&b, "partner_of", &a_dup))
+            .await,
+        Code::FailedPrecondition,
+    );
+    assert!(
+        status.message().contains(&format!("merged into {}", a.id)),
+        "{}",
+        status.message()
+    );
 }
 
 async fn entity_relations_and_patterns_are_paged_and_filtered(backend: Backend) {
@@ -344,17 +540,28 @@ async fn entity_relations_and_patterns_are_paged_and_filtered(backend: Backend) 
     let hub = server.contacts.organisation("Hub", &[]).await;
     let mut customers = Vec::new();
     for index in 0..7 {
-        customers.push(server.contacts.organisation(&format!("Customer {index}"), &[]).await);
+        customers.push(
+            server
+                .contacts
+                .organisation(&format!("Customer {index}"), &[])
+                .await,
+        );
     }
     let people = [
         server.contacts.person("Ann", "A").await,
         server.contacts.person("Bob", "B").await,
     ];
     let client = &mut server.client;
-    let mut triples: Vec<pb::Triple> = customers.iter().map(|c| triple(c, "customer_of", &hub)).collect();
+    let mut triples: Vec<pb::Triple> = customers
+        .iter()
+        .map(|c| triple(c, "customer_of", &hub))
+        .collect();
     triples.extend(people.iter().map(|p| triple(p, "employed_by", &hub)));
     client
-        .create_relations(pb::CreateRelationsRequest { triples, skip_existing: false })
+        .create_relations(pb::CreateRelationsRequest {
+            triples,
+            skip_existing: false,
+        })
         .await
         .expect("bulk");
 
@@ -372,7 +579,11 @@ async fn entity_relations_and_patterns_are_paged_and_filtered(backend: Backend) 
             .expect("page")
             .into_inner();
         assert_eq!(page.total, 9);
-        seen.extend(page.relations.into_iter().map(|r| r.other.unwrap_or_default().id));
+        seen.extend(
+            page.relations
+                .into_iter()
+                .map(|r| r.other.unwrap_or_default().id),
+        );
         if page.next_page_token.is_empty() {
             break;
         }
@@ -394,7 +605,10 @@ async fn entity_relations_and_patterns_are_paged_and_filtered(backend: Backend) 
         .expect("by kind")
         .into_inner();
     assert_eq!(people_only.total, 2);
-    assert!(people_only.relations.iter().all(|r| r.predicate == "employs"));
+    assert!(people_only
+        .relations
+        .iter()
+        .all(|r| r.predicate == "employs"));
     let suppliers = client
         .list_entity_relations(pb::ListEntityRelationsRequest {
             entity: Some(hub.clone()),
@@ -429,7 +643,10 @@ async fn entity_relations_and_patterns_are_paged_and_filtered(backend: Backend) 
     }
     assert_eq!(count, 7);
     let everything = client
-        .find_triples(pb::FindTriplesRequest { page_size: 1, ..Default::default() })
+        .find_triples(pb::FindTriplesRequest {
+            page_size: 1,
+            ..Default::default()
+        })
         .await
         .expect("all")
         .into_inner();
@@ -442,21 +659,58 @@ async fn a_rebuild_equals_the_live_read_models(backend: Backend) {
     let b = server.contacts.organisation("B", &[]).await;
     let c = server.contacts.organisation("C", &[]).await;
     let client = &mut server.client;
-    client.create_relation_type(custom_type("backs", "backed_by")).await.expect("type");
-    client.create_relation(create(&a, "backs", &b)).await.expect("relation");
-    let removed = client.create_relation(create(&c, "partner_of", &b)).await.expect("relation").into_inner();
-    client.create_relation(create(&c, "customer_of", &a)).await.expect("relation");
-    client.delete_relation(pb::DeleteRelationRequest { id: removed.id }).await.expect("delete");
     client
-        .set_relation_type_enabled(pb::SetRelationTypeEnabledRequest { id: "backs".into(), enabled: false })
+        .create_relation_type(custom_type("backs", "backed_by"))
+        .await
+        .expect("type");
+    client
+        .create_relation(create(&a, "backs", &b))
+        .await
+        .expect("relation");
+    let removed = client
+        .create_relation(create(&c, "partner_of", &b))
+        .await
+        .expect("relation")
+        .into_inner();
+    client
+        .create_relation(create(&c, "customer_of", &a))
+        .await
+        .expect("relation");
+    client
+        .delete_relation(pb::DeleteRelationRequest { id: removed.id })
+        .await
+        .expect("delete");
+    client
+        .set_relation_type_enabled(pb::SetRelationTypeEnabledRequest {
+            id: "backs".into(),
+            enabled: false,
+        })
         .await
         .expect("disable");
     server.contacts.purge(&c).await;
 
-    let live = server.service.read_model().snapshot().await.expect("snapshot");
-    let replayed = server.service.store().rebuild_projections().await.expect("rebuild");
+    let live = server
+        .service
+        .read_model()
+        .snapshot()
+        .await
+        .expect("snapshot");
+    let replayed = server
+        .service
+        .store()
+        .rebuild_projections()
+        .await
+        .expect("rebuild");
     assert!(replayed > 10);
-    let rebuilt = server.service.read_model().snapshot().await.expect("snapshot");
+    let rebuilt = server
+        .service
+        .read_model()
+        .snapshot()
+        .await
+        .expect("snapshot");
     assert_eq!(live, rebuilt);
-    assert!(live.iter().any(|row| row == "relations: 2 rows"), "{live:?}");
+    assert!(
+        live.iter().any(|row| row == "relations: 2 rows"),
+        "{live:?}"
+    );
 }

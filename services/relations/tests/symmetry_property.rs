@@ -29,12 +29,27 @@ const PREDICATES: &[&str] = &[
 
 #[derive(Debug, Clone)]
 enum Op {
-    Create { subject: usize, predicate: usize, object: usize },
-    Delete { nth: usize },
-    Trash { entity: usize },
-    Purge { entity: usize },
-    Erase { person: usize },
-    Merge { survivor: usize, merged: usize },
+    Create {
+        subject: usize,
+        predicate: usize,
+        object: usize,
+    },
+    Delete {
+        nth: usize,
+    },
+    Trash {
+        entity: usize,
+    },
+    Purge {
+        entity: usize,
+    },
+    Erase {
+        person: usize,
+    },
+    Merge {
+        survivor: usize,
+        merged: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -54,7 +69,12 @@ async fn run(backend: Backend, ops: Vec<Op>) {
     let mut server = Server::start(backend).await;
     let mut entities = Vec::new();
     for index in 0..ORGANISATIONS {
-        entities.push(server.contacts.organisation(&format!("O{index}"), &[]).await);
+        entities.push(
+            server
+                .contacts
+                .organisation(&format!("O{index}"), &[])
+                .await,
+        );
     }
     for index in 0..PERSONS {
         entities.push(server.contacts.person(&format!("P{index}"), "X").await);
@@ -62,12 +82,20 @@ async fn run(backend: Backend, ops: Vec<Op>) {
     let mut gone = vec![false; entities.len()];
     for op in ops {
         match op {
-            Op::Create { subject, predicate, object } => {
+            Op::Create {
+                subject,
+                predicate,
+                object,
+            } => {
                 // Refusals (kinds, duplicates, gone entities) are fine; the
                 // invariants must hold either way.
                 let _ = server
                     .client
-                    .create_relation(create(&entities[subject], PREDICATES[predicate], &entities[object]))
+                    .create_relation(create(
+                        &entities[subject],
+                        PREDICATES[predicate],
+                        &entities[object],
+                    ))
                     .await;
             }
             Op::Delete { nth } => {
@@ -75,7 +103,9 @@ async fn run(backend: Backend, ops: Vec<Op>) {
                 if let Some(relation_id) = all.keys().nth(nth % all.len().max(1)) {
                     server
                         .client
-                        .delete_relation(pb::DeleteRelationRequest { id: relation_id.clone() })
+                        .delete_relation(pb::DeleteRelationRequest {
+                            id: relation_id.clone(),
+                        })
                         .await
                         .expect("delete an existing relation");
                 }
@@ -86,11 +116,19 @@ async fn run(backend: Backend, ops: Vec<Op>) {
                 gone[entity] = true;
             }
             Op::Erase { person } if !gone[ORGANISATIONS + person] => {
-                server.contacts.erase(&entities[ORGANISATIONS + person]).await;
+                server
+                    .contacts
+                    .erase(&entities[ORGANISATIONS + person])
+                    .await;
                 gone[ORGANISATIONS + person] = true;
             }
-            Op::Merge { survivor, merged } if survivor != merged && !gone[survivor] && !gone[merged] => {
-                server.contacts.merge(&entities[survivor], &entities[merged]).await;
+            Op::Merge { survivor, merged }
+                if survivor != merged && !gone[survivor] && !gone[merged] =>
+            {
+                server
+                    .contacts
+                    .merge(&entities[survivor], &entities[merged])
+                    .await;
                 gone[merged] = true;
             }
             _ => {}
@@ -112,7 +150,10 @@ async fn all_triples(server: &mut Server) -> HashMap<String, Vec<pb::TripleMatch
         .into_inner();
     let mut by_relation: HashMap<String, Vec<pb::TripleMatch>> = HashMap::new();
     for triple in page.triples {
-        by_relation.entry(triple.relation_id.clone()).or_default().push(triple);
+        by_relation
+            .entry(triple.relation_id.clone())
+            .or_default()
+            .push(triple);
     }
     by_relation
 }
@@ -120,18 +161,31 @@ async fn all_triples(server: &mut Server) -> HashMap<String, Vec<pb::TripleMatch
 async fn check_invariants(server: &mut Server, entities: &[EntityRef], gone: &[bool]) {
     let by_relation = all_triples(server).await;
     for (relation_id, rows) in &by_relation {
-        assert_eq!(rows.len(), 2, "relation {relation_id} is not a pair: {rows:?}");
+        assert_eq!(
+            rows.len(),
+            2,
+            "relation {relation_id} is not a pair: {rows:?}"
+        );
         let (first, second) = (&rows[0], &rows[1]);
         assert_eq!(first.subject, second.object, "{rows:?}");
         assert_eq!(first.object, second.subject, "{rows:?}");
         let relation_type = server
             .client
-            .get_relation_type(pb::GetRelationTypeRequest { id: first.predicate.clone() })
+            .get_relation_type(pb::GetRelationTypeRequest {
+                id: first.predicate.clone(),
+            })
             .await
             .expect("type of a stored predicate")
             .into_inner();
-        let sides = [relation_type.subject_side.unwrap_or_default().id, relation_type.object_side.unwrap_or_default().id];
-        let symmetric = if first.predicate == sides[0] { &sides[1] } else { &sides[0] };
+        let sides = [
+            relation_type.subject_side.unwrap_or_default().id,
+            relation_type.object_side.unwrap_or_default().id,
+        ];
+        let symmetric = if first.predicate == sides[0] {
+            &sides[1]
+        } else {
+            &sides[0]
+        };
         assert_eq!(&second.predicate, symmetric, "{rows:?}");
     }
     for (entity, gone) in entities.iter().zip(gone) {
@@ -140,10 +194,28 @@ async fn check_invariants(server: &mut Server, entities: &[EntityRef], gone: &[b
             assert!(seen.is_empty(), "{} is gone but has {seen:?}", entity.id);
         }
     }
-    let live = server.service.read_model().snapshot().await.expect("snapshot");
-    server.service.store().rebuild_projections().await.expect("rebuild");
-    let rebuilt = server.service.read_model().snapshot().await.expect("snapshot");
-    assert_eq!(live, rebuilt, "a rebuild from the log equals the live read models");
+    let live = server
+        .service
+        .read_model()
+        .snapshot()
+        .await
+        .expect("snapshot");
+    server
+        .service
+        .store()
+        .rebuild_projections()
+        .await
+        .expect("rebuild");
+    let rebuilt = server
+        .service
+        .read_model()
+        .snapshot()
+        .await
+        .expect("snapshot");
+    assert_eq!(
+        live, rebuilt,
+        "a rebuild from the log equals the live read models"
+    );
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -61,7 +61,9 @@ macro_rules! counting_projections {
                 Ok(())
             }
             fn reacts_to(&self, envelope: &liaison_proto::events::v1::EventEnvelope) -> bool {
-                envelope.event_type.starts_with(liaison_eventstore::conformance::REACT_TYPE)
+                envelope
+                    .event_type
+                    .starts_with(liaison_eventstore::conformance::REACT_TYPE)
             }
             async fn react(
                 &self,

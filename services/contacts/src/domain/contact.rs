@@ -112,7 +112,7 @@ impl Contact {
         }
     }
 
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         let kind = self.kind.map(Kind::as_str).unwrap_or("contact");
         format!("{kind} {}", self.id)
     }

@@ -64,7 +64,11 @@ pub fn entity_ref(field: &str, entity: Option<EntityRef>) -> Result<EntityRef, R
             "an entity id is required",
         ));
     }
-    if id.len() > MAX_ID_LEN || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if id.len() > MAX_ID_LEN
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err(RelationsError::invalid(
             format!("{field}.id"),
             format!("{id:?} is not a valid entity id (letters, digits, '-' and '_', at most {MAX_ID_LEN})"),
@@ -81,14 +85,18 @@ pub fn entity_kind(field: &str, kind: &str) -> Result<String, RelationsError> {
     let kind = kind.trim();
     let valid = kind.split_once('.').is_some_and(|(service, name)| {
         let part = |s: &str| {
-            !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         };
         part(service) && part(name)
     });
     if !valid || kind.len() > MAX_ID_LEN {
         return Err(RelationsError::invalid(
             field,
-            format!("{kind:?} is not an entity kind (expected <service>.<kind>, e.g. contacts.person)"),
+            format!(
+                "{kind:?} is not an entity kind (expected <service>.<kind>, e.g. contacts.person)"
+            ),
         ));
     }
     Ok(kind.to_owned())
@@ -134,7 +142,10 @@ mod tests {
     #[test]
     fn entity_refs_are_checked_and_trimmed() {
         let ok = entity_ref("subject", reference(" contacts.person ", " abc-1 ")).expect("valid");
-        assert_eq!((ok.kind.as_str(), ok.id.as_str()), ("contacts.person", "abc-1"));
+        assert_eq!(
+            (ok.kind.as_str(), ok.id.as_str()),
+            ("contacts.person", "abc-1")
+        );
         let error = entity_ref("subject", reference("person", "x")).expect_err("no service");
         assert!(error.to_string().starts_with("subject.kind:"), "{error}");
         let error = entity_ref("object", reference("contacts.person", "a|b")).expect_err("bad id");
@@ -145,7 +156,10 @@ mod tests {
 
     #[test]
     fn predicate_ids_use_a_small_alphabet() {
-        assert_eq!(predicate_id("p", " employed_by ").expect("valid"), "employed_by");
+        assert_eq!(
+            predicate_id("p", " employed_by ").expect("valid"),
+            "employed_by"
+        );
         assert!(predicate_id("p", "Employed By").is_err());
         assert!(predicate_id("p", "").is_err());
         assert!(predicate_id("p", &"x".repeat(65)).is_err());

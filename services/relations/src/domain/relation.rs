@@ -8,6 +8,7 @@ use pb::relation_event::Event;
 use super::entity::Entity;
 use super::relation_type::RelationType;
 use super::Caller;
+use crate::error::{Rule, Violation};
 use crate::RelationsError;
 
 pub fn event_type(event: &Event) -> &'static str {
@@ -71,33 +72,26 @@ pub fn check_side(
     entity: &Entity,
     side: &pb::PredicateSide,
 ) -> Result<(), RelationsError> {
-    if !side.kinds.is_empty() && !side.kinds.contains(&entity.reference.kind) {
-        return Err(RelationsError::KindNotAllowed {
+    let violation = |rule| {
+        Err(RelationsError::Constraint(Box::new(Violation {
             side: position,
             entity: entity.describe(),
-            kind: entity.reference.kind.clone(),
             predicate: side.id.clone(),
             label: side.label.clone(),
+            rule,
+        })))
+    };
+    if !side.kinds.is_empty() && !side.kinds.contains(&entity.reference.kind) {
+        return violation(Rule::Kind {
+            kind: entity.reference.kind.clone(),
             allowed: side.kinds.join(", "),
         });
     }
     if let Some(tag) = side.required_tags.iter().find(|tag| !entity.has_tag(tag)) {
-        return Err(RelationsError::MissingTag {
-            side: position,
-            entity: entity.describe(),
-            tag: tag.clone(),
-            predicate: side.id.clone(),
-            label: side.label.clone(),
-        });
+        return violation(Rule::MissingTag(tag.clone()));
     }
     if let Some(tag) = side.forbidden_tags.iter().find(|tag| entity.has_tag(tag)) {
-        return Err(RelationsError::ForbiddenTag {
-            side: position,
-            entity: entity.describe(),
-            tag: tag.clone(),
-            predicate: side.id.clone(),
-            label: side.label.clone(),
-        });
+        return violation(Rule::ForbiddenTag(tag.clone()));
     }
     Ok(())
 }

@@ -186,7 +186,9 @@ pub fn decide(state: &RelationType, command: Command) -> Result<Vec<Event>, Rela
         Command::SetEnabled(false) => Ok(vec![Event::Disabled(pb::RelationTypeDisabled {})]),
         Command::Delete { relations_removed } => {
             require_custom(state, "deleted")?;
-            Ok(vec![Event::Deleted(pb::RelationTypeDeleted { relations_removed })])
+            Ok(vec![Event::Deleted(pb::RelationTypeDeleted {
+                relations_removed,
+            })])
         }
     }
 }
@@ -237,7 +239,8 @@ pub fn normalise_side(
     side: Option<pb::PredicateSide>,
     id: Option<String>,
 ) -> Result<pb::PredicateSide, RelationsError> {
-    let side = side.ok_or_else(|| RelationsError::invalid(field, "both sides of a type are required"))?;
+    let side =
+        side.ok_or_else(|| RelationsError::invalid(field, "both sides of a type are required"))?;
     let pb::PredicateSide {
         id: given_id,
         label,
@@ -250,16 +253,22 @@ pub fn normalise_side(
         None => predicate_id(&format!("{field}.id"), &given_id)?,
     };
     let label = label.trim().to_owned();
-    if label.is_empty() || label.chars().count() > MAX_LABEL_LEN || label.chars().any(char::is_control) {
+    if label.is_empty()
+        || label.chars().count() > MAX_LABEL_LEN
+        || label.chars().any(char::is_control)
+    {
         return Err(RelationsError::invalid(
             format!("{field}.label"),
             format!("a predicate needs a label of 1 to {MAX_LABEL_LEN} printable characters"),
         ));
     }
-    let kinds = list(&format!("{field}.kinds"), kinds, |field, kind| entity_kind(field, kind))?;
+    let kinds = list(&format!("{field}.kinds"), kinds, |field, kind| {
+        entity_kind(field, kind)
+    })?;
     let tag = |field: &str, tag: &str| {
         let tag = tag.trim();
-        if tag.is_empty() || tag.chars().count() > MAX_TAG_LEN || tag.chars().any(char::is_control) {
+        if tag.is_empty() || tag.chars().count() > MAX_TAG_LEN || tag.chars().any(char::is_control)
+        {
             return Err(RelationsError::invalid(
                 field,
                 format!("a tag has 1 to {MAX_TAG_LEN} printable characters"),
@@ -269,10 +278,11 @@ pub fn normalise_side(
     };
     let required_tags = list(&format!("{field}.required_tags"), required_tags, tag)?;
     let forbidden_tags = list(&format!("{field}.forbidden_tags"), forbidden_tags, tag)?;
-    if let Some(both) = required_tags
-        .iter()
-        .find(|required| forbidden_tags.iter().any(|f| f.eq_ignore_ascii_case(required)))
-    {
+    if let Some(both) = required_tags.iter().find(|required| {
+        forbidden_tags
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(required))
+    }) {
         return Err(RelationsError::invalid(
             format!("{field}.forbidden_tags"),
             format!("tag {both:?} cannot be both required and forbidden"),
@@ -294,7 +304,10 @@ fn list(
     check: impl Fn(&str, &str) -> Result<String, RelationsError>,
 ) -> Result<Vec<String>, RelationsError> {
     if items.len() > MAX_LIST_LEN {
-        return Err(RelationsError::invalid(field, format!("at most {MAX_LIST_LEN} items")));
+        return Err(RelationsError::invalid(
+            field,
+            format!("at most {MAX_LIST_LEN} items"),
+        ));
     }
     let mut checked: Vec<String> = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
@@ -312,7 +325,12 @@ pub fn builtins() -> Vec<pb::RelationTypeCreated> {
     let both = &[PERSON, ORGANISATION][..];
     let person = &[PERSON][..];
     let organisation = &[ORGANISATION][..];
-    let pair = |id: &str, label: &str, kinds: &[&str], sym_id: &str, sym_label: &str, sym_kinds: &[&str]| {
+    let pair = |id: &str,
+                label: &str,
+                kinds: &[&str],
+                sym_id: &str,
+                sym_label: &str,
+                sym_kinds: &[&str]| {
         pb::RelationTypeCreated {
             subject_side: Some(side(id, label, kinds)),
             object_side: Some(side(sym_id, sym_label, sym_kinds)),
@@ -331,11 +349,46 @@ pub fn builtins() -> Vec<pb::RelationTypeCreated> {
         copiable: true,
     };
     vec![
-        pair("employed_by", "is employed by", person, "employs", "employs", organisation),
-        pair("manages", "manages", person, "managed_by", "is managed by", organisation),
-        pair("customer_of", "is a customer of", both, "supplier_of", "is a supplier of", both),
-        pair("prospect_of", "is a prospect of", both, "has_prospect", "has as prospect", both),
-        pair("suspect_of", "is a suspect of", both, "has_suspect", "has as suspect", both),
+        pair(
+            "employed_by",
+            "is employed by",
+            person,
+            "employs",
+            "employs",
+            organisation,
+        ),
+        pair(
+            "manages",
+            "manages",
+            person,
+            "managed_by",
+            "is managed by",
+            organisation,
+        ),
+        pair(
+            "customer_of",
+            "is a customer of",
+            both,
+            "supplier_of",
+            "is a supplier of",
+            both,
+        ),
+        pair(
+            "prospect_of",
+            "is a prospect of",
+            both,
+            "has_prospect",
+            "has as prospect",
+            both,
+        ),
+        pair(
+            "suspect_of",
+            "is a suspect of",
+            both,
+            "has_suspect",
+            "has as suspect",
+            both,
+        ),
         pair(
             "inactive_customer_of",
             "is an inactive customer of",
@@ -354,7 +407,14 @@ pub fn builtins() -> Vec<pb::RelationTypeCreated> {
             "has as subsidiary",
             organisation,
         ),
-        pair("owns", "owns", both, "belongs_to", "belongs to", organisation),
+        pair(
+            "owns",
+            "owns",
+            both,
+            "belongs_to",
+            "belongs to",
+            organisation,
+        ),
     ]
 }
 

@@ -29,7 +29,11 @@ fn a_created_type_is_enabled_with_both_sides() {
 fn a_type_that_is_its_own_symmetric_has_one_predicate() {
     let created = builtins()
         .into_iter()
-        .find(|b| b.subject_side.as_ref().is_some_and(|s| s.id == "competitor_of"))
+        .find(|b| {
+            b.subject_side
+                .as_ref()
+                .is_some_and(|s| s.id == "competitor_of")
+        })
         .expect("competitor_of is built in");
     let state = evolve(RelationType::new("competitor_of"), &Event::Created(created));
     let orientation = state.orientation("competitor_of").expect("side");
@@ -39,8 +43,12 @@ fn a_type_that_is_its_own_symmetric_has_one_predicate() {
 #[test]
 fn refuses_to_create_a_type_twice() {
     let state = given(&[custom_created()]);
-    let error = decide(&state, Command::Create(pb::RelationTypeCreated::default())).expect_err("exists");
-    assert!(matches!(error, RelationsError::PredicateTaken { .. }), "{error}");
+    let error =
+        decide(&state, Command::Create(pb::RelationTypeCreated::default())).expect_err("exists");
+    assert!(
+        matches!(error, RelationsError::PredicateTaken { .. }),
+        "{error}"
+    );
 }
 
 #[test]
@@ -50,7 +58,9 @@ fn disabling_twice_records_one_event() {
     assert_eq!(events, vec![Event::Disabled(pb::RelationTypeDisabled {})]);
     let state = given(&[custom_created(), events[0].clone()]);
     assert!(!state.enabled);
-    assert!(decide(&state, Command::SetEnabled(false)).expect("again").is_empty());
+    assert!(decide(&state, Command::SetEnabled(false))
+        .expect("again")
+        .is_empty());
     assert_eq!(
         decide(&state, Command::SetEnabled(true)).expect("enable"),
         vec![Event::Enabled(pb::RelationTypeEnabled {})]
@@ -64,8 +74,19 @@ fn built_in_types_cannot_be_edited_or_deleted() {
         created.custom = false;
     }
     let state = given(&[created]);
-    let error = decide(&state, Command::Delete { relations_removed: 0 }).expect_err("built in");
-    assert!(error.to_string().contains("only custom types can be deleted"), "{error}");
+    let error = decide(
+        &state,
+        Command::Delete {
+            relations_removed: 0,
+        },
+    )
+    .expect_err("built in");
+    assert!(
+        error
+            .to_string()
+            .contains("only custom types can be deleted"),
+        "{error}"
+    );
     let error = decide(
         &state,
         Command::Change {
@@ -75,7 +96,12 @@ fn built_in_types_cannot_be_edited_or_deleted() {
         },
     )
     .expect_err("built in");
-    assert!(error.to_string().contains("only custom types can be edited"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("only custom types can be edited"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -115,7 +141,13 @@ fn an_edit_that_changes_nothing_records_nothing() {
 #[test]
 fn a_deleted_type_is_gone() {
     let state = given(&[custom_created()]);
-    let events = decide(&state, Command::Delete { relations_removed: 3 }).expect("delete");
+    let events = decide(
+        &state,
+        Command::Delete {
+            relations_removed: 3,
+        },
+    )
+    .expect("delete");
     let state = given(&[custom_created(), events[0].clone()]);
     assert!(!state.is_live());
     let error = decide(&state, Command::SetEnabled(false)).expect_err("gone");
@@ -154,10 +186,26 @@ fn sides_are_checked_and_tidied() {
     assert_eq!(tidy.required_tags, vec!["vip".to_owned()]);
 
     for (bad, field) in [
-        (pb::PredicateSide { label: String::new(), ..Default::default() }, "s.label"),
-        (pb::PredicateSide { label: "x".repeat(101), ..Default::default() }, "s.label"),
         (
-            pb::PredicateSide { label: "x".into(), kinds: vec!["person".into()], ..Default::default() },
+            pb::PredicateSide {
+                label: String::new(),
+                ..Default::default()
+            },
+            "s.label",
+        ),
+        (
+            pb::PredicateSide {
+                label: "x".repeat(101),
+                ..Default::default()
+            },
+            "s.label",
+        ),
+        (
+            pb::PredicateSide {
+                label: "x".into(),
+                kinds: vec!["person".into()],
+                ..Default::default()
+            },
             "s.kinds[0]",
         ),
         (
@@ -171,7 +219,10 @@ fn sides_are_checked_and_tidied() {
         ),
     ] {
         let error = normalise_side("s", Some(bad), Some("id".into())).expect_err("invalid");
-        assert!(error.to_string().starts_with(&format!("{field}:")), "{error}");
+        assert!(
+            error.to_string().starts_with(&format!("{field}:")),
+            "{error}"
+        );
     }
 }
 

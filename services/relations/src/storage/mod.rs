@@ -143,12 +143,18 @@ macro_rules! on_backend {
 }
 
 impl ReadModel {
-    pub async fn relation_type(&self, type_id: &str) -> Result<Option<(RelationType, u64)>, RelationsError> {
+    pub async fn relation_type(
+        &self,
+        type_id: &str,
+    ) -> Result<Option<(RelationType, u64)>, RelationsError> {
         on_backend!(self, relation_type(type_id))
     }
 
     /// The type a predicate belongs to.
-    pub async fn type_of_predicate(&self, predicate: &str) -> Result<Option<(RelationType, u64)>, RelationsError> {
+    pub async fn type_of_predicate(
+        &self,
+        predicate: &str,
+    ) -> Result<Option<(RelationType, u64)>, RelationsError> {
         on_backend!(self, type_of_predicate(predicate))
     }
 
@@ -176,7 +182,10 @@ impl ReadModel {
         on_backend!(self, triple(subject, predicate, object))
     }
 
-    pub async fn relation(&self, relation_id: &str) -> Result<Option<StoredRelation>, RelationsError> {
+    pub async fn relation(
+        &self,
+        relation_id: &str,
+    ) -> Result<Option<StoredRelation>, RelationsError> {
         on_backend!(self, relation(relation_id))
     }
 
@@ -203,17 +212,26 @@ impl ReadModel {
     }
 
     /// Relations per predicate (seen from the entity), with the label.
-    pub async fn predicate_counts(&self, entity_id: &str) -> Result<Vec<(String, String, u64)>, RelationsError> {
+    pub async fn predicate_counts(
+        &self,
+        entity_id: &str,
+    ) -> Result<Vec<(String, String, u64)>, RelationsError> {
         on_backend!(self, predicate_counts(entity_id))
     }
 
     /// Every relation of a type, forward, with both ends as the registry knows them.
-    pub async fn relations_of_type(&self, relation_type: &RelationType) -> Result<Vec<StoredRelation>, RelationsError> {
+    pub async fn relations_of_type(
+        &self,
+        relation_type: &RelationType,
+    ) -> Result<Vec<StoredRelation>, RelationsError> {
         on_backend!(self, relations_of_type(relation_type))
     }
 
     /// Relations of the entity whose type is internal, by predicate.
-    pub async fn internal_relations(&self, entity_id: &str) -> Result<Vec<(String, u64)>, RelationsError> {
+    pub async fn internal_relations(
+        &self,
+        entity_id: &str,
+    ) -> Result<Vec<(String, u64)>, RelationsError> {
         on_backend!(self, internal_relations(entity_id))
     }
 

@@ -11,10 +11,11 @@ include!("registry_sql.rs");
 
 /// Every row of `table` as text, the column values quoted and joined by `|`.
 pub(crate) async fn rows_as_text(pool: &DbPool, table: &str) -> Result<Vec<String>, sqlx::Error> {
-    let columns: Vec<String> = sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
-        .bind(table)
-        .fetch_all(pool)
-        .await?;
+    let columns: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+            .bind(table)
+            .fetch_all(pool)
+            .await?;
     let row_text = columns
         .iter()
         .map(|column| format!("quote({column})"))

@@ -10,8 +10,8 @@ use std::time::Duration;
 use liaison_bus::EventHandler;
 use liaison_eventstore::testing_postgres::{postgres_url, TemporarySchema};
 use liaison_proto::common::v1::EntityRef;
-use liaison_proto::contacts::v1::{contact_event, ContactData, ContactEvent, ContactKind};
 use liaison_proto::contacts::v1 as contacts;
+use liaison_proto::contacts::v1::{contact_event, ContactData, ContactEvent, ContactKind};
 use liaison_proto::events::v1::EventEnvelope;
 use liaison_proto::relations::v1 as pb;
 use liaison_proto::relations::v1::relation_service_client::RelationServiceClient;
@@ -80,9 +80,13 @@ impl Server {
         };
         let schema = postgres_schema.as_ref().map(|s| s.name.clone());
         let service = Arc::new(
-            RelationsService::open_with_arrival_wait(&url, schema.clone(), Duration::from_millis(50))
-                .await
-                .expect("open relations (for PostgreSQL: is it running? LIAISON_TEST_POSTGRES_URL)"),
+            RelationsService::open_with_arrival_wait(
+                &url,
+                schema.clone(),
+                Duration::from_millis(50),
+            )
+            .await
+            .expect("open relations (for PostgreSQL: is it running? LIAISON_TEST_POSTGRES_URL)"),
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -129,7 +133,11 @@ impl FakeContacts {
     }
 
     pub async fn publish(&self, kind: &str, id: &str, event: contact_event::Event) {
-        let aggregate = if kind == PERSON { "person" } else { "organisation" };
+        let aggregate = if kind == PERSON {
+            "person"
+        } else {
+            "organisation"
+        };
         let name = match &event {
             contact_event::Event::Created(_) => "created",
             contact_event::Event::Updated(_) => "updated",
@@ -165,7 +173,8 @@ impl FakeContacts {
             tags: tags.iter().map(|t| (*t).to_owned()).collect(),
             ..Default::default()
         };
-        self.created(ORGANISATION, &id, ContactKind::Organisation, data).await;
+        self.created(ORGANISATION, &id, ContactKind::Organisation, data)
+            .await;
         reference(ORGANISATION, &id)
     }
 
@@ -194,11 +203,19 @@ impl FakeContacts {
     }
 
     pub async fn trash(&self, entity: &EntityRef) {
-        self.simple(entity, contact_event::Event::Trashed(contacts::ContactTrashed {})).await;
+        self.simple(
+            entity,
+            contact_event::Event::Trashed(contacts::ContactTrashed {}),
+        )
+        .await;
     }
 
     pub async fn purge(&self, entity: &EntityRef) {
-        self.simple(entity, contact_event::Event::Purged(contacts::ContactPurged {})).await;
+        self.simple(
+            entity,
+            contact_event::Event::Purged(contacts::ContactPurged {}),
+        )
+        .await;
     }
 
     pub async fn erase(&self, entity: &EntityRef) {
@@ -229,7 +246,11 @@ pub fn reference(kind: &str, id: &str) -> EntityRef {
     }
 }
 
-pub fn create(subject: &EntityRef, predicate: &str, object: &EntityRef) -> pb::CreateRelationRequest {
+pub fn create(
+    subject: &EntityRef,
+    predicate: &str,
+    object: &EntityRef,
+) -> pb::CreateRelationRequest {
     pb::CreateRelationRequest {
         subject: Some(subject.clone()),
         predicate: predicate.into(),
@@ -278,7 +299,10 @@ pub fn as_actor<T>(message: T, actor: &str) -> tonic::Request<T> {
 }
 
 /// `(predicate, other id)` of every relation of `entity`, sorted.
-pub async fn relations_of(client: &mut RelationServiceClient<Channel>, entity: &EntityRef) -> Vec<(String, String)> {
+pub async fn relations_of(
+    client: &mut RelationServiceClient<Channel>,
+    entity: &EntityRef,
+) -> Vec<(String, String)> {
     let page = client
         .list_entity_relations(pb::ListEntityRelationsRequest {
             entity: Some(entity.clone()),
