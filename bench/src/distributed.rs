@@ -25,7 +25,9 @@ use liaison_proto::events::v1::EventEnvelope;
 use tokio_util::sync::CancellationToken;
 
 use crate::process::Server;
-use crate::{connect, create_category, interleaved_rounds, person, Table};
+use crate::{connect, create_category, interleaved_rounds, person, progress, Table};
+
+const CONTACTS_HEALTH: &str = "liaison.contacts.v1.ContactService";
 
 /// Events in the backlog the relay and the consumer catch up with.
 const BACKLOG: u64 = 100_000;
@@ -97,6 +99,7 @@ async fn measure(
         liaison,
         &work.join("contacts"),
         "contacts",
+        CONTACTS_HEALTH,
         &contacts_env(postgres_url, &contacts_schema, &nats.url()),
     )
     .await?;
@@ -161,6 +164,7 @@ async fn measure(
         liaison,
         &work.join("lag"),
         "contacts",
+        CONTACTS_HEALTH,
         &contacts_env(postgres_url, &lag_schema, &nats.url()),
     )
     .await?;
@@ -180,10 +184,6 @@ async fn measure(
     let _ = writeln!(out);
     out.push_str(&notes);
     Ok(out)
-}
-
-fn progress(stage: &str) {
-    eprintln!("bench: {stage}");
 }
 
 /// Polls `done` until it holds; an error after two minutes.

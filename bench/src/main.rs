@@ -6,6 +6,7 @@ mod ceiling;
 mod distributed;
 mod load;
 mod process;
+mod relations;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ enum Part {
     All,
     Embedded,
     Distributed,
+    Relations,
 }
 
 #[derive(Parser)]
@@ -50,6 +52,12 @@ struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     postgres_url: String,
+    /// Entities of the relations graph.
+    #[arg(long, default_value_t = 100_000)]
+    graph_entities: u64,
+    /// Relations of the relations graph.
+    #[arg(long, default_value_t = 1_000_000)]
+    graph_relations: u64,
     /// Which workloads to run.
     #[arg(long, value_enum, default_value_t = Part::All)]
     part: Part,
@@ -130,11 +138,19 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("--liaison PATH is required"))?;
     let duration = Duration::from_secs(args.seconds);
     let mut out = String::new();
-    if args.part != Part::Distributed {
+    if matches!(args.part, Part::All | Part::Embedded) {
         out.push_str("## Embedded: one process, SQLite, embedded bus\n\n");
         out.push_str(&embedded(&liaison, duration, args.persons).await?);
     }
-    if args.part != Part::Embedded {
+    if matches!(args.part, Part::All | Part::Relations) {
+        out.push_str("\n## Relations: embedded mode, SQLite\n\n");
+        let graph = relations::Graph {
+            entities: args.graph_entities,
+            relations: args.graph_relations,
+        };
+        out.push_str(&relations::run(&liaison, duration, graph).await?);
+    }
+    if matches!(args.part, Part::All | Part::Distributed) {
         out.push_str(
             "\n## Distributed: contacts in its own process, PostgreSQL, NATS JetStream\n\n",
         );
@@ -240,13 +256,31 @@ pub(crate) async fn interleaved_rounds(
     duration: Duration,
     category: &str,
 ) -> anyhow::Result<(Stats, Stats, Vec<f64>)> {
+    interleaved_with(ceiling, clients, duration, |run| {
+        create_load(service, clients, duration, category, run)
+    })
+    .await
+}
+
+/// The ceiling and a workload of the service (`service_load(run)`) in
+/// alternating rounds at `clients`, as [`interleaved_rounds`].
+pub(crate) async fn interleaved_with<F, Fut>(
+    ceiling: &Server,
+    clients: usize,
+    duration: Duration,
+    service_load: F,
+) -> anyhow::Result<(Stats, Stats, Vec<f64>)>
+where
+    F: Fn(u64) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Stats>>,
+{
     let mut ceiling_rounds = Vec::new();
     let mut create_rounds = Vec::new();
     for round in 0..ROUNDS {
         // Each run gets its own range of numbers: no stream id or email repeats.
         let run = (clients * ROUNDS + round) as u64 * 10_000_000;
         ceiling_rounds.push(ceiling_load(ceiling, clients, duration, run).await?);
-        create_rounds.push(create_load(service, clients, duration, category, run).await?);
+        create_rounds.push(service_load(run).await?);
     }
     let mut ratios: Vec<f64> = ceiling_rounds
         .iter()
@@ -537,6 +571,11 @@ async fn direct(tasks: usize, duration: Duration) -> anyhow::Result<()> {
         stats.errors
     );
     Ok(())
+}
+
+/// Says on stderr what the benchmark is doing (runs are long).
+pub(crate) fn progress(stage: &str) {
+    eprintln!("bench: {stage}");
 }
 
 /// Prints the first failure of a workload, so a count of errors has a cause.

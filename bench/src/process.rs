@@ -51,11 +51,13 @@ impl Server {
         Ok(server)
     }
 
-    /// Starts `liaison serve --target <target>` with extra settings.
+    /// Starts `liaison serve --target <target>` with extra settings; it
+    /// serves once `health_service` does.
     pub async fn liaison_target(
         binary: &Path,
         data_dir: &Path,
         target: &str,
+        health_service: &str,
         env: &[(&str, String)],
     ) -> anyhow::Result<Server> {
         let addr = free_addr()?;
@@ -73,9 +75,7 @@ impl Server {
             child: Some(child),
             addr,
         };
-        server
-            .wait_serving("liaison.contacts.v1.ContactService")
-            .await?;
+        server.wait_serving(health_service).await?;
         Ok(server)
     }
 

@@ -16,6 +16,7 @@ RUN_DIR="${LIAISON_RUN_DIR:-./data/distributed}"
 # service  gRPC port  HTTP port   (start order; stopped in reverse)
 SERVICES=(
   "contacts 50061 8081"
+  "relations 50062 8082"
 )
 
 [ -x "$BIN" ] || { echo "run-distributed: $BIN not found; run 'cargo build --release -p liaison'" >&2; exit 1; }
@@ -42,6 +43,7 @@ for entry in "${SERVICES[@]}"; do
   read -r service grpc http <<<"$entry"
   upper="$(echo "$service" | tr '[:lower:]' '[:upper:]')"
   env "LIAISON__${upper}__DATABASE_URL=$POSTGRES_URL" \
+      "LIAISON__PEERS__RELATIONS=http://127.0.0.1:50062" \
       "LIAISON__BUS__KIND=nats" \
       "LIAISON__BUS__NATS_URL=$NATS_URL" \
       "$BIN" serve --target "$service" \

@@ -482,6 +482,59 @@ pub async fn a_reaction_commits_with_its_event_or_not_at_all(harness: &dyn Store
     assert_eq!(retried, 1);
 }
 
+/// More events than one SQL statement can bind, in one append and in
+/// several appends committed together.
+pub async fn large_appends_go_in_whole(harness: &dyn StoreHarness) {
+    let store = harness.open().await;
+    let streams: Vec<StreamAppend> = (0..5_000)
+        .map(|n| StreamAppend {
+            stream_id: format!("bulk-{n}"),
+            expected: ExpectedVersion::NoStream,
+            events: vec![event("thing.made", b"x")],
+            encrypt_for_subject: None,
+        })
+        .collect();
+    let mut request = append("unused", ExpectedVersion::NoStream, Vec::new());
+    request.streams = streams;
+    let outcome = store.append(request).await.expect("one large append");
+    assert_eq!(outcome.last_position, 5_000);
+    let concurrent = (0..4).map(|worker| {
+        let store = store.clone();
+        async move {
+            let mut request = append("unused", ExpectedVersion::NoStream, Vec::new());
+            request.streams = (0..3_000)
+                .map(|n| StreamAppend {
+                    stream_id: format!("bulk-{worker}-{n}"),
+                    expected: ExpectedVersion::NoStream,
+                    events: vec![event("thing.made", b"x")],
+                    encrypt_for_subject: None,
+                })
+                .collect();
+            store.append(request).await
+        }
+    });
+    for result in futures_join(concurrent).await {
+        result.expect("large appends together");
+    }
+    assert_eq!(store.head_position().await.expect("head"), 17_000);
+    assert_eq!(harness.projected(&store).await, 17_000);
+}
+
+/// Runs the futures concurrently, results in order.
+async fn futures_join<F: std::future::Future + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut results = Vec::new();
+    for handle in handles {
+        results.push(handle.await.expect("task"));
+    }
+    results
+}
+
 pub async fn survives_a_reopen(harness: &dyn StoreHarness) {
     {
         let store = harness.open().await;
@@ -522,6 +575,7 @@ macro_rules! store_conformance_tests {
             rebuild_replays_the_whole_log,
             consumed_events_apply_once,
             a_reaction_commits_with_its_event_or_not_at_all,
+            large_appends_go_in_whole,
             survives_a_reopen
         );
     };

@@ -208,45 +208,49 @@ macro_rules! backend_impl {
                     other => InsertError::Database(other),
                 };
                 // Keys and events in one round trip: two statements where the
-                // driver takes several, else the keys' insert as a CTE.
-                let mut insert = sqlx::QueryBuilder::<$db>::new("");
-                if !new_keys.is_empty() {
-                    if Self::MULTI_STATEMENT {
-                        push_keys(&mut insert, new_keys);
-                        insert.push("; ");
-                    } else {
-                        insert.push("WITH new_keys AS (");
-                        push_keys(&mut insert, new_keys);
-                        insert.push(") ");
+                // driver takes several, else the keys' insert as a CTE. A
+                // large batch goes in chunks: a statement binds at most
+                // 32,766 values on SQLite (65,535 on PostgreSQL).
+                for (index, chunk) in rows.chunks($crate::sql::EVENTS_PER_STATEMENT).enumerate() {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("");
+                    if index == 0 && !new_keys.is_empty() {
+                        if Self::MULTI_STATEMENT {
+                            push_keys(&mut insert, new_keys);
+                            insert.push("; ");
+                        } else {
+                            insert.push("WITH new_keys AS (");
+                            push_keys(&mut insert, new_keys);
+                            insert.push(") ");
+                        }
                     }
+                    insert.push(
+                        "INSERT INTO events (position, event_id, stream_id, stream_version, \
+                         event_type, schema_version, occurred_at, actor, correlation_id, \
+                         causation_id, traceparent, subject_id, payload) ",
+                    );
+                    insert.push_values(chunk, |mut row, event_row| {
+                        let event = event_row.event;
+                        row.push_bind($crate::reader::to_i64(event.position))
+                            .push_bind(event.event_id.as_bytes().as_slice())
+                            .push_bind(event.stream_id.as_str())
+                            .push_bind($crate::reader::to_i64(event.stream_version))
+                            .push_bind(event.event_type.as_str())
+                            .push_bind(i64::from(event.schema_version))
+                            .push_bind(event.metadata.occurred_at_micros)
+                            .push_bind(event.metadata.actor.as_str())
+                            .push_bind(event.metadata.correlation_id.as_str())
+                            .push_bind(event.metadata.causation_id.as_str())
+                            .push_bind(event.metadata.traceparent.as_str())
+                            .push_bind(event_row.subject())
+                            .push_bind(event_row.stored_payload());
+                    });
+                    insert
+                        .build()
+                        .execute(self.conn())
+                        .await
+                        .map_err(refused)?;
                 }
-                insert.push(
-                    "INSERT INTO events (position, event_id, stream_id, stream_version, \
-                     event_type, schema_version, occurred_at, actor, correlation_id, \
-                     causation_id, traceparent, subject_id, payload) ",
-                );
-                insert.push_values(rows, |mut row, event_row| {
-                    let event = event_row.event;
-                    row.push_bind($crate::reader::to_i64(event.position))
-                        .push_bind(event.event_id.as_bytes().as_slice())
-                        .push_bind(event.stream_id.as_str())
-                        .push_bind($crate::reader::to_i64(event.stream_version))
-                        .push_bind(event.event_type.as_str())
-                        .push_bind(i64::from(event.schema_version))
-                        .push_bind(event.metadata.occurred_at_micros)
-                        .push_bind(event.metadata.actor.as_str())
-                        .push_bind(event.metadata.correlation_id.as_str())
-                        .push_bind(event.metadata.causation_id.as_str())
-                        .push_bind(event.metadata.traceparent.as_str())
-                        .push_bind(event_row.subject())
-                        .push_bind(event_row.stored_payload());
-                });
-                insert
-                    .build()
-                    .execute(self.conn())
-                    .await
-                    .map(|_| ())
-                    .map_err(refused)
+                Ok(())
             }
 
             async fn forget_subject(
@@ -359,6 +363,10 @@ macro_rules! backend_impl {
 pub(crate) use {backend_impl, log_reader_impl};
 
 /// Binds `items` as the list of an `IN (` the query just opened, and closes it.
+/// Events per insert statement: 13 values each stays under SQLite's limit
+/// of 32,766 bound values (with room for the keys' CTE).
+pub(crate) const EVENTS_PER_STATEMENT: usize = 2_000;
+
 pub(crate) fn push_in_list<'q, DB: sqlx::Database>(
     query: &mut sqlx::QueryBuilder<'q, DB>,
     items: &[&'q str],

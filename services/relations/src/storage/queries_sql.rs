@@ -149,7 +149,14 @@ pub(crate) async fn entity_relations(
     query
         .push(" ORDER BY r.predicate_id, r.object_id LIMIT ")
         .push_bind(i64::from(filter.limit) + 1);
-    let rows = query.build().fetch_all(pool).await?;
+    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM relations r WHERE ");
+    push_entity_filter(&mut count, filter);
+    // The page and the total on two connections at once.
+    let (rows, total) = tokio::join!(
+        query.build().fetch_all(pool),
+        count.build_query_scalar::<i64>().fetch_one(pool)
+    );
+    let (rows, total) = (rows?, total?);
     let mut items = rows
         .iter()
         .map(|row| {
@@ -171,9 +178,6 @@ pub(crate) async fn entity_relations(
     let next = page_end(&mut items, filter.limit, |last| {
         format!("{}|{}", last.predicate, last.other.id)
     });
-    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM relations r WHERE ");
-    push_entity_filter(&mut count, filter);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
     Ok(Page {
         items,
         next,
@@ -301,16 +305,22 @@ pub(crate) async fn paths(
         }
         query.push(format!("r{hop}.object_id AS id{hop}, r{hop}.object_kind AS kind{hop}"));
     }
+    // CROSS JOIN keeps SQLite to this order (from the start, hop by hop,
+    // each by primary key); without statistics it may begin with a scan of
+    // every relation of the last predicate.
     query.push(" FROM relations r1");
     for hop in 2..=hops {
+        query.push(format!(" CROSS JOIN relations r{hop}"));
+    }
+    query.push(" WHERE r1.subject_id = ").push_bind(start);
+    query.push(" AND r1.predicate_id = ").push_bind(predicates[0].as_str());
+    for hop in 2..=hops {
         query.push(format!(
-            " JOIN relations r{hop} ON r{hop}.subject_id = r{}.object_id AND r{hop}.predicate_id = ",
+            " AND r{hop}.subject_id = r{}.object_id AND r{hop}.predicate_id = ",
             hop - 1
         ));
         query.push_bind(predicates[hop - 1].as_str());
     }
-    query.push(" WHERE r1.subject_id = ").push_bind(start);
-    query.push(" AND r1.predicate_id = ").push_bind(predicates[0].as_str());
     // A path never comes back to an entity it went through.
     for hop in 2..=hops {
         query.push(format!(" AND r{hop}.object_id NOT IN ("));
