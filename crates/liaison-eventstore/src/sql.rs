@@ -244,11 +244,7 @@ macro_rules! backend_impl {
                             .push_bind(event_row.subject())
                             .push_bind(event_row.stored_payload());
                     });
-                    insert
-                        .build()
-                        .execute(self.conn())
-                        .await
-                        .map_err(refused)?;
+                    insert.build().execute(self.conn()).await.map_err(refused)?;
                 }
                 Ok(())
             }
