@@ -140,12 +140,13 @@ impl Collector for Observed {
         let Some((_, first)) = readings.first() else {
             return Ok(());
         };
-        let name = format!("liaison_{}", self.name);
+        // The registry's `liaison` prefix applies to collectors too.
+        let name = self.name;
         let metric_type = match first {
             Reading::Counter(_) => ConstCounter::new(0u64).metric_type(),
             Reading::Gauge(_) => ConstGauge::new(0i64).metric_type(),
         };
-        let mut family = encoder.encode_descriptor(&name, self.help, None, metric_type)?;
+        let mut family = encoder.encode_descriptor(name, self.help, None, metric_type)?;
         for (labels, reading) in &readings {
             let labels: Vec<(&str, &str)> = labels
                 .iter()
@@ -188,17 +189,18 @@ mod tests {
             vec![(vec![("service", "contacts".to_owned())], Reading::Gauge(3))]
         });
         let text = metrics.encode();
+        let line = |start: &str| text.lines().any(|line| line.starts_with(start));
         assert!(
             text.contains("liaison_grpc_requests_total{method=\"/liaison.contacts.v1.ContactService/CreatePerson\",code=\"INVALID_ARGUMENT\"} 1"),
             "{text}"
         );
         assert!(text.contains("liaison_grpc_request_duration_seconds_count{method=\"/liaison.contacts.v1.ContactService/CreatePerson\"} 2"), "{text}");
         assert!(
-            text.contains("liaison_events_appended_total{service=\"contacts\"} 7"),
+            line("liaison_events_appended_total{service=\"contacts\"} 7"),
             "{text}"
         );
         assert!(
-            text.contains("liaison_relay_backlog{service=\"contacts\"} 3"),
+            line("liaison_relay_backlog{service=\"contacts\"} 3"),
             "{text}"
         );
     }
