@@ -1,5 +1,36 @@
-//! PostgreSQL for tests: the server to use, and schemas that drop
-//! themselves, so tests can run side by side on one server.
+//! PostgreSQL for tests: the server to use, schemas that drop themselves
+//! (so tests run side by side on one server), and running a service's
+//! tests on both backends.
+
+/// The databases a service runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` test on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::testing_postgres::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::testing_postgres::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
 
 /// `LIAISON_TEST_POSTGRES_URL`, by default the local server.
 pub fn postgres_url() -> String {

@@ -3,6 +3,7 @@
 //! per-call spans and metrics), the small HTTP server for probes and
 //! metrics, and the one mapping from error codes to gRPC and HTTP.
 
+pub mod context;
 pub mod errors;
 pub mod grpc;
 pub mod http;
@@ -12,5 +13,6 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod trace;
 
+pub use context::RequestContext;
 pub use errors::{ErrorCode, ServiceError};
 pub use settings::Settings;

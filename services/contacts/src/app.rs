@@ -27,13 +27,7 @@ use crate::ContactsError;
 const CONFLICT_RETRIES: usize = 5;
 const SCHEMA_VERSION: u32 = 1;
 
-/// Who is asking, and the trace the request belongs to.
-#[derive(Debug, Clone, Default)]
-pub struct RequestContext {
-    pub actor: String,
-    pub correlation_id: String,
-    pub traceparent: String,
-}
+pub use liaison_runtime::RequestContext;
 
 /// Fields a partial update sets, with their new values.
 #[derive(Debug, Clone, Default)]

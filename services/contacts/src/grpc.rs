@@ -41,29 +41,7 @@ fn reply<T>(result: Result<T, ContactsError>) -> Reply<T> {
 }
 
 fn context<T>(request: &Request<T>) -> RequestContext {
-    let header = |name: &str| {
-        request
-            .metadata()
-            .get(name)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let actor = header("liaison-actor");
-    let correlation_id = header("x-request-id");
-    RequestContext {
-        actor: if actor.is_empty() {
-            "anonymous".to_owned()
-        } else {
-            actor
-        },
-        correlation_id: if correlation_id.is_empty() {
-            uuid::Uuid::now_v7().to_string()
-        } else {
-            correlation_id
-        },
-        traceparent: liaison_runtime::trace::traceparent_for_events(&header("traceparent")),
-    }
+    RequestContext::of(request)
 }
 
 #[tonic::async_trait]

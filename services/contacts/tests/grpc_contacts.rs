@@ -3,7 +3,7 @@
 mod support;
 
 use liaison_proto::contacts::v1 as pb;
-use support::{expect_code, field_of, organisation, person, Backend, Server};
+use support::{expect_code, field_of, on_both_backends, organisation, person, Backend, Server};
 use tonic::Code;
 
 async fn creates_gets_and_lists_persons(backend: Backend) {

@@ -3,7 +3,7 @@
 mod support;
 
 use liaison_proto::contacts::v1 as pb;
-use support::{expect_code, organisation, person, Backend, Server};
+use support::{expect_code, on_both_backends, organisation, person, Backend, Server};
 use tonic::Code;
 
 async fn lists_filter_sort_and_paginate_with_a_total(backend: Backend) {

@@ -30,27 +30,20 @@ use crate::RelationsError;
 /// created in its own service reaches this one through the bus.
 pub const DEFAULT_ARRIVAL_WAIT: Duration = Duration::from_secs(2);
 
-/// Who is asking, and the trace the request belongs to.
-#[derive(Debug, Clone, Default)]
-pub struct RequestContext {
-    pub actor: String,
-    pub correlation_id: String,
-    pub traceparent: String,
+pub use liaison_runtime::RequestContext;
+
+fn caller(context: &RequestContext) -> Caller {
+    Caller::from_actor(&context.actor)
 }
 
-impl RequestContext {
-    pub fn caller(&self) -> Caller {
-        Caller::from_actor(&self.actor)
-    }
-
-    fn metadata(&self) -> EventMetadata {
-        EventMetadata {
-            actor: self.actor.clone(),
-            correlation_id: self.correlation_id.clone(),
-            causation_id: String::new(),
-            traceparent: self.traceparent.clone(),
-            occurred_at_micros: liaison_eventstore::now_micros(),
-        }
+/// What the events of a call record of it.
+fn metadata(context: &RequestContext) -> EventMetadata {
+    EventMetadata {
+        actor: context.actor.clone(),
+        correlation_id: context.correlation_id.clone(),
+        causation_id: String::new(),
+        traceparent: context.traceparent.clone(),
+        occurred_at_micros: liaison_eventstore::now_micros(),
     }
 }
 
@@ -137,7 +130,7 @@ impl RelationsApp {
                     )],
                     encrypt_for_subject: None,
                 }],
-                metadata: system_context().metadata(),
+                metadata: metadata(&system_context()),
                 forget_subjects: Vec::new(),
             };
             match self.store.append(request).await {
@@ -193,7 +186,7 @@ impl RelationsApp {
             copiable,
             internal,
         } = request;
-        if internal && context.caller() != Caller::System {
+        if internal && caller(context) != Caller::System {
             return Err(RelationsError::PermissionDenied(
                 "only the system creates internal relation types".into(),
             ));
@@ -382,7 +375,7 @@ impl RelationsApp {
         self.store
             .append(AppendRequest {
                 streams,
-                metadata: context.metadata(),
+                metadata: metadata(context),
                 forget_subjects: Vec::new(),
             })
             .await?;
@@ -442,7 +435,7 @@ impl RelationsApp {
                     events: events.iter().cloned().map(relation_type_event).collect(),
                     encrypt_for_subject: None,
                 }],
-                metadata: context.metadata(),
+                metadata: metadata(context),
                 forget_subjects: Vec::new(),
             })
             .await?;
@@ -503,12 +496,12 @@ impl RelationsApp {
             .flat_map(|(_, s, _, o)| [s.id.as_str(), o.id.as_str()])
             .collect();
         let entities = self.entities_arrived(&ids).await?;
-        let caller = context.caller();
+        let caller = caller(context);
         let mut seen: HashSet<(String, String, String)> = HashSet::new();
         let mut created = Vec::new();
         let mut streams = Vec::new();
         let mut skipped = 0u32;
-        let metadata = context.metadata();
+        let metadata = metadata(context);
         for (prefix, subject, predicate, object) in checked {
             let relation_type = &types[&predicate];
             let subject_entity = known_entity(&entities, &subject, &prefix)?;
@@ -599,7 +592,7 @@ impl RelationsApp {
         let id = crate::domain::relation_id("id", id)?;
         let relation = self.get_relation(&id).await?;
         let (relation_type, _) = self.get_type(&relation.predicate).await?;
-        if relation_type.internal && context.caller() != Caller::System {
+        if relation_type.internal && caller(context) != Caller::System {
             return Err(RelationsError::InternalType {
                 type_id: relation_type.id,
                 predicate: relation.predicate,
@@ -609,7 +602,7 @@ impl RelationsApp {
             .store
             .append(AppendRequest {
                 streams: vec![deletion(&relation, pb::DeletionCause::Requested, None)],
-                metadata: context.metadata(),
+                metadata: metadata(context),
                 forget_subjects: Vec::new(),
             })
             .await;

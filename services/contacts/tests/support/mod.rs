@@ -1,7 +1,7 @@
 //! A contacts gRPC server on an ephemeral port, on SQLite in a temp dir or
 //! on PostgreSQL in a schema of its own (the server in
 //! `LIAISON_TEST_POSTGRES_URL`, by default the local one).
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,34 +14,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs each named `async fn(Backend)` test on SQLite and on PostgreSQL.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::support::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::support::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
+pub use liaison_eventstore::on_both_backends;
+pub use liaison_eventstore::testing_postgres::Backend;
 
 pub struct Server {
     pub client: ContactServiceClient<Channel>,

@@ -1,7 +1,7 @@
 //! A relations gRPC server on an ephemeral port, on SQLite in a temp dir or
 //! on PostgreSQL in a schema of its own, and a stand-in for the contacts
 //! service's events, fed to the registry as the bus would.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,34 +24,8 @@ use tonic::transport::Channel;
 pub const PERSON: &str = "contacts.person";
 pub const ORGANISATION: &str = "contacts.organisation";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs each named `async fn(Backend)` test on SQLite and on PostgreSQL.
-#[macro_export]
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::support::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod on_postgres {
-            $(
-                #[tokio::test]
-                async fn $name() {
-                    super::$name(super::support::Backend::Postgres).await
-                }
-            )*
-        }
-    };
-}
+pub use liaison_eventstore::on_both_backends;
+pub use liaison_eventstore::testing_postgres::Backend;
 
 pub struct Server {
     pub client: RelationServiceClient<Channel>,
