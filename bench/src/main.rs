@@ -420,7 +420,15 @@ pub(crate) async fn create_load(
         move |client, n| {
             let mut client = client.clone();
             let request = person(run + n, &category);
-            async move { client.create_person(request).await.is_ok() }
+            async move {
+                match client.create_person(request).await {
+                    Ok(_) => true,
+                    Err(status) => {
+                        report_first_error("create person", &status);
+                        false
+                    }
+                }
+            }
         },
     )
     .await

@@ -11,6 +11,7 @@
 //! process listens on, so `watch_head` moves for writes of other processes too.
 
 mod backend;
+mod statistics;
 
 use std::str::FromStr;
 use std::sync::{Arc, Weak};
@@ -143,6 +144,7 @@ impl LogStore<PgPool> {
             keys,
             appended,
         );
+        tokio::spawn(statistics::keep_fresh(pool.clone()));
         tokio::spawn(follow_other_writers(
             pool,
             notify_channel,
