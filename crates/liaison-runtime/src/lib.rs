@@ -11,6 +11,8 @@ pub mod metrics;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod trace;
 
 pub use context::RequestContext;

@@ -26,6 +26,7 @@ pub const ORGANISATION: &str = "contacts.organisation";
 
 pub use liaison_eventstore::on_both_backends;
 pub use liaison_eventstore::testing_postgres::Backend;
+pub use liaison_runtime::testing::{expect_code, field_of};
 
 pub struct Server {
     pub client: RelationServiceClient<Channel>,
@@ -238,29 +239,6 @@ pub fn triple(subject: &EntityRef, predicate: &str, object: &EntityRef) -> pb::T
         predicate: predicate.into(),
         object: Some(object.clone()),
     }
-}
-
-/// The status of a call expected to fail, with its code checked.
-pub fn expect_code<T: std::fmt::Debug>(
-    result: Result<tonic::Response<T>, tonic::Status>,
-    code: tonic::Code,
-) -> tonic::Status {
-    match result {
-        Ok(response) => panic!("expected {code:?}, got {:?}", response.into_inner()),
-        Err(status) => {
-            assert_eq!(status.code(), code, "unexpected status: {status:?}");
-            status
-        }
-    }
-}
-
-pub fn field_of(status: &tonic::Status) -> String {
-    status
-        .metadata()
-        .get("liaison-field")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Sets the actor of a request.
