@@ -1,0 +1,232 @@
+//! Commands on relations.
+
+use std::collections::{HashMap, HashSet};
+
+use liaison_eventstore::{AppendRequest, ExpectedVersion, StoreError, StreamAppend};
+use liaison_proto::common::v1::EntityRef;
+use liaison_proto::relations::v1 as pb;
+use uuid::Uuid;
+
+use super::*;
+use crate::domain::entity::Entity;
+use crate::domain::relation::{self, check_create, describe_triple};
+use crate::domain::relation_type::RelationType;
+use crate::domain::{describe, relation_stream, Caller};
+use crate::events::relation_event;
+use crate::storage::StoredRelation;
+
+impl RelationsApp {
+    // ---- relations ------------------------------------------------------
+
+    /// Creates every triple or none. With `skip_existing`, triples that
+    /// exist (or whose mirror does) are left out instead of refused;
+    /// returns the relations created and how many were skipped.
+    pub async fn create_relations(
+        &self,
+        triples: Vec<TripleRequest>,
+        skip_existing: bool,
+        context: &RequestContext,
+    ) -> Result<(Vec<StoredRelation>, u32), RelationsError> {
+        if triples.is_empty() {
+            return Err(RelationsError::invalid(
+                "triples",
+                "at least one relation is required",
+            ));
+        }
+        if triples.len() > MAX_TRIPLES_PER_CALL {
+            return Err(RelationsError::invalid(
+                "triples",
+                format!("at most {MAX_TRIPLES_PER_CALL} relations per call"),
+            ));
+        }
+        let mut checked = Vec::with_capacity(triples.len());
+        for triple in triples {
+            let prefix = triple.field.clone();
+            let subject = crate::domain::entity_ref(&field_in(&prefix, "subject"), triple.subject)?;
+            let object = crate::domain::entity_ref(&field_in(&prefix, "object"), triple.object)?;
+            let predicate =
+                crate::domain::predicate_id(&field_in(&prefix, "predicate"), &triple.predicate)?;
+            checked.push((prefix, subject, predicate, object));
+        }
+        let mut types: HashMap<String, RelationType> = HashMap::new();
+        for (prefix, _, predicate, _) in &checked {
+            if types.contains_key(predicate) {
+                continue;
+            }
+            let found = self.read_model.type_of_predicate(predicate).await?;
+            let Some((found, _)) = found else {
+                return Err(at(
+                    prefix,
+                    RelationsError::NotFound {
+                        kind: "predicate",
+                        id: predicate.clone(),
+                    },
+                ));
+            };
+            types.insert(predicate.clone(), found);
+        }
+        let ids: Vec<&str> = checked
+            .iter()
+            .flat_map(|(_, s, _, o)| [s.id.as_str(), o.id.as_str()])
+            .collect();
+        let entities = self.entities_arrived(&ids).await?;
+        let caller = caller(context);
+        let mut seen: HashSet<(String, String, String)> = HashSet::new();
+        let mut created = Vec::new();
+        let mut streams = Vec::new();
+        let mut skipped = 0u32;
+        let metadata = metadata(context);
+        for (prefix, subject, predicate, object) in checked {
+            let relation_type = &types[&predicate];
+            let subject_entity = known_entity(&entities, &subject, &prefix)?;
+            let object_entity = known_entity(&entities, &object, &prefix)?;
+            check_create(
+                relation_type,
+                &predicate,
+                subject_entity,
+                object_entity,
+                caller,
+            )
+            .map_err(|error| at(&prefix, error))?;
+            // Subject and object as the registry knows them (their kinds are its own).
+            let subject = subject_entity.reference.clone();
+            let object = object_entity.reference.clone();
+            let event =
+                relation::created(relation_type, subject.clone(), &predicate, object.clone());
+            let forward = (subject.id.clone(), predicate.clone(), object.id.clone());
+            let mirror = (
+                object.id.clone(),
+                event.symmetric_predicate.clone(),
+                subject.id.clone(),
+            );
+            let repeated = seen.contains(&forward) || seen.contains(&mirror);
+            let existing = if repeated {
+                None
+            } else {
+                self.read_model
+                    .triple(&subject.id, &predicate, &object.id)
+                    .await?
+            };
+            if repeated || existing.is_some() {
+                if skip_existing {
+                    skipped += 1;
+                    continue;
+                }
+                let (relation_id, mirror) = match existing {
+                    Some((id, true)) => (id, ""),
+                    Some((id, false)) => (id, ", as the mirror of the triple created"),
+                    None => (String::new(), ", repeated in this request"),
+                };
+                return Err(at(
+                    &prefix,
+                    RelationsError::RelationExists {
+                        triple: describe_triple(&subject, &predicate, &object),
+                        relation_id,
+                        mirror,
+                    },
+                ));
+            }
+            seen.insert(forward);
+            seen.insert(mirror);
+            let id = Uuid::now_v7().to_string();
+            created.push(StoredRelation {
+                id: id.clone(),
+                subject,
+                predicate: predicate.clone(),
+                object,
+                symmetric_predicate: event.symmetric_predicate.clone(),
+                type_id: relation_type.id.clone(),
+                created_at: metadata.occurred_at_micros,
+            });
+            streams.push(StreamAppend {
+                stream_id: relation_stream(&id),
+                expected: ExpectedVersion::NoStream,
+                events: vec![relation_event(pb::relation_event::Event::Created(event))],
+                encrypt_for_subject: None,
+            });
+        }
+        if streams.is_empty() {
+            return Ok((created, skipped));
+        }
+        self.store
+            .append(AppendRequest {
+                streams,
+                metadata,
+                forget_subjects: Vec::new(),
+            })
+            .await?;
+        Ok((created, skipped))
+    }
+
+    pub async fn delete_relation(
+        &self,
+        id: &str,
+        context: &RequestContext,
+    ) -> Result<(), RelationsError> {
+        let id = crate::domain::relation_id("id", id)?;
+        let relation = self.get_relation(&id).await?;
+        let (relation_type, _) = self.get_type(&relation.predicate).await?;
+        if relation_type.internal && caller(context) != Caller::System {
+            return Err(RelationsError::InternalType {
+                type_id: relation_type.id,
+                predicate: relation.predicate,
+            });
+        }
+        let result = self
+            .store
+            .append(AppendRequest {
+                streams: vec![deletion(&relation, pb::DeletionCause::Requested, None)],
+                metadata: metadata(context),
+                forget_subjects: Vec::new(),
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Deleted meanwhile, by someone else or by a purge.
+            Err(StoreError::VersionConflict { .. }) => Err(RelationsError::NotFound {
+                kind: "relation",
+                id,
+            }),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    pub async fn get_relation(&self, id: &str) -> Result<StoredRelation, RelationsError> {
+        let id = crate::domain::relation_id("id", id)?;
+        self.read_model
+            .relation(&id)
+            .await?
+            .ok_or(RelationsError::NotFound {
+                kind: "relation",
+                id,
+            })
+    }
+}
+
+fn known_entity<'a>(
+    entities: &'a HashMap<String, Entity>,
+    reference: &EntityRef,
+    prefix: &str,
+) -> Result<&'a Entity, RelationsError> {
+    let entity = entities.get(&reference.id).ok_or_else(|| {
+        at(
+            prefix,
+            RelationsError::UnknownEntity {
+                entity: describe(reference),
+            },
+        )
+    })?;
+    if entity.reference.kind != reference.kind {
+        return Err(at(
+            prefix,
+            RelationsError::invalid(
+                "kind",
+                format!(
+                    "{} is a {}, not a {}",
+                    reference.id, entity.reference.kind, reference.kind
+                ),
+            ),
+        ));
+    }
+    Ok(entity)
+}

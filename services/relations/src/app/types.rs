@@ -1,0 +1,323 @@
+//! Commands on relation types.
+
+use liaison_eventstore::{AppendRequest, ExpectedVersion, StreamAppend};
+use liaison_proto::relations::v1 as pb;
+use prost::Message;
+use uuid::Uuid;
+
+use super::*;
+use crate::domain::entity::Entity;
+use crate::domain::relation::count_violations;
+use crate::domain::relation_type::{self, normalise_side, Command, RelationType};
+use crate::domain::relation_type_stream;
+use crate::events::relation_type_event;
+
+impl RelationsApp {
+    // ---- relation types -------------------------------------------------
+
+    pub async fn list_types(
+        &self,
+        include_disabled: bool,
+        include_internal: bool,
+    ) -> Result<Vec<(RelationType, u64)>, RelationsError> {
+        Ok(self
+            .read_model
+            .relation_types()
+            .await?
+            .into_iter()
+            .filter(|(t, _)| include_disabled || t.enabled)
+            .filter(|(t, _)| include_internal || !t.internal)
+            .collect())
+    }
+
+    /// The type of a predicate (either side's id).
+    pub async fn get_type(&self, predicate: &str) -> Result<(RelationType, u64), RelationsError> {
+        let predicate = crate::domain::predicate_id("id", predicate)?;
+        self.read_model
+            .type_of_predicate(&predicate)
+            .await?
+            .ok_or(RelationsError::NotFound {
+                kind: "relation type",
+                id: predicate,
+            })
+    }
+
+    pub async fn create_type(
+        &self,
+        request: pb::CreateRelationTypeRequest,
+        context: &RequestContext,
+    ) -> Result<RelationType, RelationsError> {
+        let pb::CreateRelationTypeRequest {
+            subject_side,
+            object_side,
+            symmetric_to_itself,
+            copiable,
+            internal,
+        } = request;
+        if internal && caller(context) != Caller::System {
+            return Err(RelationsError::PermissionDenied(
+                "only the system creates internal relation types".into(),
+            ));
+        }
+        let generated = |side: &Option<pb::PredicateSide>| {
+            side.as_ref()
+                .filter(|side| side.id.trim().is_empty())
+                .map(|_| format!("custom-{}", Uuid::now_v7().simple()))
+        };
+        let subject_id = generated(&subject_side);
+        let subject_side = normalise_side("subject_side", subject_side, subject_id)?;
+        let object_side = if symmetric_to_itself {
+            if object_side
+                .as_ref()
+                .is_some_and(|side| *side != pb::PredicateSide::default())
+            {
+                return Err(RelationsError::invalid(
+                    "object_side",
+                    "a type that is its own symmetric has one side: leave object_side empty",
+                ));
+            }
+            subject_side.clone()
+        } else {
+            let object_id = generated(&object_side);
+            let object_side = normalise_side("object_side", object_side, object_id)?;
+            if object_side.id == subject_side.id {
+                return Err(RelationsError::invalid(
+                    "object_side.id",
+                    "both predicates have the same id: set symmetric_to_itself for such a type",
+                ));
+            }
+            object_side
+        };
+        let owners = self.read_model.predicate_owners().await?;
+        for id in [&subject_side.id, &object_side.id] {
+            if let Some(owner) = owners.get(id) {
+                return Err(RelationsError::PredicateTaken {
+                    id: id.clone(),
+                    type_id: owner.clone(),
+                });
+            }
+        }
+        let state = self.load_type(&subject_side.id).await?;
+        let events = relation_type::decide(
+            &state,
+            Command::Create(pb::RelationTypeCreated {
+                subject_side: Some(subject_side),
+                object_side: Some(object_side),
+                symmetric_to_itself,
+                custom: !internal,
+                internal,
+                copiable,
+            }),
+        )?;
+        self.append_type(state, ExpectedVersion::NoStream, events, context)
+            .await
+    }
+
+    pub async fn update_type(
+        &self,
+        id: &str,
+        expected_version: Option<u64>,
+        changes: TypeChanges,
+        context: &RequestContext,
+    ) -> Result<RelationType, RelationsError> {
+        let state = self.load_live_type(id).await?;
+        check_expected(&state, expected_version)?;
+        let subject_side = normalise_side(
+            "subject_side",
+            changes.subject_side,
+            Some(state.subject_side.id.clone()),
+        )?;
+        let object_side = if state.symmetric_to_itself {
+            subject_side.clone()
+        } else {
+            normalise_side(
+                "object_side",
+                changes.object_side,
+                Some(state.object_side.id.clone()),
+            )?
+        };
+        let events = relation_type::decide(
+            &state,
+            Command::Change {
+                subject_side,
+                object_side,
+                copiable: changes.copiable,
+            },
+        )?;
+        let proposed = events.iter().fold(state.clone(), relation_type::evolve);
+        let broken = self.count_broken_relations(&proposed).await?;
+        if broken > 0 {
+            return Err(RelationsError::FailedPrecondition(format!(
+                "{broken} existing relation(s) of type {:?} would break the new constraints; \
+                 delete them first or keep the constraints",
+                state.id
+            )));
+        }
+        let expected = ExpectedVersion::Exactly(state.version);
+        self.append_type(state, expected, events, context).await
+    }
+
+    async fn count_broken_relations(&self, proposed: &RelationType) -> Result<u64, RelationsError> {
+        let relations = self.read_model.relations_of_type(proposed).await?;
+        if relations.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<&str> = relations
+            .iter()
+            .flat_map(|r| [r.subject.id.as_str(), r.object.id.as_str()])
+            .collect();
+        let entities = self.read_model.entities(&ids).await?;
+        let pairs: Vec<(Entity, Entity)> = relations
+            .iter()
+            .filter_map(|r| {
+                let subject = entities.get(&r.subject.id)?.clone();
+                let object = entities.get(&r.object.id)?.clone();
+                // Oriented on the type's subject predicate.
+                Some(if r.predicate == proposed.subject_side.id {
+                    (subject, object)
+                } else {
+                    (object, subject)
+                })
+            })
+            .collect();
+        Ok(count_violations(proposed, &pairs))
+    }
+
+    pub async fn set_type_enabled(
+        &self,
+        id: &str,
+        enabled: bool,
+        context: &RequestContext,
+    ) -> Result<RelationType, RelationsError> {
+        let state = self.load_live_type(id).await?;
+        let events = relation_type::decide(&state, Command::SetEnabled(enabled))?;
+        let expected = ExpectedVersion::Exactly(state.version);
+        self.append_type(state, expected, events, context).await
+    }
+
+    /// Deletes a custom type. With relations, refused unless `cascade`:
+    /// then the type is disabled first (no new relation can slip in), and
+    /// its relations are deleted with it in one append.
+    pub async fn delete_type(
+        &self,
+        id: &str,
+        cascade: bool,
+        context: &RequestContext,
+    ) -> Result<u64, RelationsError> {
+        let mut state = self.load_live_type(id).await?;
+        // Refuses a built-in type before anything else.
+        relation_type::decide(
+            &state,
+            Command::Delete {
+                relations_removed: 0,
+            },
+        )?;
+        let (_, count) = self.get_type(&state.id).await?;
+        if count > 0 && !cascade {
+            return Err(RelationsError::FailedPrecondition(format!(
+                "relation type {:?} still has {count} relation(s); delete them first, or delete with cascade",
+                state.id
+            )));
+        }
+        if count > 0 && state.enabled {
+            state = self.set_type_enabled(&state.id, false, context).await?;
+        }
+        let relations = self.read_model.relations_of_type(&state).await?;
+        let removed = relations.len() as u64;
+        let events = relation_type::decide(
+            &state,
+            Command::Delete {
+                relations_removed: removed,
+            },
+        )?;
+        let mut streams: Vec<StreamAppend> = relations
+            .iter()
+            .map(|r| deletion(r, pb::DeletionCause::TypeDeleted, None))
+            .collect();
+        streams.push(StreamAppend {
+            stream_id: relation_type_stream(&state.id),
+            expected: ExpectedVersion::Exactly(state.version),
+            events: events.into_iter().map(relation_type_event).collect(),
+            encrypt_for_subject: None,
+        });
+        self.store
+            .append(AppendRequest {
+                streams,
+                metadata: metadata(context),
+                forget_subjects: Vec::new(),
+            })
+            .await?;
+        tracing::info!(relation_type = %state.id, removed, "relation type deleted");
+        Ok(removed)
+    }
+
+    async fn load_type(&self, type_id: &str) -> Result<RelationType, RelationsError> {
+        let mut state = RelationType::new(type_id);
+        for event in self
+            .store
+            .read_stream(&relation_type_stream(type_id), 0, u32::MAX)
+            .await?
+        {
+            let decoded =
+                pb::RelationTypeEvent::decode(event.payload.as_slice()).map_err(|error| {
+                    RelationsError::Internal(format!(
+                        "event {} does not decode: {error}",
+                        event.event_id
+                    ))
+                })?;
+            if let Some(domain_event) = decoded.event {
+                state = relation_type::evolve(state, &domain_event);
+            }
+        }
+        Ok(state)
+    }
+
+    /// The type of `predicate` (either side), from its events.
+    async fn load_live_type(&self, predicate: &str) -> Result<RelationType, RelationsError> {
+        let (known, _) = self.get_type(predicate).await?;
+        let state = self.load_type(&known.id).await?;
+        if !state.is_live() {
+            return Err(RelationsError::NotFound {
+                kind: "relation type",
+                id: predicate.to_owned(),
+            });
+        }
+        Ok(state)
+    }
+
+    async fn append_type(
+        &self,
+        state: RelationType,
+        expected: ExpectedVersion,
+        events: Vec<pb::relation_type_event::Event>,
+        context: &RequestContext,
+    ) -> Result<RelationType, RelationsError> {
+        if events.is_empty() {
+            return Ok(state);
+        }
+        self.store
+            .append(AppendRequest {
+                streams: vec![StreamAppend {
+                    stream_id: relation_type_stream(&state.id),
+                    expected,
+                    events: events.iter().cloned().map(relation_type_event).collect(),
+                    encrypt_for_subject: None,
+                }],
+                metadata: metadata(context),
+                forget_subjects: Vec::new(),
+            })
+            .await?;
+        Ok(events.iter().fold(state, relation_type::evolve))
+    }
+}
+
+fn check_expected(state: &RelationType, expected: Option<u64>) -> Result<(), RelationsError> {
+    match expected {
+        Some(expected) if expected != state.version => Err(RelationsError::VersionConflict {
+            id: state.id.clone(),
+            expected,
+            actual: state.version,
+        }),
+        _ => Ok(()),
+    }
+}
