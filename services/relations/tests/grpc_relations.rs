@@ -19,6 +19,7 @@ on_both_backends!(
     bulk_creation_is_all_or_nothing,
     the_same_relations_go_to_several_subjects,
     bad_input_is_refused_with_the_field,
+    the_store_refuses_a_relation_to_an_entity_gone_meanwhile,
 );
 
 async fn the_market_scenario_reads_from_every_side(backend: Backend) {
@@ -752,4 +753,52 @@ async fn bad_input_is_refused_with_the_field(backend: Backend) {
         Code::InvalidArgument,
     );
     assert_eq!(field_of(&status), "triples");
+}
+
+/// The checks of the transaction itself: a relation decided while its
+/// entity was live, appended after the entity's purge, is refused.
+async fn the_store_refuses_a_relation_to_an_entity_gone_meanwhile(backend: Backend) {
+    use liaison_eventstore::{AppendRequest, ExpectedVersion, NewEvent, StoreError, StreamAppend};
+    use prost::Message;
+    let server = Server::start(backend).await;
+    let a = server.contacts.organisation("A", &[]).await;
+    let b = server.contacts.organisation("B", &[]).await;
+    server.contacts.purge(&b).await;
+    let created = pb::RelationCreated {
+        subject: Some(a.clone()),
+        predicate: "partner_of".into(),
+        object: Some(b.clone()),
+        symmetric_predicate: "partner_of".into(),
+        type_id: "partner_of".into(),
+        replaces_relation_id: String::new(),
+    };
+    let request = AppendRequest {
+        streams: vec![StreamAppend {
+            stream_id: format!("relation-{}", uuid::Uuid::now_v7()),
+            expected: ExpectedVersion::NoStream,
+            events: vec![NewEvent {
+                event_id: uuid::Uuid::now_v7(),
+                event_type: "relation.created".into(),
+                schema_version: 1,
+                payload: pb::RelationEvent {
+                    event: Some(pb::relation_event::Event::Created(created)),
+                }
+                .encode_to_vec(),
+            }],
+            encrypt_for_subject: None,
+        }],
+        ..Default::default()
+    };
+    let refused = server.service.store().append(request).await;
+    match refused {
+        Err(StoreError::Rejected(reason)) => {
+            assert_eq!(
+                reason.to_string(),
+                format!("contacts.organisation {} was purged", b.id)
+            )
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let mut client = server.client.clone();
+    assert!(relations_of(&mut client, &a).await.is_empty());
 }
