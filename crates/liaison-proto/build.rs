@@ -11,6 +11,7 @@ const PROTO_FILES: &[&str] = &[
     "liaison/contacts/v1/events.proto",
     "liaison/relations/v1/relations.proto",
     "liaison/relations/v1/events.proto",
+    "liaison/gateway/v1/events.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

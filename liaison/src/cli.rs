@@ -1,11 +1,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use liaison_runtime::settings::{Settings, Sources};
 
-use crate::target::{Target, Targets};
+use crate::target::Targets;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,11 +43,33 @@ enum AdminCommand {
         #[command(flatten)]
         overrides: Overrides,
     },
+    /// Create a user of the web UI and API (with SQLite, the server must be stopped).
+    CreateUser(CreateUserArgs),
+}
+
+/// A user account, created straight in the gateway's database.
+#[derive(Debug, clap::Args)]
+pub struct CreateUserArgs {
+    /// Login email.
+    #[arg(long)]
+    pub email: String,
+    /// Name shown in the UI [default: the email].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// admin, staff or customer.
+    #[arg(long, default_value = "staff")]
+    pub role: String,
+    /// Read the password from the first line of standard input; otherwise
+    /// a random one is generated and printed.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    pub overrides: Overrides,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Components to run: all, or a comma-separated list (contacts, relations).
+    /// Components to run: all, or a comma-separated list (contacts, relations, gateway).
     #[arg(long, default_value = "all")]
     pub target: Targets,
     #[command(flatten)]
@@ -112,61 +133,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let settings = load_settings(&cli.config, &overrides)?;
             liaison_runtime::telemetry::init_logging(&settings.log);
-            let _lock = if settings.uses_data_dir() {
-                Some(crate::serve::lock_data_dir(&settings.data_dir)?)
-            } else {
-                None
-            };
-            for target in &target.0 {
-                match target {
-                    Target::Contacts => {
-                        let url =
-                            settings.database_url("contacts", &settings.contacts.database_url);
-                        let service = liaison_contacts::ContactsService::open(
-                            &url,
-                            Some(settings.contacts.database_schema.clone())
-                                .filter(|s| !s.is_empty()),
-                        )
-                        .await
-                        .with_context(|| {
-                            format!(
-                                "cannot open {}",
-                                liaison_runtime::settings::mask_url_password(&url)
-                            )
-                        })?;
-                        let store = service.store();
-                        let replayed =
-                            liaison_eventstore::EventStore::rebuild_projections(store.as_ref())
-                                .await
-                                .context("rebuild of contacts failed")?;
-                        println!("contacts: read models rebuilt from {replayed} events");
-                        store.close().await;
-                    }
-                    Target::Relations => {
-                        let url =
-                            settings.database_url("relations", &settings.relations.database_url);
-                        let service = liaison_relations::RelationsService::open(
-                            &url,
-                            settings.relations.schema(),
-                        )
-                        .await
-                        .with_context(|| {
-                            format!(
-                                "cannot open {}",
-                                liaison_runtime::settings::mask_url_password(&url)
-                            )
-                        })?;
-                        let store = service.store();
-                        let replayed =
-                            liaison_eventstore::EventStore::rebuild_projections(store.as_ref())
-                                .await
-                                .context("rebuild of relations failed")?;
-                        println!("relations: read models rebuilt from {replayed} events");
-                        store.close().await;
-                    }
-                }
-            }
-            Ok(())
+            crate::admin::rebuild(&settings, &target).await
+        }
+        Command::Admin {
+            command: AdminCommand::CreateUser(args),
+        } => {
+            let settings = load_settings(&cli.config, &args.overrides)?;
+            liaison_runtime::telemetry::init_logging(&settings.log);
+            crate::admin::create_user(&settings, args).await
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `liaison`: the one binary. It runs every service in one process
 //! (`--target all`, the default) or any subset, and carries the admin tools.
 
+mod admin;
 mod cli;
 mod peers;
 mod serve;

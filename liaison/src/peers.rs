@@ -3,7 +3,7 @@
 //! co-location.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use liaison_contacts::ContactsError;
@@ -12,6 +12,7 @@ use liaison_proto::relations::v1 as pb;
 use liaison_proto::relations::v1::relation_service_client::RelationServiceClient;
 use liaison_proto::relations::v1::relation_service_server::RelationService;
 use liaison_relations::grpc::RelationsGrpc;
+use liaison_runtime::identity::{IdentityKey, IDENTITY_METADATA_KEY};
 use tonic::transport::{Channel, Endpoint};
 
 /// The relations service, as contacts asks it before a purge.
@@ -21,6 +22,7 @@ pub enum RelationsPeer {
         url: String,
         channel: Channel,
         token: Option<String>,
+        identity_key: IdentityKey,
     },
     /// Not here, and no address configured: a purge is refused with why.
     Unconfigured,
@@ -28,7 +30,7 @@ pub enum RelationsPeer {
 
 impl RelationsPeer {
     /// A peer at `url` (connected on first use), presenting `token`.
-    pub fn remote(url: &str, token: &str) -> anyhow::Result<Self> {
+    pub fn remote(url: &str, token: &str, identity_key: IdentityKey) -> anyhow::Result<Self> {
         let channel = Endpoint::from_shared(url.to_owned())
             .map_err(|error| {
                 anyhow::anyhow!("peers.relations {url:?} is not a valid URL: {error}")
@@ -40,6 +42,7 @@ impl RelationsPeer {
             url: url.to_owned(),
             channel,
             token: Some(token.to_owned()).filter(|token| !token.is_empty()),
+            identity_key,
         })
     }
 
@@ -57,7 +60,17 @@ impl RelationsPeer {
         );
         let (answer, url) = match self {
             RelationsPeer::Local(service) => (service.check_purge(request).await, "in-process"),
-            RelationsPeer::Remote { url, channel, token } => {
+            RelationsPeer::Remote {
+                url,
+                channel,
+                token,
+                identity_key,
+            } => {
+                let signed = identity_key.sign("system:contacts", "system", SystemTime::now());
+                let value = signed
+                    .parse()
+                    .map_err(|_| ContactsError::Internal("signed identity is not ASCII".into()))?;
+                request.metadata_mut().insert(IDENTITY_METADATA_KEY, value);
                 if let Some(token) = token {
                     let value = format!("Bearer {token}")
                         .parse()

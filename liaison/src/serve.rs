@@ -13,7 +13,7 @@ use liaison_bus::{ConsumerStats, EventBus, Relay};
 use liaison_eventstore::EventStore;
 use liaison_relations::grpc::{RelationsGrpc, RelationsGrpcServer};
 use liaison_relations::RelationsService;
-use liaison_runtime::grpc::GrpcServer;
+use liaison_runtime::grpc::{GrpcServer, IdentityPolicy};
 use liaison_runtime::http::ReadinessCheck;
 use liaison_runtime::metrics::{Metrics, Reading};
 use liaison_runtime::settings::{mask_url_password, BusKind};
@@ -61,21 +61,28 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     let workers = CancellationToken::new();
     let bus = open_bus(&settings, &mut checks, &mut background, &workers).await?;
 
-    if !settings.grpc_addr.ip().is_loopback() && settings.security.internal_token.is_empty() {
+    if !settings.grpc_addr.ip().is_loopback() && settings.accepts_unsigned_calls() {
         tracing::warn!(
             grpc = %settings.grpc_addr,
-            "gRPC listens beyond loopback without security.internal_token: any caller that reaches it is trusted"
+            "gRPC listens beyond loopback and accepts calls without a signed identity \
+             (security.unsigned_calls = \"allow\"): for local development only"
         );
     }
     let metrics = Metrics::new();
+    let identity_key = settings.identity_key();
     let mut grpc = GrpcServer::new()
         .require_token(&settings.security.internal_token)
+        .verify_identities(IdentityPolicy {
+            key: identity_key.clone(),
+            allow_unsigned: settings.accepts_unsigned_calls(),
+        })
         .with_metrics(metrics.clone());
     let health = grpc.health();
     let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
     let mut consumers: Vec<(&'static str, Arc<ConsumerStats>)> = Vec::new();
     let mut contacts_app = None;
     let mut relations = None;
+    let mut gateway = None;
 
     for target in &targets.0 {
         match target {
@@ -131,6 +138,21 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
                 background.spawn(registry.run(workers.clone()));
                 relations = Some(service);
             }
+            Target::Gateway => {
+                let service = open_gateway(&settings).await?;
+                stores.push(service.store());
+                let read_model = service.read_model().clone();
+                checks.push((
+                    "gateway-database",
+                    Arc::new(move || {
+                        let read_model = read_model.clone();
+                        Box::pin(async move {
+                            read_model.ping().await.map_err(|error| error.to_string())
+                        })
+                    }),
+                ));
+                gateway = Some(service);
+            }
         }
     }
     if let Some(contacts) = contacts_app {
@@ -138,9 +160,11 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
             Some(service) => {
                 RelationsPeer::Local(Arc::new(RelationsGrpc::new(service.app().clone())))
             }
-            None if !settings.peers.relations.is_empty() => {
-                RelationsPeer::remote(&settings.peers.relations, &settings.security.internal_token)?
-            }
+            None if !settings.peers.relations.is_empty() => RelationsPeer::remote(
+                &settings.peers.relations,
+                &settings.security.internal_token,
+                identity_key.clone(),
+            )?,
             None => {
                 tracing::warn!("peers.relations is not set: contacts will refuse purges");
                 RelationsPeer::Unconfigured
@@ -150,7 +174,11 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     }
     observe_consumers(&metrics, consumers);
     let mut relays = Vec::new();
-    for store in &stores {
+    // The gateway's log holds credentials: it is never published.
+    for store in stores
+        .iter()
+        .filter(|store| store.service() != liaison_gateway::SERVICE)
+    {
         let relay = Relay::new(store.clone(), bus.clone());
         relays.push((store.clone(), relay.published_position()));
         background.spawn(relay.run(workers.clone()));
@@ -167,11 +195,16 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
             Target::Relations => {
                 health.set_serving::<RelationsGrpcServer>().await;
             }
+            Target::Gateway => {}
         }
     }
 
     let grpc_task = tokio::spawn(grpc.serve(grpc_listener, shutdown.clone()));
-    let router = liaison_runtime::http::probe_routes(checks, metrics);
+    let mut router = liaison_runtime::http::probe_routes(checks, metrics);
+    if let Some(gateway) = &gateway {
+        let backends = gateway_backends(&settings, &targets, grpc_addr, identity_key.clone())?;
+        router = router.merge(gateway.router(backends));
+    }
     let http_task = tokio::spawn(liaison_runtime::http::serve(
         http_listener,
         router,
@@ -204,6 +237,67 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     bus.close().await;
     tracing::info!("liaison stopped");
     Ok(())
+}
+
+/// Opens the gateway's storage and creates the first admin when there is
+/// no user yet.
+async fn open_gateway(settings: &Settings) -> anyhow::Result<liaison_gateway::GatewayService> {
+    let url = settings.database_url("gateway", &settings.gateway.database_url);
+    let service =
+        liaison_gateway::GatewayService::open(&url, settings.gateway.schema(), &settings.auth)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the gateway database {}",
+                    mask_url_password(&url)
+                )
+            })?;
+    match service.ensure_first_admin().await {
+        Ok(Some(password)) => tracing::warn!(
+            email = %settings.auth.admin_email,
+            password = %password,
+            "first start: admin account created with this generated password, shown once; \
+             log in and change it (or set auth.admin_password before the first start)"
+        ),
+        Ok(None) => {}
+        Err(error) => anyhow::bail!("cannot create the first admin account: {error}"),
+    }
+    Ok(service)
+}
+
+/// Where the gateway finds each service: this process's gRPC port when it
+/// runs here, its configured peer address otherwise.
+fn gateway_backends(
+    settings: &Settings,
+    targets: &Targets,
+    grpc_addr: std::net::SocketAddr,
+    identity_key: liaison_runtime::identity::IdentityKey,
+) -> anyhow::Result<liaison_gateway::Backends> {
+    let mut own = grpc_addr;
+    if own.ip().is_unspecified() {
+        own.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let address = |target: Target, peer: &str| -> anyhow::Result<String> {
+        if targets.0.contains(&target) {
+            Ok(format!("http://{own}"))
+        } else if !peer.is_empty() {
+            Ok(peer.to_owned())
+        } else {
+            anyhow::bail!(
+                "the gateway needs {target}: run it in this process (--target {target},gateway) \
+                 or set peers.{target}"
+            )
+        }
+    };
+    let contacts = address(Target::Contacts, &settings.peers.contacts)?;
+    let relations = address(Target::Relations, &settings.peers.relations)?;
+    liaison_gateway::Backends::connect(
+        &contacts,
+        &relations,
+        identity_key,
+        &settings.security.internal_token,
+    )
+    .map_err(|error| anyhow::anyhow!("{error}"))
 }
 
 /// Events appended and the relay backlog of each store, read at each scrape.

@@ -10,15 +10,18 @@ pub enum Target {
     Contacts,
     /// After contacts: its registry follows contacts' events.
     Relations,
+    /// Last: it calls the others.
+    Gateway,
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[Target::Contacts, Target::Relations];
+    pub const ALL: &'static [Target] = &[Target::Contacts, Target::Relations, Target::Gateway];
 
     pub fn name(self) -> &'static str {
         match self {
             Target::Contacts => "contacts",
             Target::Relations => "relations",
+            Target::Gateway => "gateway",
         }
     }
 }
@@ -98,7 +101,7 @@ mod tests {
         let error = "contcts".parse::<Targets>().expect_err("typo");
         assert!(
             error.contains("\"contcts\"")
-                && error.contains("valid targets: all, contacts, relations"),
+                && error.contains("valid targets: all, contacts, relations, gateway"),
             "{error}"
         );
     }

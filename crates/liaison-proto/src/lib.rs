@@ -31,5 +31,11 @@ pub mod relations {
     }
 }
 
+pub mod gateway {
+    pub mod v1 {
+        tonic::include_proto!("liaison.gateway.v1");
+    }
+}
+
 pub use prost;
 pub use prost_types;

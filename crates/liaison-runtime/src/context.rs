@@ -8,6 +8,9 @@ use tonic::Request;
 pub struct RequestContext {
     /// `liaison-actor` metadata; `anonymous` when absent.
     pub actor: String,
+    /// `liaison-role` metadata (`admin`, `staff`, `customer`, `system`);
+    /// empty when the caller did not present a signed identity.
+    pub role: String,
     /// `x-request-id` metadata; a new UUIDv7 when absent.
     pub correlation_id: String,
     /// The call's span when traced, else the caller's `traceparent`.
@@ -26,12 +29,14 @@ impl RequestContext {
         };
         let actor = header("liaison-actor");
         let correlation_id = header("x-request-id");
+        let role = header("liaison-role");
         RequestContext {
             actor: if actor.is_empty() {
                 "anonymous".to_owned()
             } else {
                 actor
             },
+            role,
             correlation_id: if correlation_id.is_empty() {
                 uuid::Uuid::now_v7().to_string()
             } else {

@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -9,6 +9,7 @@ use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 use tracing::Instrument;
 
+use crate::identity::{IdentityKey, ACTOR_METADATA_KEY, IDENTITY_METADATA_KEY, ROLE_METADATA_KEY};
 use crate::metrics::Metrics;
 
 /// The gRPC server of a process: the services' routes plus the gRPC health
@@ -17,7 +18,15 @@ pub struct GrpcServer {
     routes: Routes,
     health: HealthReporter,
     internal_token: Option<String>,
+    identities: Option<Arc<IdentityPolicy>>,
     metrics: Option<Arc<Metrics>>,
+}
+
+/// What a server asks of its callers' identities.
+pub struct IdentityPolicy {
+    pub key: IdentityKey,
+    /// Calls without a signed identity pass (open local development).
+    pub allow_unsigned: bool,
 }
 
 impl GrpcServer {
@@ -40,6 +49,7 @@ impl GrpcServer {
             routes,
             health,
             internal_token: None,
+            identities: None,
             metrics: None,
         }
     }
@@ -63,6 +73,13 @@ impl GrpcServer {
     /// checks (probes carry no credentials). An empty token requires none.
     pub fn require_token(mut self, token: &str) -> Self {
         self.internal_token = Some(token.to_owned()).filter(|token| !token.is_empty());
+        self
+    }
+
+    /// Verifies the signed identity of every call but health checks and
+    /// reflection, and hands the verified actor and role to the services.
+    pub fn verify_identities(mut self, policy: IdentityPolicy) -> Self {
+        self.identities = Some(Arc::new(policy));
         self
     }
 
@@ -90,6 +107,12 @@ impl GrpcServer {
             router = router.layer(axum::middleware::from_fn_with_state(
                 Arc::new(format!("Bearer {token}")),
                 require_token,
+            ));
+        }
+        if let Some(policy) = self.identities {
+            router = router.layer(axum::middleware::from_fn_with_state(
+                policy,
+                verify_identity,
             ));
         }
         // Outermost: every call gets its span and its metrics, refused ones too.
@@ -185,6 +208,53 @@ async fn require_token(
         "a valid internal token is required (authorization: Bearer <token>)",
     );
     status.into_http()
+}
+
+/// Replaces whatever actor and role a call claims by those of its verified
+/// signed identity; refuses a call whose identity does not verify, and one
+/// without an identity unless unsigned calls are allowed.
+async fn verify_identity(
+    axum::extract::State(policy): axum::extract::State<Arc<IdentityPolicy>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let path = request.uri().path();
+    if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {
+        return next.run(request).await;
+    }
+    let presented = request
+        .headers()
+        .get(IDENTITY_METADATA_KEY)
+        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    match presented {
+        Some(value) => match policy.key.verify(&value, SystemTime::now()) {
+            Ok(identity) => {
+                let headers = request.headers_mut();
+                match (identity.actor.parse(), identity.role.parse()) {
+                    (Ok(actor), Ok(role)) => {
+                        headers.insert(ACTOR_METADATA_KEY, actor);
+                        headers.insert(ROLE_METADATA_KEY, role);
+                    }
+                    _ => {
+                        return tonic::Status::unauthenticated(
+                            "the signed identity holds characters metadata cannot carry",
+                        )
+                        .into_http()
+                    }
+                }
+            }
+            Err(error) => return tonic::Status::unauthenticated(error.to_string()).into_http(),
+        },
+        None if policy.allow_unsigned => {}
+        None => {
+            return tonic::Status::unauthenticated(
+                "a signed identity (liaison-identity) is required: call through the gateway, \
+                 or set security.unsigned_calls = \"allow\" for open local development",
+            )
+            .into_http()
+        }
+    }
+    next.run(request).await
 }
 
 /// Compares without stopping at the first difference.

@@ -7,6 +7,7 @@ pub mod context;
 pub mod errors;
 pub mod grpc;
 pub mod http;
+pub mod identity;
 pub mod metrics;
 pub mod settings;
 pub mod shutdown;

@@ -21,6 +21,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub contacts: StorageSettings,
     pub relations: StorageSettings,
+    pub gateway: StorageSettings,
+    pub auth: AuthSettings,
     pub peers: PeerSettings,
     pub bus: BusSettings,
     pub telemetry: TelemetrySettings,
@@ -66,7 +68,27 @@ pub struct StorageSettings {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PeerSettings {
+    pub contacts: String,
     pub relations: String,
+}
+
+/// How the gateway authenticates people.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Login of the admin created on first start.
+    pub admin_email: String,
+    /// Its password; empty: a random one, printed once to the log.
+    pub admin_password: String,
+    /// How long a login lasts.
+    pub session_hours: u64,
+    /// Cookies only over HTTPS (browsers also send them to http://localhost).
+    pub secure_cookies: bool,
+    /// Failed logins allowed per account, and per client address, in
+    /// `login_window_minutes`, before logins are refused for the rest of it.
+    pub login_failures_per_account: u32,
+    pub login_failures_per_address: u32,
+    pub login_window_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -89,6 +111,22 @@ pub enum BusKind {
 #[serde(deny_unknown_fields)]
 pub struct SecuritySettings {
     pub internal_token: String,
+    /// Signs the identities passed between processes (32+ characters,
+    /// the same in every process of a deployment); empty: a random key per
+    /// process, enough when every service runs in one.
+    pub identity_key: String,
+    pub unsigned_calls: UnsignedCalls,
+}
+
+/// Whether services accept gRPC calls without a signed identity.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsignedCalls {
+    /// Accepted while gRPC listens on loopback only (the default).
+    AllowOnLoopback,
+    /// Accepted everywhere: open local development only.
+    Allow,
+    Refuse,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,12 +185,18 @@ impl Settings {
         for (service, storage) in self.storages() {
             storage.validate(service)?;
         }
-        let peer = &self.peers.relations;
-        if !peer.is_empty() && !peer.starts_with("http://") && !peer.starts_with("https://") {
-            return Err(SettingsError::Invalid(format!(
-                "peers.relations {peer:?} must be an http:// or https:// URL (e.g. http://relations:50051), or empty"
-            )));
+        for (service, peer) in [
+            ("contacts", &self.peers.contacts),
+            ("relations", &self.peers.relations),
+        ] {
+            if !peer.is_empty() && !peer.starts_with("http://") && !peer.starts_with("https://") {
+                return Err(SettingsError::Invalid(format!(
+                    "peers.{service} {peer:?} must be an http:// or https:// URL (e.g. http://{service}:50051), or empty"
+                )));
+            }
         }
+        self.validate_security()?;
+        self.auth.validate()?;
         if self.bus.kind == BusKind::Nats && !self.bus.nats_url.starts_with("nats://") {
             return Err(SettingsError::Invalid(format!(
                 "bus.nats_url {:?} must start with nats://",
@@ -180,6 +224,47 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_security(&self) -> Result<(), SettingsError> {
+        let key = &self.security.identity_key;
+        if !key.is_empty() && key.len() < crate::identity::MIN_KEY_LENGTH {
+            return Err(SettingsError::Invalid(format!(
+                "security.identity_key must be at least {} characters (it is {})",
+                crate::identity::MIN_KEY_LENGTH,
+                key.len()
+            )));
+        }
+        if key.is_empty() && !self.accepts_unsigned_calls() {
+            return Err(SettingsError::Invalid(format!(
+                "security.identity_key must be set (the same {}+ characters in every process) when \
+                 services refuse unsigned calls (security.unsigned_calls = {:?}, gRPC on {})",
+                crate::identity::MIN_KEY_LENGTH,
+                self.security.unsigned_calls,
+                self.grpc_addr
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether this process's services accept calls without a signed identity.
+    pub fn accepts_unsigned_calls(&self) -> bool {
+        match self.security.unsigned_calls {
+            UnsignedCalls::Allow => true,
+            UnsignedCalls::Refuse => false,
+            UnsignedCalls::AllowOnLoopback => self.grpc_addr.ip().is_loopback(),
+        }
+    }
+
+    /// The key identities are signed with: the configured one, or a new
+    /// random one (valid in this process only).
+    pub fn identity_key(&self) -> crate::identity::IdentityKey {
+        let key = &self.security.identity_key;
+        if key.is_empty() {
+            crate::identity::IdentityKey::random()
+        } else {
+            crate::identity::IdentityKey::new(key.as_bytes())
+        }
+    }
+
     /// A service's database URL: the one configured, or a SQLite file in
     /// the data dir.
     pub fn database_url(&self, service: &str, configured: &str) -> String {
@@ -194,8 +279,12 @@ impl Settings {
     }
 
     /// Each service's storage section, by service name.
-    pub fn storages(&self) -> [(&'static str, &StorageSettings); 2] {
-        [("contacts", &self.contacts), ("relations", &self.relations)]
+    pub fn storages(&self) -> [(&'static str, &StorageSettings); 3] {
+        [
+            ("contacts", &self.contacts),
+            ("relations", &self.relations),
+            ("gateway", &self.gateway),
+        ]
     }
 
     /// Whether this process keeps anything in the data dir (a SQLite
@@ -214,10 +303,52 @@ impl Settings {
         if !shown.security.internal_token.is_empty() {
             shown.security.internal_token = MASK.to_owned();
         }
-        shown.contacts.database_url = mask_url_password(&shown.contacts.database_url);
-        shown.relations.database_url = mask_url_password(&shown.relations.database_url);
+        for secret in [
+            &mut shown.security.identity_key,
+            &mut shown.auth.admin_password,
+        ] {
+            if !secret.is_empty() {
+                *secret = MASK.to_owned();
+            }
+        }
+        for storage in [
+            &mut shown.contacts,
+            &mut shown.relations,
+            &mut shown.gateway,
+        ] {
+            storage.database_url = mask_url_password(&storage.database_url);
+        }
         shown.bus.nats_url = mask_url_password(&shown.bus.nats_url);
         toml::to_string(&shown).unwrap_or_else(|error| format!("# cannot render: {error}\n"))
+    }
+}
+
+impl AuthSettings {
+    fn validate(&self) -> Result<(), SettingsError> {
+        let positive = [
+            ("auth.session_hours", self.session_hours),
+            ("auth.login_window_minutes", self.login_window_minutes),
+            (
+                "auth.login_failures_per_account",
+                u64::from(self.login_failures_per_account),
+            ),
+            (
+                "auth.login_failures_per_address",
+                u64::from(self.login_failures_per_address),
+            ),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(SettingsError::Invalid(format!("{key} must be at least 1")));
+            }
+        }
+        if !self.admin_email.contains('@') {
+            return Err(SettingsError::Invalid(format!(
+                "auth.admin_email {:?} is not an email address",
+                self.admin_email
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -340,6 +340,7 @@ fn system_context() -> RequestContext {
     RequestContext {
         actor: crate::reactions::SYSTEM_ACTOR.to_owned(),
         correlation_id: Uuid::now_v7().to_string(),
+        role: "system".to_owned(),
         traceparent: String::new(),
     }
 }

@@ -1,0 +1,113 @@
+//! `liaison admin`: tools that work on a service's database directly.
+
+use std::io::BufRead;
+
+use anyhow::Context;
+use liaison_eventstore::EventStore;
+use liaison_runtime::settings::mask_url_password;
+use liaison_runtime::Settings;
+
+use crate::cli::CreateUserArgs;
+use crate::target::{Target, Targets};
+
+/// Rebuilds the read models of `targets` from their logs.
+pub async fn rebuild(settings: &Settings, targets: &Targets) -> anyhow::Result<()> {
+    let _lock = if settings.uses_data_dir() {
+        Some(crate::serve::lock_data_dir(&settings.data_dir)?)
+    } else {
+        None
+    };
+    for target in &targets.0 {
+        let (store, url): (std::sync::Arc<dyn EventStore>, String) = match target {
+            Target::Contacts => {
+                let url = settings.database_url("contacts", &settings.contacts.database_url);
+                let service =
+                    liaison_contacts::ContactsService::open(&url, settings.contacts.schema())
+                        .await
+                        .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
+                (service.store(), url)
+            }
+            Target::Relations => {
+                let url = settings.database_url("relations", &settings.relations.database_url);
+                let service =
+                    liaison_relations::RelationsService::open(&url, settings.relations.schema())
+                        .await
+                        .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
+                (service.store(), url)
+            }
+            Target::Gateway => {
+                let url = settings.database_url("gateway", &settings.gateway.database_url);
+                let service = liaison_gateway::GatewayService::open(
+                    &url,
+                    settings.gateway.schema(),
+                    &settings.auth,
+                )
+                .await
+                .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
+                (service.store(), url)
+            }
+        };
+        let replayed = store
+            .rebuild_projections()
+            .await
+            .with_context(|| format!("rebuild of {target} ({}) failed", mask_url_password(&url)))?;
+        println!("{target}: read models rebuilt from {replayed} events");
+        store.close().await;
+    }
+    Ok(())
+}
+
+/// Creates a user in the gateway's database.
+pub async fn create_user(settings: &Settings, args: CreateUserArgs) -> anyhow::Result<()> {
+    let role = liaison_gateway::accounts::user::Role::parse(&args.role)
+        .with_context(|| format!("--role {:?}: use admin, staff or customer", args.role))?;
+    let (password, generated) = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), None)
+    } else {
+        let password = liaison_gateway::accounts::credentials::new_secret();
+        (password.clone(), Some(password))
+    };
+    let gateway_uses_sqlite = settings
+        .database_url("gateway", &settings.gateway.database_url)
+        .starts_with("sqlite:");
+    let _lock = if gateway_uses_sqlite {
+        Some(crate::serve::lock_data_dir(&settings.data_dir)?)
+    } else {
+        None
+    };
+    let url = settings.database_url("gateway", &settings.gateway.database_url);
+    let service =
+        liaison_gateway::GatewayService::open(&url, settings.gateway.schema(), &settings.auth)
+            .await
+            .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
+    let user = service
+        .accounts()
+        .create_user(
+            "system:admin-cli",
+            liaison_gateway::accounts::NewUser {
+                display_name: args.name.clone().unwrap_or_else(|| args.email.clone()),
+                email: args.email,
+                role,
+                password,
+            },
+        )
+        .await;
+    service.store().close().await;
+    let user = user.map_err(|error| anyhow::anyhow!("cannot create the user: {error}"))?;
+    println!(
+        "created {} {} ({})",
+        user.role.as_str(),
+        user.email,
+        user.id
+    );
+    if let Some(password) = generated {
+        // Shown here only, once: the database keeps its hash.
+        println!("password: {password}");
+    }
+    Ok(())
+}

@@ -1,0 +1,565 @@
+//! Users, logins, sessions and API tokens: the gateway's own data.
+
+pub mod credentials;
+pub mod rate_limit;
+pub mod user;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use liaison_eventstore::{
+    now_micros, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, StreamAppend,
+};
+use liaison_proto::gateway::v1 as pb;
+use prost::Message;
+
+use crate::storage::{ReadModel, TokenRow, UserRow};
+use crate::GatewayError;
+use credentials::{csrf_token_for, secret_hash};
+use rate_limit::LoginLimiter;
+use user::{Role, User, UserCommand};
+
+pub const STREAM_PREFIX: &str = "user-";
+const MAX_DISPLAY_NAME_CHARS: usize = 200;
+const MAX_TOKEN_NAME_CHARS: usize = 100;
+const MAX_TOKENS_PER_USER: usize = 50;
+
+pub fn user_id_of_stream(stream_id: &str) -> &str {
+    stream_id.strip_prefix(STREAM_PREFIX).unwrap_or(stream_id)
+}
+
+/// Who is calling, once authenticated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub via: Credential,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Credential {
+    /// A browser session; state-changing requests must carry this token.
+    Session {
+        csrf_token: String,
+        secret: String,
+    },
+    ApiToken,
+}
+
+impl Caller {
+    /// The actor recorded on events and passed to services.
+    pub fn actor(&self) -> String {
+        format!("user:{}", self.user_id)
+    }
+}
+
+/// A login that succeeded: the secret goes in the cookie, only there.
+#[derive(Debug)]
+pub struct NewSession {
+    pub secret: String,
+    pub csrf_token: String,
+    pub user: UserRow,
+    pub expires_at_micros: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub display_name: String,
+    pub role: Role,
+    pub password: String,
+}
+
+/// What an admin may change of a user; `None` leaves it.
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    pub password: Option<String>,
+}
+
+pub struct Accounts {
+    store: Arc<dyn EventStore>,
+    read_model: ReadModel,
+    limiter: LoginLimiter,
+    session_lifetime: Duration,
+}
+
+impl Accounts {
+    pub fn new(
+        store: Arc<dyn EventStore>,
+        read_model: ReadModel,
+        limiter: LoginLimiter,
+        session_lifetime: Duration,
+    ) -> Self {
+        Self {
+            store,
+            read_model,
+            limiter,
+            session_lifetime,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn EventStore> {
+        &self.store
+    }
+
+    pub fn read_model(&self) -> &ReadModel {
+        &self.read_model
+    }
+
+    /// Creates the first admin when there is no user at all. Returns the
+    /// generated password when none was given.
+    pub async fn ensure_first_admin(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<String>, GatewayError> {
+        if self.read_model.user_count().await? > 0 {
+            return Ok(None);
+        }
+        let generated = password.is_empty().then(credentials::new_secret);
+        let password = generated.clone().unwrap_or_else(|| password.to_owned());
+        let created = self
+            .create_user(
+                "system",
+                NewUser {
+                    email: email.to_owned(),
+                    display_name: "Administrator".to_owned(),
+                    role: Role::Admin,
+                    password,
+                },
+            )
+            .await;
+        match created {
+            Ok(_) => Ok(generated),
+            // Another process created it meanwhile.
+            Err(GatewayError::AlreadyExists(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    pub async fn create_user(&self, actor: &str, new: NewUser) -> Result<UserRow, GatewayError> {
+        let email = normalise_email("email", &new.email)?;
+        let display_name = check_display_name("display_name", &new.display_name)?;
+        credentials::check_new_password("password", &new.password)?;
+        let password_hash = hash_off_thread(new.password).await?;
+        let user_id = uuid::Uuid::now_v7().to_string();
+        self.execute(
+            &user_id,
+            None,
+            UserCommand::Create {
+                email,
+                display_name,
+                role: new.role,
+                password_hash,
+            },
+            actor,
+        )
+        .await?;
+        self.user(&user_id).await
+    }
+
+    pub async fn user(&self, user_id: &str) -> Result<UserRow, GatewayError> {
+        self.read_model
+            .user(user_id)
+            .await?
+            .ok_or_else(|| GatewayError::NotFound(format!("user {user_id}")))
+    }
+
+    pub async fn users(&self) -> Result<Vec<UserRow>, GatewayError> {
+        self.read_model.users().await
+    }
+
+    /// Applies an admin's changes, all in one append.
+    pub async fn update_user(
+        &self,
+        actor: &Caller,
+        user_id: &str,
+        changes: UserChanges,
+        expected_version: Option<u64>,
+    ) -> Result<UserRow, GatewayError> {
+        let mut commands = Vec::new();
+        if let Some(name) = &changes.display_name {
+            commands.push(UserCommand::ChangeProfile {
+                display_name: check_display_name("display_name", name)?,
+            });
+        }
+        if let Some(role) = changes.role {
+            commands.push(UserCommand::ChangeRole { role });
+        }
+        match changes.disabled {
+            Some(true) if user_id == actor.user_id => {
+                return Err(GatewayError::FailedPrecondition(
+                    "you cannot disable your own account".into(),
+                ))
+            }
+            Some(true) => commands.push(UserCommand::Disable),
+            Some(false) => commands.push(UserCommand::Enable),
+            None => {}
+        }
+        if let Some(password) = changes.password {
+            credentials::check_new_password("password", &password)?;
+            commands.push(UserCommand::ChangePassword {
+                password_hash: hash_off_thread(password).await?,
+            });
+        }
+        self.execute_all(user_id, expected_version, commands, &actor.actor())
+            .await?;
+        self.user(user_id).await
+    }
+
+    /// A person changing their own password, proving the current one.
+    pub async fn change_own_password(
+        &self,
+        caller: &Caller,
+        current: &str,
+        new: String,
+    ) -> Result<(), GatewayError> {
+        let user = self.user(&caller.user_id).await?;
+        if !verify_off_thread(user.password_hash, current.to_owned()).await? {
+            return Err(GatewayError::invalid(
+                "current_password",
+                "the current password is wrong",
+            ));
+        }
+        credentials::check_new_password("new_password", &new)?;
+        let password_hash = hash_off_thread(new).await?;
+        self.execute(
+            &caller.user_id,
+            None,
+            UserCommand::ChangePassword { password_hash },
+            &caller.actor(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Checks the password and opens a session: a new secret each time,
+    /// so a session id planted before the login is worthless after it.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        address: &str,
+        user_agent: &str,
+    ) -> Result<NewSession, GatewayError> {
+        let account = email.trim().to_lowercase();
+        self.limiter.check(&account, address, Instant::now())?;
+        let user = self.read_model.user_by_email(&account).await?;
+        let password = password.to_owned();
+        let matches = match &user {
+            Some(user) => verify_off_thread(user.password_hash.clone(), password).await?,
+            None => {
+                tokio::task::spawn_blocking(move || credentials::verify_against_nothing(&password))
+                    .await
+                    .map_err(|error| GatewayError::Internal(error.to_string()))?;
+                false
+            }
+        };
+        let Some(user) = user.filter(|_| matches) else {
+            self.limiter
+                .record_failure(&account, address, Instant::now());
+            return Err(GatewayError::Unauthenticated(
+                "wrong email or password".into(),
+            ));
+        };
+        self.limiter.record_success(&account);
+        let secret = credentials::new_secret();
+        let lifetime = i64::try_from(self.session_lifetime.as_micros()).unwrap_or(i64::MAX);
+        let expires_at_micros = now_micros().saturating_add(lifetime);
+        self.execute(
+            &user.id,
+            None,
+            UserCommand::StartSession {
+                session_hash: secret_hash(&secret),
+                expires_at_micros,
+                address: truncate(address, 100),
+                user_agent: truncate(user_agent, 300),
+            },
+            &format!("user:{}", user.id),
+        )
+        .await?;
+        Ok(NewSession {
+            csrf_token: csrf_token_for(&secret),
+            secret,
+            user,
+            expires_at_micros,
+        })
+    }
+
+    pub async fn logout(&self, caller: &Caller) -> Result<(), GatewayError> {
+        let Credential::Session { secret, .. } = &caller.via else {
+            return Ok(());
+        };
+        self.execute(
+            &caller.user_id,
+            None,
+            UserCommand::EndSession {
+                session_hash: secret_hash(secret),
+            },
+            &caller.actor(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The caller behind a session cookie, if it is live.
+    pub async fn by_session(&self, secret: &str) -> Result<Option<Caller>, GatewayError> {
+        let user = self
+            .read_model
+            .session_user(&secret_hash(secret), now_micros())
+            .await?;
+        Ok(user.map(|user| {
+            caller(
+                user,
+                Credential::Session {
+                    csrf_token: csrf_token_for(secret),
+                    secret: secret.to_owned(),
+                },
+            )
+        }))
+    }
+
+    /// The caller behind a bearer token, if it is live.
+    pub async fn by_token(&self, token: &str) -> Result<Option<Caller>, GatewayError> {
+        if !token.starts_with(credentials::TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let user = self
+            .read_model
+            .token_user(&secret_hash(token), now_micros())
+            .await?;
+        Ok(user.map(|user| caller(user, Credential::ApiToken)))
+    }
+
+    /// A new personal API token; the token itself is returned only here.
+    pub async fn create_token(
+        &self,
+        caller: &Caller,
+        name: &str,
+        expires_in_days: Option<u32>,
+    ) -> Result<(TokenRow, String), GatewayError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_CHARS {
+            return Err(GatewayError::invalid(
+                "name",
+                format!("a token needs a name of 1 to {MAX_TOKEN_NAME_CHARS} characters"),
+            ));
+        }
+        let live = self
+            .read_model
+            .tokens_of(&caller.user_id)
+            .await?
+            .into_iter()
+            .filter(|token| token.revoked_at.is_none())
+            .count();
+        if live >= MAX_TOKENS_PER_USER {
+            return Err(GatewayError::FailedPrecondition(format!(
+                "you already have {live} API tokens; revoke one first"
+            )));
+        }
+        let expires_at_micros = match expires_in_days {
+            None => 0,
+            Some(0) | Some(3651..) => {
+                return Err(GatewayError::invalid(
+                    "expires_in_days",
+                    "expires_in_days must be between 1 and 3650, or absent for no expiry",
+                ))
+            }
+            Some(days) => now_micros().saturating_add(i64::from(days) * 86_400_000_000),
+        };
+        let token = credentials::new_api_token();
+        let token_id = uuid::Uuid::now_v7().to_string();
+        self.execute(
+            &caller.user_id,
+            None,
+            UserCommand::CreateToken {
+                token_id: token_id.clone(),
+                name: name.to_owned(),
+                token_hash: secret_hash(&token),
+                prefix: credentials::token_display_prefix(&token),
+                expires_at_micros,
+            },
+            &caller.actor(),
+        )
+        .await?;
+        let row = self
+            .read_model
+            .tokens_of(&caller.user_id)
+            .await?
+            .into_iter()
+            .find(|row| row.id == token_id)
+            .ok_or_else(|| {
+                GatewayError::Internal("the new token is not in the read model".into())
+            })?;
+        Ok((row, token))
+    }
+
+    pub async fn tokens(&self, caller: &Caller) -> Result<Vec<TokenRow>, GatewayError> {
+        self.read_model.tokens_of(&caller.user_id).await
+    }
+
+    pub async fn revoke_token(&self, caller: &Caller, token_id: &str) -> Result<(), GatewayError> {
+        self.execute(
+            &caller.user_id,
+            None,
+            UserCommand::RevokeToken {
+                token_id: token_id.to_owned(),
+            },
+            &caller.actor(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn load(&self, user_id: &str) -> Result<(Option<User>, u64), GatewayError> {
+        let stream_id = format!("{STREAM_PREFIX}{user_id}");
+        let mut user = None;
+        let mut version = 0;
+        loop {
+            let events = self.store.read_stream(&stream_id, version, 1_000).await?;
+            let Some(last) = events.last() else { break };
+            version = last.stream_version;
+            for event in &events {
+                let decoded = pb::UserEvent::decode(event.payload.as_slice())
+                    .map_err(|error| GatewayError::Internal(error.to_string()))?;
+                if let Some(decoded) = decoded.event {
+                    user = user::evolve(user, &decoded);
+                }
+            }
+        }
+        Ok((user, version))
+    }
+
+    async fn execute(
+        &self,
+        user_id: &str,
+        expected_version: Option<u64>,
+        command: UserCommand,
+        actor: &str,
+    ) -> Result<u64, GatewayError> {
+        self.execute_all(user_id, expected_version, vec![command], actor)
+            .await
+    }
+
+    /// Decides every command on the user in turn and appends all their
+    /// events at once (or none).
+    async fn execute_all(
+        &self,
+        user_id: &str,
+        expected_version: Option<u64>,
+        commands: Vec<UserCommand>,
+        actor: &str,
+    ) -> Result<u64, GatewayError> {
+        let (mut user, version) = self.load(user_id).await?;
+        if let Some(expected) = expected_version {
+            if expected != version {
+                return Err(GatewayError::Aborted(format!(
+                    "user {user_id} is at version {version}, not {expected}: reload and retry"
+                )));
+            }
+        }
+        let mut events = Vec::new();
+        for command in commands {
+            for event in user::decide(user.as_ref(), command)? {
+                user = user::evolve(user, &event);
+                events.push(event);
+            }
+        }
+        if events.is_empty() {
+            return Ok(version);
+        }
+        let new_events = events
+            .iter()
+            .map(|event| NewEvent {
+                event_id: uuid::Uuid::now_v7(),
+                event_type: user::event_type(event).to_owned(),
+                schema_version: 1,
+                payload: pb::UserEvent {
+                    event: Some(event.clone()),
+                }
+                .encode_to_vec(),
+            })
+            .collect();
+        let expected = if version == 0 {
+            ExpectedVersion::NoStream
+        } else {
+            ExpectedVersion::Exactly(version)
+        };
+        let outcome = self
+            .store
+            .append(AppendRequest {
+                streams: vec![StreamAppend {
+                    stream_id: format!("{STREAM_PREFIX}{user_id}"),
+                    expected,
+                    events: new_events,
+                    encrypt_for_subject: None,
+                }],
+                metadata: EventMetadata {
+                    actor: actor.to_owned(),
+                    correlation_id: uuid::Uuid::now_v7().to_string(),
+                    causation_id: String::new(),
+                    traceparent: String::new(),
+                    occurred_at_micros: now_micros(),
+                },
+                forget_subjects: Vec::new(),
+            })
+            .await?;
+        Ok(outcome.last_position)
+    }
+}
+
+fn caller(user: UserRow, via: Credential) -> Caller {
+    Caller {
+        user_id: user.id,
+        email: user.email,
+        display_name: user.display_name,
+        role: user.role,
+        via,
+    }
+}
+
+async fn hash_off_thread(password: String) -> Result<String, GatewayError> {
+    tokio::task::spawn_blocking(move || credentials::hash_password(&password))
+        .await
+        .map_err(|error| GatewayError::Internal(error.to_string()))?
+}
+
+async fn verify_off_thread(hash: String, password: String) -> Result<bool, GatewayError> {
+    tokio::task::spawn_blocking(move || credentials::verify_password(&hash, &password))
+        .await
+        .map_err(|error| GatewayError::Internal(error.to_string()))
+}
+
+pub fn normalise_email(field: &str, email: &str) -> Result<String, GatewayError> {
+    let email = email.trim().to_lowercase();
+    if email.len() > 254 || email.parse::<email_address::EmailAddress>().is_err() {
+        return Err(GatewayError::invalid(
+            field,
+            format!("{email:?} is not an email address"),
+        ));
+    }
+    Ok(email)
+}
+
+fn check_display_name(field: &str, name: &str) -> Result<String, GatewayError> {
+    let name = name.trim();
+    let length = name.chars().count();
+    if length == 0 || length > MAX_DISPLAY_NAME_CHARS || name.chars().any(char::is_control) {
+        return Err(GatewayError::invalid(
+            field,
+            format!(
+                "a display name has 1 to {MAX_DISPLAY_NAME_CHARS} characters, none of them control characters"
+            ),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn truncate(value: &str, max_chars: usize) -> String {
+    value.chars().take(max_chars).collect()
+}

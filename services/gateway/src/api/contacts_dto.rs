@@ -1,0 +1,676 @@
+//! JSON shapes of contacts, and their conversions to and from the
+//! contacts service's messages.
+
+use liaison_proto::contacts::v1 as pb;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{non_empty, parse_rfc3339, rfc3339};
+use crate::GatewayError;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Email {
+    pub address: String,
+    /// Free label: "work", "home", ...
+    pub label: String,
+    pub primary: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Phone {
+    /// E.164 when a country is known.
+    pub number: String,
+    pub label: String,
+    pub primary: bool,
+    /// ISO 3166-1 alpha-2 used to read a national number.
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Address {
+    pub label: String,
+    pub street: String,
+    pub postal_code: String,
+    pub city: String,
+    pub region: String,
+    pub country: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExternalRef {
+    pub source: String,
+    pub external_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Person {
+    pub id: String,
+    pub version: u64,
+    pub title: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub job_title: String,
+    pub emails: Vec<Email>,
+    pub phones: Vec<Phone>,
+    pub addresses: Vec<Address>,
+    pub website: String,
+    pub notes: String,
+    pub tags: Vec<String>,
+    pub category_id: Option<String>,
+    pub owner: String,
+    pub external_refs: Vec<ExternalRef>,
+    pub in_trash: bool,
+    /// Set when this person was merged into another one.
+    pub merged_into: Option<String>,
+    pub erased: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Organisation {
+    pub id: String,
+    pub version: u64,
+    pub name: String,
+    /// One of "our" companies.
+    pub managed: bool,
+    pub emails: Vec<Email>,
+    pub phones: Vec<Phone>,
+    pub addresses: Vec<Address>,
+    pub website: String,
+    pub notes: String,
+    pub tags: Vec<String>,
+    pub category_id: Option<String>,
+    pub owner: String,
+    pub external_refs: Vec<ExternalRef>,
+    pub in_trash: bool,
+    pub merged_into: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A person or an organisation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Contact {
+    Person(Person),
+    Organisation(Organisation),
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewPerson {
+    pub title: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub job_title: String,
+    pub emails: Vec<Email>,
+    pub phones: Vec<Phone>,
+    pub addresses: Vec<Address>,
+    pub website: String,
+    pub notes: String,
+    pub tags: Vec<String>,
+    pub category_id: String,
+    pub owner: String,
+    pub external_refs: Vec<ExternalRef>,
+    /// Accept an email that already belongs to another live person.
+    pub allow_shared_email: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewOrganisation {
+    pub name: String,
+    pub managed: bool,
+    pub emails: Vec<Email>,
+    pub phones: Vec<Phone>,
+    pub addresses: Vec<Address>,
+    pub website: String,
+    pub notes: String,
+    pub tags: Vec<String>,
+    pub category_id: String,
+    pub owner: String,
+    pub external_refs: Vec<ExternalRef>,
+}
+
+/// Only the fields present change; a list present replaces the list.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct PersonChanges {
+    /// The version read; a newer stored version gives 409.
+    pub expected_version: Option<u64>,
+    pub title: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub job_title: Option<String>,
+    pub emails: Option<Vec<Email>>,
+    pub phones: Option<Vec<Phone>>,
+    pub addresses: Option<Vec<Address>>,
+    pub website: Option<String>,
+    pub notes: Option<String>,
+    pub tags: Option<Vec<String>>,
+    /// Empty string: no category.
+    pub category_id: Option<String>,
+    pub owner: Option<String>,
+    pub external_refs: Option<Vec<ExternalRef>>,
+    pub allow_shared_email: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrganisationChanges {
+    pub expected_version: Option<u64>,
+    pub name: Option<String>,
+    pub managed: Option<bool>,
+    pub emails: Option<Vec<Email>>,
+    pub phones: Option<Vec<Phone>>,
+    pub addresses: Option<Vec<Address>>,
+    pub website: Option<String>,
+    pub notes: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub category_id: Option<String>,
+    pub owner: Option<String>,
+    pub external_refs: Option<Vec<ExternalRef>>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    #[default]
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trash {
+    /// Live contacts only.
+    #[default]
+    Live,
+    Only,
+    All,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Case-insensitive search over names and emails.
+    pub q: String,
+    /// A category id.
+    pub category: String,
+    /// Comma-separated tags; every one must be on the contact.
+    pub tags: String,
+    /// Organisations only: ours (true) or not (false).
+    pub managed: Option<bool>,
+    /// RFC 3339: changed since then.
+    pub updated_since: String,
+    #[param(inline)]
+    pub sort: SortKey,
+    /// Newest or last first.
+    pub descending: bool,
+    /// 1..=500, default 50.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: String,
+    #[param(inline)]
+    pub trash: Trash,
+}
+
+impl ListQuery {
+    pub fn to_request(&self) -> Result<pb::ListContactsRequest, GatewayError> {
+        let updated_since = if self.updated_since.is_empty() {
+            None
+        } else {
+            Some(parse_rfc3339("updated_since", &self.updated_since)?)
+        };
+        Ok(pb::ListContactsRequest {
+            category_id: self.category.clone(),
+            tags: self
+                .tags
+                .split(',')
+                .map(str::trim)
+                .filter(|tag| !tag.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            managed: self.managed,
+            query: self.q.clone(),
+            updated_since,
+            sort: match self.sort {
+                SortKey::Name => pb::ContactSort::Name,
+                SortKey::CreatedAt => pb::ContactSort::CreatedAt,
+                SortKey::UpdatedAt => pb::ContactSort::UpdatedAt,
+            } as i32,
+            descending: self.descending,
+            page_size: self.limit.unwrap_or(0),
+            page_token: self.cursor.clone(),
+            trash: match self.trash {
+                Trash::Live => pb::TrashFilter::Unspecified,
+                Trash::Only => pb::TrashFilter::OnlyTrash,
+                Trash::All => pb::TrashFilter::All,
+            } as i32,
+        })
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PersonPage {
+    pub items: Vec<Person>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+    /// Matches of the whole query.
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrganisationPage {
+    pub items: Vec<Organisation>,
+    pub next_cursor: Option<String>,
+    pub total: u64,
+}
+
+impl From<pb::Email> for Email {
+    fn from(
+        pb::Email {
+            address,
+            label,
+            primary,
+        }: pb::Email,
+    ) -> Self {
+        Email {
+            address,
+            label,
+            primary,
+        }
+    }
+}
+
+impl From<Email> for pb::Email {
+    fn from(
+        Email {
+            address,
+            label,
+            primary,
+        }: Email,
+    ) -> Self {
+        pb::Email {
+            address,
+            label,
+            primary,
+        }
+    }
+}
+
+impl From<pb::Phone> for Phone {
+    fn from(
+        pb::Phone {
+            number,
+            label,
+            primary,
+            country,
+        }: pb::Phone,
+    ) -> Self {
+        Phone {
+            number,
+            label,
+            primary,
+            country,
+        }
+    }
+}
+
+impl From<Phone> for pb::Phone {
+    fn from(
+        Phone {
+            number,
+            label,
+            primary,
+            country,
+        }: Phone,
+    ) -> Self {
+        pb::Phone {
+            number,
+            label,
+            primary,
+            country,
+        }
+    }
+}
+
+impl From<pb::PostalAddress> for Address {
+    fn from(a: pb::PostalAddress) -> Self {
+        Address {
+            label: a.label,
+            street: a.street,
+            postal_code: a.postal_code,
+            city: a.city,
+            region: a.region,
+            country: a.country,
+        }
+    }
+}
+
+impl From<Address> for pb::PostalAddress {
+    fn from(a: Address) -> Self {
+        pb::PostalAddress {
+            label: a.label,
+            street: a.street,
+            postal_code: a.postal_code,
+            city: a.city,
+            region: a.region,
+            country: a.country,
+        }
+    }
+}
+
+impl From<pb::ExternalRef> for ExternalRef {
+    fn from(
+        pb::ExternalRef {
+            source,
+            external_id,
+        }: pb::ExternalRef,
+    ) -> Self {
+        ExternalRef {
+            source,
+            external_id,
+        }
+    }
+}
+
+impl From<ExternalRef> for pb::ExternalRef {
+    fn from(
+        ExternalRef {
+            source,
+            external_id,
+        }: ExternalRef,
+    ) -> Self {
+        pb::ExternalRef {
+            source,
+            external_id,
+        }
+    }
+}
+
+fn list<A, B: From<A>>(items: Vec<A>) -> Vec<B> {
+    items.into_iter().map(B::from).collect()
+}
+
+impl From<pb::Person> for Person {
+    fn from(p: pb::Person) -> Self {
+        Person {
+            id: p.id,
+            version: p.version,
+            title: p.title,
+            given_name: p.given_name,
+            family_name: p.family_name,
+            job_title: p.job_title,
+            emails: list(p.emails),
+            phones: list(p.phones),
+            addresses: list(p.addresses),
+            website: p.website,
+            notes: p.notes,
+            tags: p.tags,
+            category_id: non_empty(p.category_id),
+            owner: p.owner,
+            external_refs: list(p.external_refs),
+            in_trash: p.in_trash,
+            merged_into: non_empty(p.merged_into),
+            erased: p.erased,
+            created_at: rfc3339(p.created_at.as_ref()),
+            updated_at: rfc3339(p.updated_at.as_ref()),
+        }
+    }
+}
+
+impl From<pb::Organisation> for Organisation {
+    fn from(o: pb::Organisation) -> Self {
+        Organisation {
+            id: o.id,
+            version: o.version,
+            name: o.name,
+            managed: o.managed,
+            emails: list(o.emails),
+            phones: list(o.phones),
+            addresses: list(o.addresses),
+            website: o.website,
+            notes: o.notes,
+            tags: o.tags,
+            category_id: non_empty(o.category_id),
+            owner: o.owner,
+            external_refs: list(o.external_refs),
+            in_trash: o.in_trash,
+            merged_into: non_empty(o.merged_into),
+            created_at: rfc3339(o.created_at.as_ref()),
+            updated_at: rfc3339(o.updated_at.as_ref()),
+        }
+    }
+}
+
+impl Contact {
+    pub fn from_proto(contact: pb::Contact) -> Result<Self, GatewayError> {
+        match contact.contact {
+            Some(pb::contact::Contact::Person(person)) => Ok(Contact::Person(person.into())),
+            Some(pb::contact::Contact::Organisation(organisation)) => {
+                Ok(Contact::Organisation(organisation.into()))
+            }
+            None => Err(GatewayError::Internal(
+                "contacts answered an empty contact".into(),
+            )),
+        }
+    }
+}
+
+impl From<NewPerson> for pb::CreatePersonRequest {
+    fn from(p: NewPerson) -> Self {
+        pb::CreatePersonRequest {
+            title: p.title,
+            given_name: p.given_name,
+            family_name: p.family_name,
+            job_title: p.job_title,
+            emails: list(p.emails),
+            phones: list(p.phones),
+            addresses: list(p.addresses),
+            website: p.website,
+            notes: p.notes,
+            tags: p.tags,
+            category_id: p.category_id,
+            owner: p.owner,
+            external_refs: list(p.external_refs),
+            allow_shared_email: p.allow_shared_email,
+        }
+    }
+}
+
+impl From<NewOrganisation> for pb::CreateOrganisationRequest {
+    fn from(o: NewOrganisation) -> Self {
+        pb::CreateOrganisationRequest {
+            name: o.name,
+            managed: o.managed,
+            emails: list(o.emails),
+            phones: list(o.phones),
+            addresses: list(o.addresses),
+            website: o.website,
+            notes: o.notes,
+            tags: o.tags,
+            category_id: o.category_id,
+            owner: o.owner,
+            external_refs: list(o.external_refs),
+        }
+    }
+}
+
+impl PersonChanges {
+    pub fn into_request(self, id: String) -> pb::UpdatePersonRequest {
+        pb::UpdatePersonRequest {
+            id,
+            expected_version: self.expected_version,
+            title: self.title,
+            given_name: self.given_name,
+            family_name: self.family_name,
+            job_title: self.job_title,
+            emails: self
+                .emails
+                .map(|items| pb::EmailList { items: list(items) }),
+            phones: self
+                .phones
+                .map(|items| pb::PhoneList { items: list(items) }),
+            addresses: self
+                .addresses
+                .map(|items| pb::AddressList { items: list(items) }),
+            website: self.website,
+            notes: self.notes,
+            tags: self.tags.map(|items| pb::TagList { items }),
+            category_id: self.category_id,
+            owner: self.owner,
+            external_refs: self
+                .external_refs
+                .map(|items| pb::ExternalRefList { items: list(items) }),
+            allow_shared_email: self.allow_shared_email,
+        }
+    }
+}
+
+impl OrganisationChanges {
+    pub fn into_request(self, id: String) -> pb::UpdateOrganisationRequest {
+        pb::UpdateOrganisationRequest {
+            id,
+            expected_version: self.expected_version,
+            name: self.name,
+            managed: self.managed,
+            emails: self
+                .emails
+                .map(|items| pb::EmailList { items: list(items) }),
+            phones: self
+                .phones
+                .map(|items| pb::PhoneList { items: list(items) }),
+            addresses: self
+                .addresses
+                .map(|items| pb::AddressList { items: list(items) }),
+            website: self.website,
+            notes: self.notes,
+            tags: self.tags.map(|items| pb::TagList { items }),
+            category_id: self.category_id,
+            owner: self.owner,
+            external_refs: self
+                .external_refs
+                .map(|items| pb::ExternalRefList { items: list(items) }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Category {
+    pub id: String,
+    pub version: u64,
+    pub name: String,
+    pub description: String,
+}
+
+impl From<pb::Category> for Category {
+    fn from(c: pb::Category) -> Self {
+        Category {
+            id: c.id,
+            version: c.version,
+            name: c.name,
+            description: c.description,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct NewCategory {
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CategoryRename {
+    pub name: String,
+    pub expected_version: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct MergeRequest {
+    /// The contact merged into the one of the path, which survives.
+    pub merged_id: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ErasureRequest {
+    /// Why, for the record; no personal data.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HistoryEntry {
+    pub version: u64,
+    pub event_type: String,
+    pub occurred_at: String,
+    pub actor: String,
+    pub changes: Vec<FieldChange>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FieldChange {
+    pub field: String,
+    pub old_value: String,
+    pub new_value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HistoryPage {
+    pub items: Vec<HistoryEntry>,
+    pub next_cursor: Option<String>,
+}
+
+impl From<pb::HistoryEntry> for HistoryEntry {
+    fn from(e: pb::HistoryEntry) -> Self {
+        HistoryEntry {
+            version: e.version,
+            event_type: e.event_type,
+            occurred_at: rfc3339(e.occurred_at.as_ref()),
+            actor: e.actor,
+            changes: e
+                .changes
+                .into_iter()
+                .map(|c| FieldChange {
+                    field: c.field,
+                    old_value: c.old_value,
+                    new_value: c.new_value,
+                })
+                .collect(),
+            detail: e.detail,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1..=500.
+    pub limit: Option<u32>,
+    pub cursor: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LookupQuery {
+    /// Find by email address.
+    pub email: Option<String>,
+    /// Find by external reference: its source, with `external_id`.
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+}

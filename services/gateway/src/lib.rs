@@ -1,0 +1,148 @@
+//! # Gateway: how people and web clients reach Liaison
+//!
+//! Owns users (roles admin, staff, customer), their sessions and personal
+//! API tokens, event-sourced in the gateway's own log (streams
+//! `user-<id>`). Passwords are argon2id hashes; session secrets and tokens
+//! are stored as SHA-256 hashes only. The gateway's log holds credentials
+//! and is not published to the bus (ADR 0006).
+//!
+//! **Serves** the REST/JSON API under `/api/` (OpenAPI document at
+//! `/api/openapi.json`, rendered at `/api/docs`) over the contacts and
+//! relations services, which it calls over gRPC with the caller's signed
+//! identity (`liaison-identity`).
+//!
+//! **Events recorded** (`user.*`): created, password_changed,
+//! profile_changed, role_changed, disabled, enabled, session_started,
+//! session_ended, token_created, token_revoked. **Consumes** none.
+
+pub mod accounts;
+pub mod api;
+pub mod backends;
+mod docs_page;
+mod error;
+pub mod storage;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use liaison_eventstore::postgres::{PgEventStore, PgStoreOptions};
+use liaison_eventstore::sqlite::{self, SqliteEventStore, SqliteStoreOptions};
+use liaison_eventstore::{EventStore, StoreComponents};
+use liaison_runtime::settings::AuthSettings;
+
+pub use accounts::Accounts;
+pub use backends::Backends;
+pub use error::{ErrorBody, GatewayError};
+use storage::ReadModel;
+
+/// The service's name: its database schema and migrations.
+pub const SERVICE: &str = "gateway";
+
+/// The gateway, opened on its storage.
+pub struct GatewayService {
+    accounts: Arc<Accounts>,
+    auth: AuthSettings,
+}
+
+impl GatewayService {
+    /// Opens (creating and migrating if needed) the database at `url`:
+    /// `sqlite://<path>` or `postgres://…` (schema `gateway` unless
+    /// `postgres_schema` names another).
+    pub async fn open(
+        url: &str,
+        postgres_schema: Option<String>,
+        auth: &AuthSettings,
+    ) -> Result<Self, GatewayError> {
+        let projection = Arc::new(storage::AccountsProjection);
+        let (store, read_model): (Arc<dyn EventStore>, ReadModel) =
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                let mut options = PgStoreOptions::new(url);
+                options.schema = postgres_schema;
+                let store = PgEventStore::open(
+                    options,
+                    StoreComponents {
+                        service: SERVICE,
+                        migrations: storage::MIGRATIONS_POSTGRES,
+                        projections: vec![projection],
+                        consumers: vec![],
+                    },
+                )
+                .await?;
+                let read_model = ReadModel::Postgres(store.reader().clone());
+                (Arc::new(store), read_model)
+            } else {
+                let path = sqlite::path_from_url(url)?;
+                let store = SqliteEventStore::open(
+                    SqliteStoreOptions::new(path),
+                    StoreComponents {
+                        service: SERVICE,
+                        migrations: storage::MIGRATIONS_SQLITE,
+                        projections: vec![projection],
+                        consumers: vec![],
+                    },
+                )
+                .await?;
+                let read_model = ReadModel::Sqlite(store.reader().clone());
+                (Arc::new(store), read_model)
+            };
+        let limiter = accounts::rate_limit::LoginLimiter::new(
+            auth.login_failures_per_account,
+            auth.login_failures_per_address,
+            Duration::from_secs(auth.login_window_minutes.saturating_mul(60)),
+        );
+        let accounts = Accounts::new(
+            store,
+            read_model,
+            limiter,
+            Duration::from_secs(auth.session_hours.saturating_mul(3600)),
+        );
+        Ok(Self {
+            accounts: Arc::new(accounts),
+            auth: auth.clone(),
+        })
+    }
+
+    pub fn accounts(&self) -> &Arc<Accounts> {
+        &self.accounts
+    }
+
+    pub fn store(&self) -> Arc<dyn EventStore> {
+        self.accounts.store().clone()
+    }
+
+    pub fn read_model(&self) -> &ReadModel {
+        self.accounts.read_model()
+    }
+
+    /// The admin of a first start: created from `auth.admin_email` and
+    /// `auth.admin_password` when there is no user yet. Returns the
+    /// generated password when none was configured, for the log, once.
+    pub async fn ensure_first_admin(&self) -> Result<Option<String>, GatewayError> {
+        self.accounts
+            .ensure_first_admin(&self.auth.admin_email, &self.auth.admin_password)
+            .await
+    }
+
+    /// Every HTTP route of the gateway, calling the services through
+    /// `backends`.
+    pub fn router(&self, backends: Backends) -> Router {
+        let state = api::AppState {
+            accounts: self.accounts.clone(),
+            backends,
+            secure_cookies: self.auth.secure_cookies,
+            session_max_age_seconds: self.auth.session_hours.saturating_mul(3600),
+        };
+        let (api, document) = api::routes();
+        api.route(
+            "/api/docs",
+            axum::routing::get(docs_page::render(&document)),
+        )
+        .fallback(not_found)
+        .with_state(state)
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> GatewayError {
+    GatewayError::NotFound(format!("route {}", uri.path()))
+}
