@@ -28,6 +28,7 @@ venv k8s "kubernetes-validate==1.37.0"
 echo "validate: docker-compose.yml"
 # The file requires its secrets from the environment; any value will do here.
 POSTGRES_PASSWORD=validation LIAISON_INTERNAL_TOKEN=validation \
+  LIAISON_IDENTITY_KEY=validation-key-of-at-least-32-chars LIAISON_ADMIN_PASSWORD=validation \
   "$TOOLS/compose/bin/docker-compose" -f docker-compose.yml config --quiet
 
 echo "validate: k8s/base"

@@ -17,6 +17,7 @@ RUN_DIR="${LIAISON_RUN_DIR:-./data/distributed}"
 SERVICES=(
   "contacts 50061 8081"
   "relations 50062 8082"
+  "gateway 50063 8080"
 )
 
 [ -x "$BIN" ] || { echo "run-distributed: $BIN not found; run 'cargo build --release -p liaison'" >&2; exit 1; }
@@ -30,6 +31,8 @@ reachable "$(host_of "$NATS_URL")" "$(port_of "$NATS_URL")" \
   || { echo "run-distributed: NATS is not reachable at $NATS_URL" >&2; exit 1; }
 
 mkdir -p "$RUN_DIR"
+# Every process signs and verifies caller identities with one shared key.
+IDENTITY_KEY="${LIAISON__SECURITY__IDENTITY_KEY:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
 pids=()
 stop_all() {
   trap - INT TERM EXIT
@@ -43,7 +46,9 @@ for entry in "${SERVICES[@]}"; do
   read -r service grpc http <<<"$entry"
   upper="$(echo "$service" | tr '[:lower:]' '[:upper:]')"
   env "LIAISON__${upper}__DATABASE_URL=$POSTGRES_URL" \
+      "LIAISON__PEERS__CONTACTS=http://127.0.0.1:50061" \
       "LIAISON__PEERS__RELATIONS=http://127.0.0.1:50062" \
+      "LIAISON__SECURITY__IDENTITY_KEY=$IDENTITY_KEY" \
       "LIAISON__BUS__KIND=nats" \
       "LIAISON__BUS__NATS_URL=$NATS_URL" \
       "$BIN" serve --target "$service" \

@@ -2,3 +2,4 @@
 -- tables in it on start).
 CREATE DATABASE liaison_contacts;
 CREATE DATABASE liaison_relations;
+CREATE DATABASE liaison_gateway;

@@ -185,20 +185,6 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     }
     observe_stores(&metrics, relays);
 
-    for target in &targets.0 {
-        match target {
-            Target::Contacts => {
-                health
-                    .set_serving::<liaison_contacts::grpc::ContactsGrpcServer>()
-                    .await;
-            }
-            Target::Relations => {
-                health.set_serving::<RelationsGrpcServer>().await;
-            }
-            Target::Gateway => {}
-        }
-    }
-
     let grpc_task = tokio::spawn(grpc.serve(grpc_listener, shutdown.clone()));
     let mut router = liaison_runtime::http::probe_routes(checks, metrics);
     if let Some(gateway) = &gateway {
@@ -220,6 +206,21 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "liaison is serving"
     );
+
+    // Last: probes see SERVING only once everything above is in place.
+    for target in &targets.0 {
+        match target {
+            Target::Contacts => {
+                health
+                    .set_serving::<liaison_contacts::grpc::ContactsGrpcServer>()
+                    .await;
+            }
+            Target::Relations => {
+                health.set_serving::<RelationsGrpcServer>().await;
+            }
+            Target::Gateway => {}
+        }
+    }
 
     shutdown.cancelled().await;
     // Reverse order: stop taking calls, then stop the workers, then storage.

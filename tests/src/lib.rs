@@ -93,6 +93,11 @@ impl Topology {
                 ),
                 ("LIAISON__BUS__KIND".into(), "nats".into()),
                 ("LIAISON__BUS__NATS_URL".into(), nats_url.into()),
+                // Processes of one deployment share the key of identities.
+                (
+                    "LIAISON__SECURITY__IDENTITY_KEY".into(),
+                    "end-to-end-tests-identity-key-0123456789".into(),
+                ),
             ],
             health_service: Some(health_service.into()),
         }

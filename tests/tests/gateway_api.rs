@@ -68,7 +68,9 @@ fn assert_refused(reply: &Reply, status: u16, code: &str) {
 }
 
 async fn organisation(client: &HttpClient, name: &str) -> String {
-    let reply = client.post("/api/organisations", json!({"name": name})).await;
+    let reply = client
+        .post("/api/organisations", json!({"name": name}))
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     reply.json["id"].as_str().expect("id").to_owned()
 }
@@ -108,17 +110,26 @@ async fn each_role_reaches_what_it_may_and_nothing_more() {
     let gateway = Gateway::start().await;
     let admin = gateway.admin().await;
     let staff = gateway.user(&admin, "staff@example.org", "staff").await;
-    let customer = gateway.user(&admin, "customer@example.org", "customer").await;
+    let customer = gateway
+        .user(&admin, "customer@example.org", "customer")
+        .await;
     let anonymous = gateway.client();
 
-    for path in ["/api/persons", "/api/organisations", "/api/relation-types", "/api/categories"] {
+    for path in [
+        "/api/persons",
+        "/api/organisations",
+        "/api/relation-types",
+        "/api/categories",
+    ] {
         assert_eq!(admin.get(path).await.status, 200, "admin {path}");
         assert_eq!(staff.get(path).await.status, 200, "staff {path}");
         assert_refused(&customer.get(path).await, 403, "permission_denied");
         assert_refused(&anonymous.get(path).await, 401, "unauthenticated");
     }
     assert_refused(
-        &customer.post("/api/organisations", json!({"name": "X"})).await,
+        &customer
+            .post("/api/organisations", json!({"name": "X"}))
+            .await,
         403,
         "permission_denied",
     );
@@ -136,7 +147,10 @@ async fn each_role_reaches_what_it_may_and_nothing_more() {
         "permission_denied",
     );
     // Everyone may see themselves and manage their own tokens.
-    assert_eq!(customer.get("/api/session").await.json["user"]["role"], "customer");
+    assert_eq!(
+        customer.get("/api/session").await.json["user"]["role"],
+        "customer"
+    );
     assert_eq!(customer.get("/api/tokens").await.status, 200);
 }
 
@@ -160,7 +174,13 @@ async fn state_changes_with_a_cookie_need_the_csrf_token() {
         "permission_denied",
     );
     admin.set_csrf(Some(&token));
-    assert_eq!(admin.post("/api/organisations", json!({"name": "A"})).await.status, 201);
+    assert_eq!(
+        admin
+            .post("/api/organisations", json!({"name": "A"}))
+            .await
+            .status,
+        201
+    );
     // Nothing was stored by the refused attempts.
     assert_eq!(admin.get("/api/organisations").await.json["total"], 1);
     // Reads need no token.
@@ -196,7 +216,10 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
     let gateway = Gateway::start().await;
     let admin = gateway.admin().await;
     let created = admin
-        .post("/api/tokens", json!({"name": "import script", "expires_in_days": 30}))
+        .post(
+            "/api/tokens",
+            json!({"name": "import script", "expires_in_days": 30}),
+        )
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let secret = created.json["secret"].as_str().expect("secret").to_owned();
@@ -206,14 +229,23 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
     let bearer = HttpClient::with_bearer(&gateway.liaison.http_addr, &secret);
     assert_eq!(bearer.get("/api/persons").await.status, 200);
     // No CSRF token needed: a browser never sends this header by itself.
-    assert_eq!(bearer.post("/api/organisations", json!({"name": "B"})).await.status, 201);
+    assert_eq!(
+        bearer
+            .post("/api/organisations", json!({"name": "B"}))
+            .await
+            .status,
+        201
+    );
 
     let listed = admin.get("/api/tokens").await;
     let tokens = listed.json.as_array().expect("list");
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0]["name"], "import script");
     assert!(secret.starts_with(tokens[0]["prefix"].as_str().expect("prefix")));
-    assert!(!listed.text.contains(&secret), "the secret is shown once only");
+    assert!(
+        !listed.text.contains(&secret),
+        "the secret is shown once only"
+    );
 
     assert_refused(
         &admin.post("/api/tokens", json!({"name": ""})).await,
@@ -221,7 +253,9 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
         "invalid_argument",
     );
     assert_refused(
-        &admin.post("/api/tokens", json!({"name": "x", "expires_in_days": 0})).await,
+        &admin
+            .post("/api/tokens", json!({"name": "x", "expires_in_days": 0}))
+            .await,
         400,
         "invalid_argument",
     );
@@ -296,9 +330,16 @@ async fn admins_manage_users_and_their_changes_end_sessions() {
         .patch(&format!("/api/users/{id}"), json!({"display_name": "Sam"}))
         .await;
     assert_eq!(renamed.json["display_name"], "Sam");
-    assert_eq!(staff.get("/api/session").await.status, 200, "a rename keeps sessions");
+    assert_eq!(
+        staff.get("/api/session").await.status,
+        200,
+        "a rename keeps sessions"
+    );
     let stale = admin
-        .patch(&format!("/api/users/{id}"), json!({"role": "customer", "expected_version": 1}))
+        .patch(
+            &format!("/api/users/{id}"),
+            json!({"role": "customer", "expected_version": 1}),
+        )
         .await;
     assert_refused(&stale, 409, "aborted");
     let disabled = admin
@@ -348,7 +389,11 @@ async fn admins_manage_users_and_their_changes_end_sessions() {
     );
     assert_refused(&admin.get("/api/session").await, 401, "unauthenticated");
     assert_eq!(
-        gateway.client().login(ADMIN, "a brand new secret").await.status,
+        gateway
+            .client()
+            .login(ADMIN, "a brand new secret")
+            .await
+            .status,
         201
     );
 }
@@ -403,29 +448,51 @@ async fn the_market_scenario_is_recorded_and_read_through_rest() {
     assert_eq!(labels, ["A", "D"], "{}", who.text);
 
     let of_d = admin
-        .get(&format!("/api/entities/contacts.organisation/{d}/relations"))
+        .get(&format!(
+            "/api/entities/contacts.organisation/{d}/relations"
+        ))
         .await;
     let mut seen: Vec<String> = of_d.json["items"]
         .as_array()
         .expect("items")
         .iter()
-        .map(|r| format!("{} {}", r["predicate_label"].as_str().unwrap_or_default(), r["other_label"].as_str().unwrap_or_default()))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["predicate_label"].as_str().unwrap_or_default(),
+                r["other_label"].as_str().unwrap_or_default()
+            )
+        })
         .collect();
     seen.sort();
     assert_eq!(seen, ["has prospect C", "is a competitor of A"]);
     assert_eq!(of_d.json["total"], 2);
 
     let counts = admin
-        .get(&format!("/api/entities/contacts.organisation/{a}/predicate-counts"))
+        .get(&format!(
+            "/api/entities/contacts.organisation/{a}/predicate-counts"
+        ))
         .await;
-    assert_eq!(counts.json.as_array().map(Vec::len), Some(3), "{}", counts.text);
+    assert_eq!(
+        counts.json.as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        counts.text
+    );
     let paths = admin
         .get(&format!(
             "/api/paths?start=contacts.organisation:{b}&predicates=customer_of,has_prospect_org"
         ))
         .await;
-    assert_eq!(paths.json["paths"].as_array().map(Vec::len), Some(1), "{}", paths.text);
-    let entity = admin.get(&format!("/api/entities/contacts.organisation/{c}")).await;
+    assert_eq!(
+        paths.json["paths"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        paths.text
+    );
+    let entity = admin
+        .get(&format!("/api/entities/contacts.organisation/{c}"))
+        .await;
     assert_eq!(entity.json["label"], "C");
 
     // Duplicates, mirrors and rules come back with their codes.
@@ -437,18 +504,38 @@ async fn the_market_scenario_is_recorded_and_read_through_rest() {
         .await;
     assert_refused(&again, 409, "already_exists");
     let relation_id = admin
-        .get(&format!("/api/triples?subject=contacts.organisation:{b}&predicate=customer_of"))
+        .get(&format!(
+            "/api/triples?subject=contacts.organisation:{b}&predicate=customer_of"
+        ))
         .await
         .json["items"][0]["relation_id"]
         .as_str()
         .expect("relation")
         .to_owned();
-    assert_eq!(admin.get(&format!("/api/relations/{relation_id}")).await.status, 200);
-    assert_eq!(admin.delete(&format!("/api/relations/{relation_id}")).await.status, 204);
-    assert_refused(&admin.delete(&format!("/api/relations/{relation_id}")).await, 404, "not_found");
+    assert_eq!(
+        admin
+            .get(&format!("/api/relations/{relation_id}"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/api/relations/{relation_id}"))
+            .await
+            .status,
+        204
+    );
+    assert_refused(
+        &admin.delete(&format!("/api/relations/{relation_id}")).await,
+        404,
+        "not_found",
+    );
 
     // Types: disable, then delete with its relations.
-    let disabled = admin.post("/api/relation-types/is_prospect_of/disable", json!({})).await;
+    let disabled = admin
+        .post("/api/relation-types/is_prospect_of/disable", json!({}))
+        .await;
     assert_eq!(disabled.json["enabled"], false, "{}", disabled.text);
     assert_refused(
         &admin
@@ -460,8 +547,14 @@ async fn the_market_scenario_is_recorded_and_read_through_rest() {
         412,
         "failed_precondition",
     );
-    assert_refused(&admin.delete("/api/relation-types/is_prospect_of").await, 412, "failed_precondition");
-    let deleted = admin.delete("/api/relation-types/is_prospect_of?cascade=true").await;
+    assert_refused(
+        &admin.delete("/api/relation-types/is_prospect_of").await,
+        412,
+        "failed_precondition",
+    );
+    let deleted = admin
+        .delete("/api/relation-types/is_prospect_of?cascade=true")
+        .await;
     assert_eq!(deleted.json["relations_removed"], 2, "{}", deleted.text);
     let batch = admin
         .post(
@@ -480,7 +573,12 @@ async fn the_market_scenario_is_recorded_and_read_through_rest() {
             json!({"subjects": [org(&b), org(&c)], "relations": [{"predicate": "partner_of", "object": org(&d)}]}),
         )
         .await;
-    assert_eq!(to_subjects.json["relations"].as_array().map(Vec::len), Some(2), "{}", to_subjects.text);
+    assert_eq!(
+        to_subjects.json["relations"].as_array().map(Vec::len),
+        Some(2),
+        "{}",
+        to_subjects.text
+    );
 }
 
 #[tokio::test]
@@ -488,12 +586,18 @@ async fn contacts_are_created_found_changed_trashed_merged_and_purged() {
     let gateway = Gateway::start().await;
     let admin = gateway.admin().await;
     let category = admin
-        .post("/api/categories", json!({"name": "Alumni", "description": "former students"}))
+        .post(
+            "/api/categories",
+            json!({"name": "Alumni", "description": "former students"}),
+        )
         .await;
     assert_eq!(category.status, 201, "{}", category.text);
     let category_id = category.json["id"].as_str().expect("id").to_owned();
     let renamed = admin
-        .patch(&format!("/api/categories/{category_id}"), json!({"name": "Alumni (all years)"}))
+        .patch(
+            &format!("/api/categories/{category_id}"),
+            json!({"name": "Alumni (all years)"}),
+        )
         .await;
     assert_eq!(renamed.json["name"], "Alumni (all years)");
 
@@ -514,73 +618,177 @@ async fn contacts_are_created_found_changed_trashed_merged_and_purged() {
 
     let found = admin.get("/api/persons?q=lovelace").await;
     assert_eq!(found.json["total"], 1, "{}", found.text);
-    let tagged = admin.get(&format!("/api/persons?tags=vip&category={category_id}")).await;
+    let tagged = admin
+        .get(&format!("/api/persons?tags=vip&category={category_id}"))
+        .await;
     assert_eq!(tagged.json["total"], 1);
-    let paged = admin.get("/api/persons?limit=1&sort=created_at&descending=true").await;
+    let paged = admin
+        .get("/api/persons?limit=1&sort=created_at&descending=true")
+        .await;
     assert_eq!(paged.json["items"][0]["family_name"], "L.");
-    let cursor = paged.json["next_cursor"].as_str().expect("cursor").to_owned();
-    let next = admin.get(&format!("/api/persons?limit=1&sort=created_at&descending=true&cursor={cursor}")).await;
-    assert_eq!(next.json["items"][0]["family_name"], "Lovelace", "{}", next.text);
-    assert_eq!(admin.get(&format!("/api/persons/{ada_id}")).await.json["given_name"], "Ada");
+    let cursor = paged.json["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    let next = admin
+        .get(&format!(
+            "/api/persons?limit=1&sort=created_at&descending=true&cursor={cursor}"
+        ))
+        .await;
+    assert_eq!(
+        next.json["items"][0]["family_name"], "Lovelace",
+        "{}",
+        next.text
+    );
+    assert_eq!(
+        admin.get(&format!("/api/persons/{ada_id}")).await.json["given_name"],
+        "Ada"
+    );
     let by_email = admin.get("/api/contacts?email=ADA@example.org").await;
     assert_eq!(by_email.json[0]["kind"], "person", "{}", by_email.text);
 
     let changed = admin
-        .patch(&format!("/api/persons/{ada_id}"), json!({"job_title": "Analyst", "expected_version": 1}))
+        .patch(
+            &format!("/api/persons/{ada_id}"),
+            json!({"job_title": "Analyst", "expected_version": 1}),
+        )
         .await;
     assert_eq!(changed.json["job_title"], "Analyst", "{}", changed.text);
     assert_refused(
         &admin
-            .patch(&format!("/api/persons/{ada_id}"), json!({"job_title": "x", "expected_version": 1}))
+            .patch(
+                &format!("/api/persons/{ada_id}"),
+                json!({"job_title": "x", "expected_version": 1}),
+            )
             .await,
         409,
         "aborted",
     );
     let history = admin.get(&format!("/api/contacts/{ada_id}/history")).await;
-    assert!(history.json["items"].as_array().is_some_and(|items| items.len() >= 2), "{}", history.text);
+    assert!(
+        history.json["items"]
+            .as_array()
+            .is_some_and(|items| items.len() >= 2),
+        "{}",
+        history.text
+    );
 
     let merged = admin
-        .post(&format!("/api/contacts/{ada_id}/merge"), json!({"merged_id": twin_id}))
+        .post(
+            &format!("/api/contacts/{ada_id}/merge"),
+            json!({"merged_id": twin_id}),
+        )
         .await;
     assert_eq!(merged.status, 200, "{}", merged.text);
     assert_eq!(merged.json["emails"].as_array().map(Vec::len), Some(2));
 
-    assert_refused(&admin.delete(&format!("/api/contacts/{ada_id}")).await, 412, "failed_precondition");
-    assert_eq!(admin.post(&format!("/api/contacts/{ada_id}/trash"), json!({})).await.json["in_trash"], true);
-    assert_eq!(admin.get("/api/persons?trash=only").await.json["total"], 1);
-    assert_eq!(admin.post(&format!("/api/contacts/{ada_id}/restore"), json!({})).await.json["in_trash"], false);
-    admin.post(&format!("/api/contacts/{ada_id}/trash"), json!({})).await;
-    assert_eq!(admin.delete(&format!("/api/contacts/{ada_id}")).await.status, 204);
-    assert_refused(&admin.get(&format!("/api/persons/{ada_id}")).await, 404, "not_found");
-
-    let bob = admin.post("/api/persons", json!({"given_name": "Bob", "family_name": "Smith"})).await;
-    let bob_id = bob.json["id"].as_str().expect("id");
+    assert_refused(
+        &admin.delete(&format!("/api/contacts/{ada_id}")).await,
+        412,
+        "failed_precondition",
+    );
     assert_eq!(
-        admin.post(&format!("/api/persons/{bob_id}/erase"), json!({"reason": "gdpr request 12"})).await.status,
+        admin
+            .post(&format!("/api/contacts/{ada_id}/trash"), json!({}))
+            .await
+            .json["in_trash"],
+        true
+    );
+    assert_eq!(admin.get("/api/persons?trash=only").await.json["total"], 1);
+    assert_eq!(
+        admin
+            .post(&format!("/api/contacts/{ada_id}/restore"), json!({}))
+            .await
+            .json["in_trash"],
+        false
+    );
+    admin
+        .post(&format!("/api/contacts/{ada_id}/trash"), json!({}))
+        .await;
+    assert_eq!(
+        admin
+            .delete(&format!("/api/contacts/{ada_id}"))
+            .await
+            .status,
         204
     );
-    assert_eq!(admin.get(&format!("/api/persons/{bob_id}")).await.json["erased"], true);
+    assert_refused(
+        &admin.get(&format!("/api/persons/{ada_id}")).await,
+        404,
+        "not_found",
+    );
 
-    let org = admin.post("/api/organisations", json!({"name": "Ours", "managed": true})).await;
+    let bob = admin
+        .post(
+            "/api/persons",
+            json!({"given_name": "Bob", "family_name": "Smith"}),
+        )
+        .await;
+    let bob_id = bob.json["id"].as_str().expect("id");
+    assert_eq!(
+        admin
+            .post(
+                &format!("/api/persons/{bob_id}/erase"),
+                json!({"reason": "gdpr request 12"})
+            )
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        admin.get(&format!("/api/persons/{bob_id}")).await.json["erased"],
+        true
+    );
+
+    let org = admin
+        .post(
+            "/api/organisations",
+            json!({"name": "Ours", "managed": true}),
+        )
+        .await;
     let org_id = org.json["id"].as_str().expect("id");
-    assert_eq!(admin.get("/api/organisations?managed=true").await.json["total"], 1);
-    let renamed = admin.patch(&format!("/api/organisations/{org_id}"), json!({"name": "Ours Inc"})).await;
+    assert_eq!(
+        admin.get("/api/organisations?managed=true").await.json["total"],
+        1
+    );
+    let renamed = admin
+        .patch(
+            &format!("/api/organisations/{org_id}"),
+            json!({"name": "Ours Inc"}),
+        )
+        .await;
     assert_eq!(renamed.json["name"], "Ours Inc");
-    assert_eq!(admin.get(&format!("/api/contacts/{org_id}")).await.json["kind"], "organisation");
-    assert_eq!(admin.delete(&format!("/api/categories/{category_id}")).await.status, 204);
+    assert_eq!(
+        admin.get(&format!("/api/contacts/{org_id}")).await.json["kind"],
+        "organisation"
+    );
+    assert_eq!(
+        admin
+            .delete(&format!("/api/categories/{category_id}"))
+            .await
+            .status,
+        204
+    );
 }
 
 #[tokio::test]
 async fn bad_input_gets_a_clear_error_and_nothing_is_stored() {
     let gateway = Gateway::start().await;
     let admin = gateway.admin().await;
-    let malformed = admin.post_raw("/api/persons", "application/json", "{\"given_name\": ").await;
+    let malformed = admin
+        .post_raw("/api/persons", "application/json", "{\"given_name\": ")
+        .await;
     assert_refused(&malformed, 400, "invalid_argument");
-    let typo = admin.post("/api/persons", json!({"given_nme": "Ada"})).await;
+    let typo = admin
+        .post("/api/persons", json!({"given_nme": "Ada"}))
+        .await;
     assert_refused(&typo, 400, "invalid_argument");
     assert!(typo.error_message().contains("given_nme"), "{}", typo.text);
     let email = admin
-        .post("/api/persons", json!({"given_name": "Ada", "emails": [{"address": "not-an-email"}]}))
+        .post(
+            "/api/persons",
+            json!({"given_name": "Ada", "emails": [{"address": "not-an-email"}]}),
+        )
         .await;
     assert_refused(&email, 400, "invalid_argument");
     assert_eq!(email.error_field(), "emails[0].address", "{}", email.text);
@@ -591,9 +799,21 @@ async fn bad_input_gets_a_clear_error_and_nothing_is_stored() {
     assert_eq!(admin.get("/api/persons").await.json["total"], 0);
     assert_eq!(admin.get("/api/organisations").await.json["total"], 0);
 
-    assert_refused(&admin.get("/api/persons?limit=many").await, 400, "invalid_argument");
-    assert_refused(&admin.get("/api/persons?cursor=garbage").await, 400, "invalid_argument");
-    assert_refused(&admin.get("/api/persons?updated_since=yesterday").await, 400, "invalid_argument");
+    assert_refused(
+        &admin.get("/api/persons?limit=many").await,
+        400,
+        "invalid_argument",
+    );
+    assert_refused(
+        &admin.get("/api/persons?cursor=garbage").await,
+        400,
+        "invalid_argument",
+    );
+    assert_refused(
+        &admin.get("/api/persons?updated_since=yesterday").await,
+        400,
+        "invalid_argument",
+    );
     let pattern = admin.get("/api/triples?subject=no-kind").await;
     assert_refused(&pattern, 400, "invalid_argument");
     assert_eq!(pattern.error_field(), "subject");
@@ -602,9 +822,14 @@ async fn bad_input_gets_a_clear_error_and_nothing_is_stored() {
 
     // Markup is data: stored and returned as typed, never interpreted here.
     let script = "<script>alert(1)</script>";
-    let created = admin.post("/api/organisations", json!({"name": script})).await;
+    let created = admin
+        .post("/api/organisations", json!({"name": script}))
+        .await;
     assert_eq!(created.json["name"], script);
-    assert!(created.headers["content-type"].to_str().unwrap_or_default().starts_with("application/json"));
+    assert!(created.headers["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .starts_with("application/json"));
 }
 
 #[tokio::test]
@@ -613,7 +838,9 @@ async fn the_openapi_document_describes_every_route() {
     let client = gateway.client();
     let document = client.get("/api/openapi.json").await;
     assert_eq!(document.status, 200);
-    assert!(document.json["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    assert!(document.json["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.")));
     let paths = document.json["paths"].as_object().expect("paths");
     for path in [
         "/api/persons",
@@ -640,7 +867,9 @@ async fn the_openapi_document_describes_every_route() {
     for (path, item) in paths {
         for (method, operation) in item.as_object().expect("operations") {
             assert!(
-                operation["responses"].as_object().is_some_and(|r| !r.is_empty()),
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
                 "{method} {path} has no responses"
             );
         }
@@ -666,7 +895,11 @@ async fn services_refuse_calls_without_a_signed_identity_when_told_to() {
         .await
         .expect_err("unsigned call");
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
-    assert!(refused.message().contains("signed identity"), "{}", refused.message());
+    assert!(
+        refused.message().contains("signed identity"),
+        "{}",
+        refused.message()
+    );
 
     let mut forged = tonic::Request::new(liaison_proto::contacts::v1::ListCategoriesRequest {});
     forged.metadata_mut().insert(
@@ -678,7 +911,13 @@ async fn services_refuse_calls_without_a_signed_identity_when_told_to() {
 
     // The gateway signs its calls: the API works.
     let admin = gateway.admin().await;
-    assert_eq!(admin.post("/api/organisations", json!({"name": "A"})).await.status, 201);
+    assert_eq!(
+        admin
+            .post("/api/organisations", json!({"name": "A"}))
+            .await
+            .status,
+        201
+    );
     let history = admin.get("/api/organisations").await;
     let id = history.json["items"][0]["id"].as_str().expect("id");
     let entries = admin.get(&format!("/api/contacts/{id}/history")).await;

@@ -440,6 +440,10 @@ mod tests {
                     "LIAISON__RELATIONS__DATABASE_URL",
                     "postgres://liaison:pw@db:5432/relations",
                 ),
+                (
+                    "LIAISON__GATEWAY__DATABASE_URL",
+                    "postgres://liaison:pw@db:5432/gateway",
+                ),
                 ("LIAISON__PEERS__RELATIONS", "http://relations:50051"),
                 ("LIAISON__BUS__KIND", "nats"),
                 ("LIAISON__BUS__NATS_URL", "nats://nats:4222"),
@@ -539,6 +543,48 @@ mod tests {
     }
 
     #[test]
+    fn identities_must_be_signable_where_unsigned_calls_are_refused() {
+        let load = |pairs: &[(&str, &str)]| {
+            Settings::load(&Sources {
+                file: None,
+                environment: env(pairs),
+            })
+        };
+        let local = load(&[]).expect("defaults");
+        assert!(local.accepts_unsigned_calls(), "loopback by default");
+        let exposed = load(&[("LIAISON__GRPC_ADDR", "0.0.0.0:50051")])
+            .expect_err("beyond loopback without a key");
+        assert!(
+            exposed.to_string().contains("security.identity_key"),
+            "{exposed}"
+        );
+        let short = load(&[("LIAISON__SECURITY__IDENTITY_KEY", "short")]).expect_err("short key");
+        assert!(short.to_string().contains("at least 32"), "{short}");
+        let keyed = load(&[
+            ("LIAISON__GRPC_ADDR", "0.0.0.0:50051"),
+            (
+                "LIAISON__SECURITY__IDENTITY_KEY",
+                "0123456789abcdef0123456789abcdef",
+            ),
+        ])
+        .expect("with a key");
+        assert!(!keyed.accepts_unsigned_calls());
+        let refused = load(&[
+            ("LIAISON__SECURITY__UNSIGNED_CALLS", "refuse"),
+            (
+                "LIAISON__SECURITY__IDENTITY_KEY",
+                "0123456789abcdef0123456789abcdef",
+            ),
+        ])
+        .expect("refuse on loopback");
+        assert!(!refused.accepts_unsigned_calls());
+        let error = load(&[("LIAISON__AUTH__SESSION_HOURS", "0")]).expect_err("zero hours");
+        assert!(error.to_string().contains("auth.session_hours"), "{error}");
+        let error = load(&[("LIAISON__PEERS__CONTACTS", "contacts:50051")]).expect_err("not a URL");
+        assert!(error.to_string().contains("peers.contacts"), "{error}");
+    }
+
+    #[test]
     fn secrets_are_masked_when_printed() {
         let mut settings = Settings::load(&Sources {
             file: None,
@@ -546,10 +592,20 @@ mod tests {
         })
         .expect("load");
         settings.security.internal_token = "s3cret-token".into();
+        settings.security.identity_key = "identity-key-0123456789abcdef-0123".into();
+        settings.auth.admin_password = "first-admin-password".into();
+        settings.gateway.database_url = "postgres://liaison:pgsecret@db/gateway".into();
         settings.bus.nats_url = "nats://liaison:hunter2@nats:4222".into();
         let shown = settings.to_masked_toml();
         assert!(!shown.contains("s3cret-token"));
         assert!(!shown.contains("hunter2"));
+        for secret in [
+            "identity-key-0123456789abcdef-0123",
+            "first-admin-password",
+            "pgsecret",
+        ] {
+            assert!(!shown.contains(secret), "{secret} shown");
+        }
         assert!(shown.contains("nats://liaison:********@nats:4222"));
     }
 }
