@@ -21,6 +21,7 @@ pub mod backends;
 mod docs_page;
 mod error;
 pub mod storage;
+mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,7 +135,8 @@ impl GatewayService {
             session_max_age_seconds: self.auth.session_hours.saturating_mul(3600),
         };
         let (api, document) = api::routes();
-        api.route(
+        api.merge(web::routes())
+            .route(
             "/api/docs",
             axum::routing::get(docs_page::render(&document)),
         )

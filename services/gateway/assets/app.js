@@ -1,0 +1,69 @@
+// Search-as-you-type for the other end of a new relation. Without script
+// the form still works: the server resolves the typed name.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  const input = document.getElementById("target_name");
+  const hidden = document.getElementById("target");
+  const list = document.getElementById("target-options");
+  const predicate = document.getElementById("predicate");
+  if (!input || !hidden || !list || !predicate) return;
+  let active = -1;
+  let timer = null;
+  const kinds = () => {
+    const option = predicate.selectedOptions[0];
+    const allowed = option ? option.dataset.kinds : "";
+    return allowed ? allowed.split(",") : ["contacts.organisation", "contacts.person"];
+  };
+  const close = () => { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; };
+  const choose = (item) => {
+    input.value = item.dataset.label;
+    hidden.value = item.dataset.target;
+    close();
+  };
+  const highlight = (index) => {
+    const items = list.querySelectorAll("li");
+    items.forEach((item, i) => item.setAttribute("aria-selected", i === index ? "true" : "false"));
+    active = index;
+  };
+  const search = async () => {
+    const text = input.value.trim();
+    hidden.value = "";
+    if (text.length < 1) { close(); return; }
+    const sources = [];
+    for (const kind of kinds()) {
+      const path = kind === "contacts.person" ? "/api/persons" : "/api/organisations";
+      sources.push(fetch(`${path}?limit=8&q=${encodeURIComponent(text)}`, { credentials: "same-origin" })
+        .then((reply) => reply.ok ? reply.json() : { items: [] })
+        .then((page) => page.items.map((item) => ({
+          target: `${kind}:${item.id}`,
+          label: kind === "contacts.person" ? `${item.given_name} ${item.family_name}`.trim() : item.name,
+          kind: kind === "contacts.person" ? "person" : "organisation",
+        }))));
+    }
+    const found = (await Promise.all(sources)).flat();
+    list.replaceChildren();
+    found.forEach((entry, index) => {
+      const item = document.createElement("li");
+      item.id = `target-option-${index}`;
+      item.setAttribute("role", "option");
+      item.dataset.target = entry.target;
+      item.dataset.label = entry.label;
+      item.textContent = `${entry.label} (${entry.kind})`;
+      item.addEventListener("mousedown", (event) => { event.preventDefault(); choose(item); });
+      list.appendChild(item);
+    });
+    list.hidden = found.length === 0;
+    input.setAttribute("aria-expanded", found.length ? "true" : "false");
+    active = -1;
+  };
+  input.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(search, 150); });
+  input.addEventListener("keydown", (event) => {
+    const items = list.querySelectorAll("li");
+    if (event.key === "ArrowDown" && items.length) { event.preventDefault(); highlight(Math.min(active + 1, items.length - 1)); }
+    else if (event.key === "ArrowUp" && items.length) { event.preventDefault(); highlight(Math.max(active - 1, 0)); }
+    else if (event.key === "Enter" && active >= 0) { event.preventDefault(); choose(items[active]); }
+    else if (event.key === "Escape") { close(); }
+  });
+  input.addEventListener("blur", () => setTimeout(close, 100));
+  predicate.addEventListener("change", () => { hidden.value = ""; });
+});

@@ -1,0 +1,453 @@
+//! The home page, the lists of persons and organisations, and the forms
+//! that create them.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::IntoResponse;
+use axum::Form;
+use liaison_proto::contacts::v1 as pb;
+use serde::Deserialize;
+
+use super::{check_form_csrf, render, see_other, staff_of, urlencode, Layout, PageResult};
+use crate::accounts::Caller;
+use crate::api::AppState;
+use crate::GatewayError;
+
+/// One contact as a list shows it.
+pub struct Row {
+    pub id: String,
+    pub name: String,
+    pub detail: String,
+    pub tags: String,
+    pub updated: String,
+    pub in_trash: bool,
+}
+
+fn person_row(person: pb::Person) -> Row {
+    let name = format!("{} {}", person.given_name, person.family_name)
+        .trim()
+        .to_owned();
+    let email = person
+        .emails
+        .iter()
+        .find(|email| email.primary)
+        .or(person.emails.first())
+        .map(|email| email.address.clone())
+        .unwrap_or_default();
+    let detail = [person.job_title, email]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" · ");
+    Row {
+        id: person.id,
+        name: if name.is_empty() { "(no name)".into() } else { name },
+        detail,
+        tags: person.tags.join(", "),
+        updated: day(person.updated_at.as_ref()),
+        in_trash: person.in_trash,
+    }
+}
+
+fn organisation_row(organisation: pb::Organisation) -> Row {
+    let detail = [
+        if organisation.managed { "ours".to_owned() } else { String::new() },
+        organisation.website,
+    ]
+    .into_iter()
+    .filter(|part| !part.is_empty())
+    .collect::<Vec<_>>()
+    .join(" · ");
+    Row {
+        id: organisation.id,
+        name: organisation.name,
+        detail,
+        tags: organisation.tags.join(", "),
+        updated: day(organisation.updated_at.as_ref()),
+        in_trash: organisation.in_trash,
+    }
+}
+
+/// `2026-11-22` of a time.
+fn day(timestamp: Option<&prost_types::Timestamp>) -> String {
+    crate::api::rfc3339(timestamp).chars().take(10).collect()
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    persons: u64,
+    organisations: u64,
+    recent: Vec<(String, Row)>,
+}
+
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    let caller = staff_of(&state, &headers, "/").await?;
+    let recently = pb::ListContactsRequest {
+        sort: pb::ContactSort::UpdatedAt as i32,
+        descending: true,
+        page_size: 8,
+        ..Default::default()
+    };
+    let mut contacts = state.backends.contacts();
+    let persons = contacts
+        .list_persons(state.backends.request(&caller, recently.clone()))
+        .await?
+        .into_inner();
+    let organisations = contacts
+        .list_organisations(state.backends.request(&caller, recently))
+        .await?
+        .into_inner();
+    let mut recent: Vec<(String, Row)> = persons
+        .persons
+        .into_iter()
+        .map(|person| (rfc(&person.updated_at), person_row(person)))
+        .chain(
+            organisations
+                .organisations
+                .into_iter()
+                .map(|organisation| (rfc(&organisation.updated_at), organisation_row(organisation))),
+        )
+        .collect();
+    recent.sort_by(|a, b| b.0.cmp(&a.0));
+    recent.truncate(10);
+    let page = HomePage {
+        layout: Layout::of(&caller, "home"),
+        persons: persons.total_count,
+        organisations: organisations.total_count,
+        recent,
+    };
+    Ok(render(&page))
+}
+
+fn rfc(timestamp: &Option<prost_types::Timestamp>) -> String {
+    crate::api::rfc3339(timestamp.as_ref())
+}
+
+/// The list's filters, as the form sends them.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ListForm {
+    pub q: String,
+    pub category: String,
+    pub tag: String,
+    /// "", "true" or "false".
+    pub managed: String,
+    /// "name", "created_at" or "updated_at".
+    pub sort: String,
+    pub order: String,
+    pub trash: String,
+    pub cursor: String,
+}
+
+impl ListForm {
+    fn request(&self) -> pb::ListContactsRequest {
+        pb::ListContactsRequest {
+            category_id: self.category.clone(),
+            tags: self
+                .tag
+                .split(',')
+                .map(str::trim)
+                .filter(|tag| !tag.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            managed: match self.managed.as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+            query: self.q.clone(),
+            updated_since: None,
+            sort: match self.sort.as_str() {
+                "created_at" => pb::ContactSort::CreatedAt,
+                "updated_at" => pb::ContactSort::UpdatedAt,
+                _ => pb::ContactSort::Name,
+            } as i32,
+            descending: self.order == "desc",
+            page_size: 50,
+            page_token: self.cursor.clone(),
+            trash: match self.trash.as_str() {
+                "only" => pb::TrashFilter::OnlyTrash,
+                "all" => pb::TrashFilter::All,
+                _ => pb::TrashFilter::Unspecified,
+            } as i32,
+        }
+    }
+
+    /// This list's query string with another cursor.
+    fn with_cursor(&self, cursor: &str) -> String {
+        let pairs = [
+            ("q", &self.q),
+            ("category", &self.category),
+            ("tag", &self.tag),
+            ("managed", &self.managed),
+            ("sort", &self.sort),
+            ("order", &self.order),
+            ("trash", &self.trash),
+        ];
+        let mut query: Vec<String> = pairs
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(key, value)| format!("{key}={}", urlencode(value)))
+            .collect();
+        if !cursor.is_empty() {
+            query.push(format!("cursor={}", urlencode(cursor)));
+        }
+        query.join("&")
+    }
+}
+
+#[derive(Template)]
+#[template(path = "contacts.html")]
+struct ListPage {
+    layout: Layout,
+    title: &'static str,
+    base: &'static str,
+    organisations: bool,
+    form: ListForm,
+    categories: Vec<(String, String)>,
+    rows: Vec<Row>,
+    total: u64,
+    next_query: Option<String>,
+    first_query: Option<String>,
+}
+
+async fn categories(state: &AppState, caller: &Caller) -> Result<Vec<(String, String)>, GatewayError> {
+    let listed = state
+        .backends
+        .contacts()
+        .list_categories(state.backends.request(caller, pb::ListCategoriesRequest {}))
+        .await?
+        .into_inner();
+    Ok(listed
+        .categories
+        .into_iter()
+        .map(|category| (category.id, category.name))
+        .collect())
+}
+
+pub async fn persons(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(form): Query<ListForm>,
+) -> PageResult {
+    let caller = staff_of(&state, &headers, &uri.to_string()).await?;
+    let page = state
+        .backends
+        .contacts()
+        .list_persons(state.backends.request(&caller, form.request()))
+        .await?
+        .into_inner();
+    let list = ListPage {
+        layout: Layout::of(&caller, "persons"),
+        title: "Persons",
+        base: "/persons",
+        organisations: false,
+        categories: categories(&state, &caller).await?,
+        rows: page.persons.into_iter().map(person_row).collect(),
+        total: page.total_count,
+        next_query: (!page.next_page_token.is_empty())
+            .then(|| form.with_cursor(&page.next_page_token)),
+        first_query: (!form.cursor.is_empty()).then(|| form.with_cursor("")),
+        form,
+    };
+    Ok(render(&list))
+}
+
+pub async fn organisations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(form): Query<ListForm>,
+) -> PageResult {
+    let caller = staff_of(&state, &headers, &uri.to_string()).await?;
+    let page = state
+        .backends
+        .contacts()
+        .list_organisations(state.backends.request(&caller, form.request()))
+        .await?
+        .into_inner();
+    let list = ListPage {
+        layout: Layout::of(&caller, "organisations"),
+        title: "Organisations",
+        base: "/organisations",
+        organisations: true,
+        categories: categories(&state, &caller).await?,
+        rows: page.organisations.into_iter().map(organisation_row).collect(),
+        total: page.total_count,
+        next_query: (!page.next_page_token.is_empty())
+            .then(|| form.with_cursor(&page.next_page_token)),
+        first_query: (!form.cursor.is_empty()).then(|| form.with_cursor("")),
+        form,
+    };
+    Ok(render(&list))
+}
+
+/// The fields of the creation forms (one set for both kinds).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ContactForm {
+    pub csrf: String,
+    pub name: String,
+    pub managed: Option<String>,
+    pub title: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub job_title: String,
+    pub email: String,
+    pub phone: String,
+    pub website: String,
+    pub tags: String,
+    pub notes: String,
+}
+
+impl ContactForm {
+    fn emails(&self) -> Vec<pb::Email> {
+        let address = self.email.trim();
+        if address.is_empty() {
+            return Vec::new();
+        }
+        vec![pb::Email {
+            address: address.to_owned(),
+            label: String::new(),
+            primary: true,
+        }]
+    }
+
+    fn phones(&self) -> Vec<pb::Phone> {
+        let number = self.phone.trim();
+        if number.is_empty() {
+            return Vec::new();
+        }
+        vec![pb::Phone {
+            number: number.to_owned(),
+            label: String::new(),
+            primary: true,
+            country: String::new(),
+        }]
+    }
+
+    fn tags(&self) -> Vec<String> {
+        self.tags
+            .split(',')
+            .map(str::trim)
+            .filter(|tag| !tag.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "contact_new.html")]
+struct NewContactPage {
+    layout: Layout,
+    organisation: bool,
+    form: ContactForm,
+    error: String,
+    error_field: String,
+}
+
+pub async fn new_organisation(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    new_form(&state, &headers, true).await
+}
+
+pub async fn new_person(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    new_form(&state, &headers, false).await
+}
+
+async fn new_form(state: &AppState, headers: &HeaderMap, organisation: bool) -> PageResult {
+    let path = if organisation { "/organisations/new" } else { "/persons/new" };
+    let caller = staff_of(state, headers, path).await?;
+    let section = if organisation { "organisations" } else { "persons" };
+    Ok(render(&NewContactPage {
+        layout: Layout::of(&caller, section),
+        organisation,
+        form: ContactForm::default(),
+        error: String::new(),
+        error_field: String::new(),
+    }))
+}
+
+pub async fn create_organisation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ContactForm>,
+) -> PageResult {
+    let caller = staff_of(&state, &headers, "/organisations/new").await?;
+    check_form_csrf(&caller, &form.csrf)?;
+    let request = pb::CreateOrganisationRequest {
+        name: form.name.clone(),
+        managed: form.managed.is_some(),
+        emails: form.emails(),
+        phones: form.phones(),
+        website: form.website.clone(),
+        notes: form.notes.clone(),
+        tags: form.tags(),
+        ..Default::default()
+    };
+    let created = state
+        .backends
+        .contacts()
+        .create_organisation(state.backends.request(&caller, request))
+        .await;
+    match created {
+        Ok(organisation) => Ok(see_other(&format!("/contacts/{}", organisation.into_inner().id))),
+        Err(status) => Ok(refused_form(&caller, true, form, status)),
+    }
+}
+
+pub async fn create_person(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<ContactForm>,
+) -> PageResult {
+    let caller = staff_of(&state, &headers, "/persons/new").await?;
+    check_form_csrf(&caller, &form.csrf)?;
+    let request = pb::CreatePersonRequest {
+        title: form.title.clone(),
+        given_name: form.given_name.clone(),
+        family_name: form.family_name.clone(),
+        job_title: form.job_title.clone(),
+        emails: form.emails(),
+        phones: form.phones(),
+        website: form.website.clone(),
+        notes: form.notes.clone(),
+        tags: form.tags(),
+        ..Default::default()
+    };
+    let created = state
+        .backends
+        .contacts()
+        .create_person(state.backends.request(&caller, request))
+        .await;
+    match created {
+        Ok(person) => Ok(see_other(&format!("/contacts/{}", person.into_inner().id))),
+        Err(status) => Ok(refused_form(&caller, false, form, status)),
+    }
+}
+
+/// The form again, with what was typed and why it was refused.
+fn refused_form(
+    caller: &Caller,
+    organisation: bool,
+    form: ContactForm,
+    status: tonic::Status,
+) -> axum::response::Response {
+    let error = GatewayError::from(status);
+    let (http_status, _, message) = error.public_parts();
+    let field = liaison_runtime::ServiceError::field(&error)
+        .unwrap_or_default()
+        .to_owned();
+    let section = if organisation { "organisations" } else { "persons" };
+    let page = NewContactPage {
+        layout: Layout::of(caller, section),
+        organisation,
+        form,
+        error: message,
+        error_field: field,
+    };
+    (http_status, render(&page)).into_response()
+}

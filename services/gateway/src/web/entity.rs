@@ -1,0 +1,338 @@
+//! A contact's page: its fields and, right there, its relations grouped by
+//! predicate, with a form to add one (the predicates this kind of entity
+//! can take; the other end found by name) and a button to remove each.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::Form;
+use liaison_proto::common::v1::EntityRef;
+use liaison_proto::contacts::v1 as pb;
+use liaison_proto::relations::v1 as rel;
+use serde::Deserialize;
+
+use super::{check_form_csrf, render, see_other, staff_of, urlencode, Layout, PageError, PageResult};
+use crate::accounts::Caller;
+use crate::api::AppState;
+use crate::GatewayError;
+
+pub const PERSON: &str = "contacts.person";
+pub const ORGANISATION: &str = "contacts.organisation";
+
+/// The relations of one predicate.
+pub struct RelationGroup {
+    pub label: String,
+    pub items: Vec<RelationItem>,
+}
+
+pub struct RelationItem {
+    pub relation_id: String,
+    pub other_id: String,
+    pub other_label: String,
+    pub other_in_trash: bool,
+    pub internal: bool,
+}
+
+pub struct Choice {
+    pub predicate: String,
+    pub label: String,
+    /// Kinds allowed at the other end, comma-separated; empty: any.
+    pub object_kinds: String,
+}
+
+#[derive(Template)]
+#[template(path = "entity.html")]
+struct EntityPage {
+    layout: Layout,
+    id: String,
+    kind: &'static str,
+    name: String,
+    in_trash: bool,
+    fields: Vec<(&'static str, String)>,
+    groups: Vec<RelationGroup>,
+    total_relations: u64,
+    choices: Vec<Choice>,
+    error: String,
+}
+
+struct Loaded {
+    kind: &'static str,
+    name: String,
+    in_trash: bool,
+    fields: Vec<(&'static str, String)>,
+}
+
+async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loaded, PageError> {
+    let contact = state
+        .backends
+        .contacts()
+        .get_contact(state.backends.request(caller, pb::GetContactRequest { id: id.to_owned() }))
+        .await?
+        .into_inner();
+    let joined = |items: Vec<String>| items.join(", ");
+    match contact.contact {
+        Some(pb::contact::Contact::Person(person)) => {
+            let name = format!("{} {} {}", person.title, person.given_name, person.family_name)
+                .trim()
+                .to_owned();
+            Ok(Loaded {
+                kind: PERSON,
+                name,
+                in_trash: person.in_trash,
+                fields: vec![
+                    ("Job title", person.job_title),
+                    ("Emails", joined(person.emails.into_iter().map(|e| e.address).collect())),
+                    ("Phones", joined(person.phones.into_iter().map(|p| p.number).collect())),
+                    ("Website", person.website),
+                    ("Tags", joined(person.tags)),
+                    ("Notes", person.notes),
+                ],
+            })
+        }
+        Some(pb::contact::Contact::Organisation(organisation)) => Ok(Loaded {
+            kind: ORGANISATION,
+            name: organisation.name,
+            in_trash: organisation.in_trash,
+            fields: vec![
+                ("Ours", if organisation.managed { "yes".into() } else { "no".into() }),
+                ("Emails", joined(organisation.emails.into_iter().map(|e| e.address).collect())),
+                ("Phones", joined(organisation.phones.into_iter().map(|p| p.number).collect())),
+                ("Website", organisation.website),
+                ("Tags", joined(organisation.tags)),
+                ("Notes", organisation.notes),
+            ],
+        }),
+        None => Err(PageError::Failed(GatewayError::Internal(
+            "contacts answered an empty contact".into(),
+        ))),
+    }
+}
+
+async fn render_page(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    error: String,
+) -> PageResult {
+    let loaded = load_contact(state, caller, id).await?;
+    let entity = EntityRef {
+        kind: loaded.kind.to_owned(),
+        id: id.to_owned(),
+    };
+    let mut relations = state.backends.relations();
+    let listed = relations
+        .list_entity_relations(state.backends.request(
+            caller,
+            rel::ListEntityRelationsRequest {
+                entity: Some(entity),
+                page_size: 500,
+                ..Default::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    let mut groups: Vec<RelationGroup> = Vec::new();
+    for relation in listed.relations {
+        let other = relation.other.unwrap_or_default();
+        let item = RelationItem {
+            relation_id: relation.relation_id,
+            other_id: other.id,
+            other_label: relation.other_label,
+            other_in_trash: relation.other_in_trash,
+            internal: relation.internal,
+        };
+        match groups.iter_mut().find(|group| group.label == relation.predicate_label) {
+            Some(group) => group.items.push(item),
+            None => groups.push(RelationGroup {
+                label: relation.predicate_label,
+                items: vec![item],
+            }),
+        }
+    }
+    let types = relations
+        .list_relation_types(state.backends.request(
+            caller,
+            rel::ListRelationTypesRequest {
+                subject_kind: loaded.kind.to_owned(),
+                ..Default::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    let choices = types
+        .predicates
+        .into_iter()
+        .map(|choice| Choice {
+            predicate: choice.predicate,
+            label: choice.label,
+            object_kinds: choice.object_kinds.join(","),
+        })
+        .collect();
+    let status = if error.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::BAD_REQUEST
+    };
+    let page = EntityPage {
+        layout: Layout::of(caller, if loaded.kind == PERSON { "persons" } else { "organisations" }),
+        id: id.to_owned(),
+        kind: loaded.kind,
+        name: loaded.name,
+        in_trash: loaded.in_trash,
+        fields: loaded.fields,
+        groups,
+        total_relations: listed.total,
+        choices,
+        error,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> PageResult {
+    let caller = staff_of(&state, &headers, &format!("/contacts/{}", urlencode(&id))).await?;
+    render_page(&state, &caller, &id, String::new()).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RelationForm {
+    csrf: String,
+    predicate: String,
+    /// Set by the search-as-you-type list: `kind:id`.
+    target: String,
+    /// What was typed: a name, resolved on the server when no target was
+    /// picked (no script).
+    target_name: String,
+}
+
+pub async fn add_relation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<RelationForm>,
+) -> PageResult {
+    let caller = staff_of(&state, &headers, &format!("/contacts/{}", urlencode(&id))).await?;
+    check_form_csrf(&caller, &form.csrf)?;
+    let loaded = load_contact(&state, &caller, &id).await?;
+    let object = match resolve_target(&state, &caller, &form).await {
+        Ok(object) => object,
+        Err(message) => return render_page(&state, &caller, &id, message).await,
+    };
+    let request = rel::CreateRelationRequest {
+        subject: Some(EntityRef {
+            kind: loaded.kind.to_owned(),
+            id: id.clone(),
+        }),
+        predicate: form.predicate.clone(),
+        object: Some(object),
+    };
+    match state
+        .backends
+        .relations()
+        .create_relation(state.backends.request(&caller, request))
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/contacts/{}#relations", urlencode(&id)))),
+        Err(status) => {
+            let (_, _, message) = GatewayError::from(status).public_parts();
+            render_page(&state, &caller, &id, message).await
+        }
+    }
+}
+
+/// The other end: the picked `kind:id`, or the one contact whose name is
+/// exactly what was typed.
+async fn resolve_target(
+    state: &AppState,
+    caller: &Caller,
+    form: &RelationForm,
+) -> Result<EntityRef, String> {
+    if let Some((kind, id)) = form.target.split_once(':') {
+        if (kind == PERSON || kind == ORGANISATION) && !id.is_empty() {
+            return Ok(EntityRef {
+                kind: kind.to_owned(),
+                id: id.to_owned(),
+            });
+        }
+    }
+    let name = form.target_name.trim();
+    if name.is_empty() {
+        return Err("Choose the other contact of the relation.".into());
+    }
+    let query = pb::ListContactsRequest {
+        query: name.to_owned(),
+        page_size: 10,
+        ..Default::default()
+    };
+    let mut contacts = state.backends.contacts();
+    let organisations = contacts
+        .list_organisations(state.backends.request(caller, query.clone()))
+        .await
+        .map_err(|status| status.message().to_owned())?
+        .into_inner();
+    let persons = contacts
+        .list_persons(state.backends.request(caller, query))
+        .await
+        .map_err(|status| status.message().to_owned())?
+        .into_inner();
+    let lowered = name.to_lowercase();
+    let mut exact: Vec<EntityRef> = organisations
+        .organisations
+        .iter()
+        .filter(|o| o.name.to_lowercase() == lowered)
+        .map(|o| EntityRef {
+            kind: ORGANISATION.into(),
+            id: o.id.clone(),
+        })
+        .chain(
+            persons
+                .persons
+                .iter()
+                .filter(|p| format!("{} {}", p.given_name, p.family_name).trim().to_lowercase() == lowered)
+                .map(|p| EntityRef {
+                    kind: PERSON.into(),
+                    id: p.id.clone(),
+                }),
+        )
+        .collect();
+    match exact.len() {
+        1 => Ok(exact.remove(0)),
+        0 => Err(format!("No contact is named {name:?}.")),
+        n => Err(format!(
+            "{n} contacts are named {name:?}: pick one from the list as you type."
+        )),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn remove_relation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((id, relation_id)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    let caller = staff_of(&state, &headers, &format!("/contacts/{}", urlencode(&id))).await?;
+    check_form_csrf(&caller, &form.csrf)?;
+    match state
+        .backends
+        .relations()
+        .delete_relation(state.backends.request(&caller, rel::DeleteRelationRequest { id: relation_id }))
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!("/contacts/{}#relations", urlencode(&id)))),
+        Err(status) => {
+            let (_, _, message) = GatewayError::from(status).public_parts();
+            render_page(&state, &caller, &id, message).await
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The web UI: pages rendered on the server (askama templates, escaped by
+//! default), assets compiled into the binary, forms that work without
+//! script. Script only adds search-as-you-type.
+
+mod contacts;
+mod entity;
+mod session;
+
+use askama::Template;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::accounts::credentials::same_secret;
+use crate::accounts::{Caller, Credential};
+use crate::api::auth::{cookie, SESSION_COOKIE};
+use crate::api::AppState;
+use crate::GatewayError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/", get(contacts::home))
+        .route(
+            "/organisations",
+            get(contacts::organisations).post(contacts::create_organisation),
+        )
+        .route("/organisations/new", get(contacts::new_organisation))
+        .route("/persons", get(contacts::persons).post(contacts::create_person))
+        .route("/persons/new", get(contacts::new_person))
+        .route("/contacts/{id}", get(entity::page))
+        .route("/contacts/{id}/relations", post(entity::add_relation))
+        .route(
+            "/contacts/{id}/relations/{relation_id}/delete",
+            post(entity::remove_relation),
+        )
+        .route("/assets/app.css", get(stylesheet))
+        .route("/assets/app.js", get(script))
+}
+
+/// What every page's frame shows.
+pub struct Layout {
+    pub user_name: String,
+    pub csrf: String,
+    /// The section highlighted in the navigation.
+    pub section: &'static str,
+}
+
+impl Layout {
+    fn of(caller: &Caller, section: &'static str) -> Self {
+        let csrf = match &caller.via {
+            Credential::Session { csrf_token, .. } => csrf_token.clone(),
+            Credential::ApiToken => String::new(),
+        };
+        Layout {
+            user_name: caller.display_name.clone(),
+            csrf,
+            section,
+        }
+    }
+}
+
+/// A page's answer: rendered HTML, a redirect, or an error page.
+pub type PageResult = Result<Response, PageError>;
+
+pub enum PageError {
+    /// Not logged in: to the login page, then back.
+    Login { next: String },
+    Failed(GatewayError),
+}
+
+impl From<GatewayError> for PageError {
+    fn from(error: GatewayError) -> Self {
+        PageError::Failed(error)
+    }
+}
+
+impl From<tonic::Status> for PageError {
+    fn from(status: tonic::Status) -> Self {
+        PageError::Failed(status.into())
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: String,
+    message: String,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::Login { next } => {
+                let next = urlencode(&next);
+                Redirect::to(&format!("/login?next={next}")).into_response()
+            }
+            PageError::Failed(error) => {
+                let (status, _, message) = error.public_parts();
+                let title = status.canonical_reason().unwrap_or("Error").to_owned();
+                let page = ErrorPage {
+                    status: status.as_u16(),
+                    title,
+                    message,
+                };
+                (status, render(&page)).into_response()
+            }
+        }
+    }
+}
+
+/// The logged-in back-office person of a page request.
+pub async fn staff_of(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<Caller, PageError> {
+    let caller = match cookie(headers, SESSION_COOKIE) {
+        Some(secret) => state.accounts.by_session(secret).await?,
+        None => None,
+    };
+    let caller = caller.ok_or_else(|| PageError::Login {
+        next: path.to_owned(),
+    })?;
+    if !caller.role.is_back_office() {
+        return Err(PageError::Failed(GatewayError::PermissionDenied(
+            "your account has no access to the back office".into(),
+        )));
+    }
+    Ok(caller)
+}
+
+/// Refuses a form whose CSRF field does not match the session's.
+pub fn check_form_csrf(caller: &Caller, presented: &str) -> Result<(), PageError> {
+    let expected = match &caller.via {
+        Credential::Session { csrf_token, .. } => csrf_token.as_str(),
+        Credential::ApiToken => "",
+    };
+    if presented.is_empty() || expected.is_empty() || !same_secret(presented, expected) {
+        return Err(PageError::Failed(GatewayError::PermissionDenied(
+            "the form's security token is missing or stale: reload the page and try again".into(),
+        )));
+    }
+    Ok(())
+}
+
+/// Renders a template; a template error is a bug, logged, shown as 500.
+pub fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// After a form: back to a page (303 so the browser GETs it).
+pub fn see_other(location: &str) -> Response {
+    Redirect::to(location).into_response()
+}
+
+pub fn urlencode(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                encoded.push(char::from(byte))
+            }
+            other => encoded.push_str(&format!("%{other:02X}")),
+        }
+    }
+    encoded
+}
+
+const STYLESHEET: &str = include_str!("../../assets/app.css");
+const SCRIPT: &str = include_str!("../../assets/app.js");
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urlencodes_everything_but_unreserved_characters() {
+        assert_eq!(urlencode("/contacts/a b?x=1&y"), "%2Fcontacts%2Fa%20b%3Fx%3D1%26y");
+    }
+}
