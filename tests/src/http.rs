@@ -122,6 +122,33 @@ impl HttpClient {
         self.run(request).await
     }
 
+    /// Posts an HTML form (`application/x-www-form-urlencoded`), as a
+    /// browser does: no CSRF header, the token goes in the fields.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body = fields
+            .iter()
+            .map(|(key, value)| format!("{}={}", form_encode(key), form_encode(value)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let saved = self.csrf.lock().expect("csrf").take();
+        let request = self
+            .builder(Method::POST, path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(body)))
+            .expect("request");
+        let reply = self.run(request).await;
+        *self.csrf.lock().expect("csrf") = saved;
+        reply
+    }
+
+    /// The value of the first `name="<field>" value="…"` in a page.
+    pub fn hidden_field(page: &str, field: &str) -> Option<String> {
+        let marker = format!("name=\"{field}\" value=\"");
+        let start = page.find(&marker)? + marker.len();
+        let end = page[start..].find('"')? + start;
+        Some(page[start..end].to_owned())
+    }
+
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
         let mut builder = self.builder(method, path);
         let body = match body {
@@ -186,4 +213,18 @@ impl HttpClient {
             json,
         }
     }
+}
+
+fn form_encode(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                encoded.push(char::from(byte))
+            }
+            b' ' => encoded.push('+'),
+            other => encoded.push_str(&format!("%{other:02X}")),
+        }
+    }
+    encoded
 }

@@ -137,11 +137,11 @@ impl GatewayService {
         let (api, document) = api::routes();
         api.merge(web::routes())
             .route(
-            "/api/docs",
-            axum::routing::get(docs_page::render(&document)),
-        )
-        .fallback(not_found)
-        .with_state(state)
+                "/api/docs",
+                axum::routing::get(docs_page::render(&document)),
+            )
+            .fallback(not_found)
+            .with_state(state)
     }
 }
 

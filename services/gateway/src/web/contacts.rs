@@ -42,7 +42,11 @@ fn person_row(person: pb::Person) -> Row {
         .join(" · ");
     Row {
         id: person.id,
-        name: if name.is_empty() { "(no name)".into() } else { name },
+        name: if name.is_empty() {
+            "(no name)".into()
+        } else {
+            name
+        },
         detail,
         tags: person.tags.join(", "),
         updated: day(person.updated_at.as_ref()),
@@ -52,7 +56,11 @@ fn person_row(person: pb::Person) -> Row {
 
 fn organisation_row(organisation: pb::Organisation) -> Row {
     let detail = [
-        if organisation.managed { "ours".to_owned() } else { String::new() },
+        if organisation.managed {
+            "ours".to_owned()
+        } else {
+            String::new()
+        },
         organisation.website,
     ]
     .into_iter()
@@ -104,12 +112,12 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> PageResu
         .persons
         .into_iter()
         .map(|person| (rfc(&person.updated_at), person_row(person)))
-        .chain(
-            organisations
-                .organisations
-                .into_iter()
-                .map(|organisation| (rfc(&organisation.updated_at), organisation_row(organisation))),
-        )
+        .chain(organisations.organisations.into_iter().map(|organisation| {
+            (
+                rfc(&organisation.updated_at),
+                organisation_row(organisation),
+            )
+        }))
         .collect();
     recent.sort_by(|a, b| b.0.cmp(&a.0));
     recent.truncate(10);
@@ -214,7 +222,10 @@ struct ListPage {
     first_query: Option<String>,
 }
 
-async fn categories(state: &AppState, caller: &Caller) -> Result<Vec<(String, String)>, GatewayError> {
+async fn categories(
+    state: &AppState,
+    caller: &Caller,
+) -> Result<Vec<(String, String)>, GatewayError> {
     let listed = state
         .backends
         .contacts()
@@ -276,7 +287,11 @@ pub async fn organisations(
         base: "/organisations",
         organisations: true,
         categories: categories(&state, &caller).await?,
-        rows: page.organisations.into_iter().map(organisation_row).collect(),
+        rows: page
+            .organisations
+            .into_iter()
+            .map(organisation_row)
+            .collect(),
         total: page.total_count,
         next_query: (!page.next_page_token.is_empty())
             .then(|| form.with_cursor(&page.next_page_token)),
@@ -359,9 +374,17 @@ pub async fn new_person(State(state): State<AppState>, headers: HeaderMap) -> Pa
 }
 
 async fn new_form(state: &AppState, headers: &HeaderMap, organisation: bool) -> PageResult {
-    let path = if organisation { "/organisations/new" } else { "/persons/new" };
+    let path = if organisation {
+        "/organisations/new"
+    } else {
+        "/persons/new"
+    };
     let caller = staff_of(state, headers, path).await?;
-    let section = if organisation { "organisations" } else { "persons" };
+    let section = if organisation {
+        "organisations"
+    } else {
+        "persons"
+    };
     Ok(render(&NewContactPage {
         layout: Layout::of(&caller, section),
         organisation,
@@ -394,7 +417,10 @@ pub async fn create_organisation(
         .create_organisation(state.backends.request(&caller, request))
         .await;
     match created {
-        Ok(organisation) => Ok(see_other(&format!("/contacts/{}", organisation.into_inner().id))),
+        Ok(organisation) => Ok(see_other(&format!(
+            "/contacts/{}",
+            organisation.into_inner().id
+        ))),
         Err(status) => Ok(refused_form(&caller, true, form, status)),
     }
 }
@@ -441,7 +467,11 @@ fn refused_form(
     let field = liaison_runtime::ServiceError::field(&error)
         .unwrap_or_default()
         .to_owned();
-    let section = if organisation { "organisations" } else { "persons" };
+    let section = if organisation {
+        "organisations"
+    } else {
+        "persons"
+    };
     let page = NewContactPage {
         layout: Layout::of(caller, section),
         organisation,

@@ -12,7 +12,9 @@ use liaison_proto::contacts::v1 as pb;
 use liaison_proto::relations::v1 as rel;
 use serde::Deserialize;
 
-use super::{check_form_csrf, render, see_other, staff_of, urlencode, Layout, PageError, PageResult};
+use super::{
+    check_form_csrf, render, see_other, staff_of, urlencode, Layout, PageError, PageResult,
+};
 use crate::accounts::Caller;
 use crate::api::AppState;
 use crate::GatewayError;
@@ -67,23 +69,36 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
     let contact = state
         .backends
         .contacts()
-        .get_contact(state.backends.request(caller, pb::GetContactRequest { id: id.to_owned() }))
+        .get_contact(
+            state
+                .backends
+                .request(caller, pb::GetContactRequest { id: id.to_owned() }),
+        )
         .await?
         .into_inner();
     let joined = |items: Vec<String>| items.join(", ");
     match contact.contact {
         Some(pb::contact::Contact::Person(person)) => {
-            let name = format!("{} {} {}", person.title, person.given_name, person.family_name)
-                .trim()
-                .to_owned();
+            let name = format!(
+                "{} {} {}",
+                person.title, person.given_name, person.family_name
+            )
+            .trim()
+            .to_owned();
             Ok(Loaded {
                 kind: PERSON,
                 name,
                 in_trash: person.in_trash,
                 fields: vec![
                     ("Job title", person.job_title),
-                    ("Emails", joined(person.emails.into_iter().map(|e| e.address).collect())),
-                    ("Phones", joined(person.phones.into_iter().map(|p| p.number).collect())),
+                    (
+                        "Emails",
+                        joined(person.emails.into_iter().map(|e| e.address).collect()),
+                    ),
+                    (
+                        "Phones",
+                        joined(person.phones.into_iter().map(|p| p.number).collect()),
+                    ),
                     ("Website", person.website),
                     ("Tags", joined(person.tags)),
                     ("Notes", person.notes),
@@ -95,9 +110,22 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
             name: organisation.name,
             in_trash: organisation.in_trash,
             fields: vec![
-                ("Ours", if organisation.managed { "yes".into() } else { "no".into() }),
-                ("Emails", joined(organisation.emails.into_iter().map(|e| e.address).collect())),
-                ("Phones", joined(organisation.phones.into_iter().map(|p| p.number).collect())),
+                (
+                    "Ours",
+                    if organisation.managed {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                ),
+                (
+                    "Emails",
+                    joined(organisation.emails.into_iter().map(|e| e.address).collect()),
+                ),
+                (
+                    "Phones",
+                    joined(organisation.phones.into_iter().map(|p| p.number).collect()),
+                ),
                 ("Website", organisation.website),
                 ("Tags", joined(organisation.tags)),
                 ("Notes", organisation.notes),
@@ -109,12 +137,7 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
     }
 }
 
-async fn render_page(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-    error: String,
-) -> PageResult {
+async fn render_page(state: &AppState, caller: &Caller, id: &str, error: String) -> PageResult {
     let loaded = load_contact(state, caller, id).await?;
     let entity = EntityRef {
         kind: loaded.kind.to_owned(),
@@ -142,7 +165,10 @@ async fn render_page(
             other_in_trash: relation.other_in_trash,
             internal: relation.internal,
         };
-        match groups.iter_mut().find(|group| group.label == relation.predicate_label) {
+        match groups
+            .iter_mut()
+            .find(|group| group.label == relation.predicate_label)
+        {
             Some(group) => group.items.push(item),
             None => groups.push(RelationGroup {
                 label: relation.predicate_label,
@@ -175,7 +201,14 @@ async fn render_page(
         axum::http::StatusCode::BAD_REQUEST
     };
     let page = EntityPage {
-        layout: Layout::of(caller, if loaded.kind == PERSON { "persons" } else { "organisations" }),
+        layout: Layout::of(
+            caller,
+            if loaded.kind == PERSON {
+                "persons"
+            } else {
+                "organisations"
+            },
+        ),
         id: id.to_owned(),
         kind: loaded.kind,
         name: loaded.name,
@@ -237,7 +270,10 @@ pub async fn add_relation(
         .create_relation(state.backends.request(&caller, request))
         .await
     {
-        Ok(_) => Ok(see_other(&format!("/contacts/{}#relations", urlencode(&id)))),
+        Ok(_) => Ok(see_other(&format!(
+            "/contacts/{}#relations",
+            urlencode(&id)
+        ))),
         Err(status) => {
             let (_, _, message) = GatewayError::from(status).public_parts();
             render_page(&state, &caller, &id, message).await
@@ -293,7 +329,12 @@ async fn resolve_target(
             persons
                 .persons
                 .iter()
-                .filter(|p| format!("{} {}", p.given_name, p.family_name).trim().to_lowercase() == lowered)
+                .filter(|p| {
+                    format!("{} {}", p.given_name, p.family_name)
+                        .trim()
+                        .to_lowercase()
+                        == lowered
+                })
                 .map(|p| EntityRef {
                     kind: PERSON.into(),
                     id: p.id.clone(),
@@ -326,10 +367,17 @@ pub async fn remove_relation(
     match state
         .backends
         .relations()
-        .delete_relation(state.backends.request(&caller, rel::DeleteRelationRequest { id: relation_id }))
+        .delete_relation(
+            state
+                .backends
+                .request(&caller, rel::DeleteRelationRequest { id: relation_id }),
+        )
         .await
     {
-        Ok(_) => Ok(see_other(&format!("/contacts/{}#relations", urlencode(&id)))),
+        Ok(_) => Ok(see_other(&format!(
+            "/contacts/{}#relations",
+            urlencode(&id)
+        ))),
         Err(status) => {
             let (_, _, message) = GatewayError::from(status).public_parts();
             render_page(&state, &caller, &id, message).await

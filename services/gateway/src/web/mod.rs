@@ -28,7 +28,10 @@ pub fn routes() -> Router<AppState> {
             get(contacts::organisations).post(contacts::create_organisation),
         )
         .route("/organisations/new", get(contacts::new_organisation))
-        .route("/persons", get(contacts::persons).post(contacts::create_person))
+        .route(
+            "/persons",
+            get(contacts::persons).post(contacts::create_person),
+        )
         .route("/persons/new", get(contacts::new_person))
         .route("/contacts/{id}", get(entity::page))
         .route("/contacts/{id}/relations", post(entity::add_relation))
@@ -67,7 +70,9 @@ pub type PageResult = Result<Response, PageError>;
 
 pub enum PageError {
     /// Not logged in: to the login page, then back.
-    Login { next: String },
+    Login {
+        next: String,
+    },
     Failed(GatewayError),
 }
 
@@ -205,6 +210,9 @@ mod tests {
 
     #[test]
     fn urlencodes_everything_but_unreserved_characters() {
-        assert_eq!(urlencode("/contacts/a b?x=1&y"), "%2Fcontacts%2Fa%20b%3Fx%3D1%26y");
+        assert_eq!(
+            urlencode("/contacts/a b?x=1&y"),
+            "%2Fcontacts%2Fa%20b%3Fx%3D1%26y"
+        );
     }
 }

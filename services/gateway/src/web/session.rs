@@ -50,8 +50,9 @@ fn login_page_with(
 ) -> Response {
     let csrf = new_secret();
     let secure = if state.secure_cookies { "; Secure" } else { "" };
-    let cookie =
-        format!("{LOGIN_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
+    let cookie = format!(
+        "{LOGIN_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600{secure}"
+    );
     let page = LoginPage {
         csrf,
         next: local_path(next),

@@ -1,0 +1,316 @@
+//! The web UI over HTTP, as a browser without script uses it: the login
+//! form and its token, redirects, CSRF on every form, escaping of what
+//! people typed, lists, creation forms, and relations from the entity page.
+
+use liaison_tests::http::{HttpClient, Reply};
+use liaison_tests::{Liaison, Topology};
+
+const ADMIN: &str = "admin@localhost";
+const PASSWORD: &str = "correct horse battery";
+
+async fn start() -> (Liaison, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let liaison = Liaison::start_with(
+        &dir.path().join("data"),
+        &Topology {
+            env: vec![("LIAISON__AUTH__ADMIN_PASSWORD".into(), PASSWORD.into())],
+            ..Topology::default()
+        },
+    )
+    .await
+    .expect("liaison serves");
+    (liaison, dir)
+}
+
+fn location(reply: &Reply) -> String {
+    reply
+        .headers
+        .get("location")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Logs in through the form; returns the page's CSRF token.
+async fn log_in(client: &HttpClient) -> String {
+    let page = client.get("/login?next=/organisations").await;
+    let token = HttpClient::hidden_field(&page.text, "csrf").expect("login token");
+    let reply = client
+        .post_form(
+            "/login",
+            &[
+                ("email", ADMIN),
+                ("password", PASSWORD),
+                ("csrf", &token),
+                ("next", "/organisations"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 303, "{}", reply.text);
+    assert_eq!(location(&reply), "/organisations");
+    let home = client.get("/").await;
+    HttpClient::hidden_field(&home.text, "csrf").expect("page token")
+}
+
+#[tokio::test]
+async fn pages_send_strangers_to_the_login_form_and_back() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let reply = client.get("/organisations?q=a").await;
+    assert_eq!(reply.status, 303);
+    assert_eq!(location(&reply), "/login?next=%2Forganisations%3Fq%3Da");
+
+    let page = client.get("/login").await;
+    assert!(
+        page.text.contains("<label for=\"email\">Email</label>"),
+        "labelled fields"
+    );
+    let token = HttpClient::hidden_field(&page.text, "csrf").expect("token");
+    // Without the matching cookie (another site posting the form): refused.
+    let stranger = HttpClient::new(&liaison.http_addr);
+    let forged = stranger
+        .post_form(
+            "/login",
+            &[("email", ADMIN), ("password", PASSWORD), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(stranger.cookie("liaison_session").is_none());
+    let wrong = client
+        .post_form(
+            "/login",
+            &[("email", ADMIN), ("password", "nope"), ("csrf", &token)],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.text.contains("wrong email or password"));
+    // An outside `next` is not followed.
+    let token = HttpClient::hidden_field(&wrong.text, "csrf").expect("new token");
+    let reply = client
+        .post_form(
+            "/login",
+            &[
+                ("email", ADMIN),
+                ("password", PASSWORD),
+                ("csrf", &token),
+                ("next", "//evil.example/"),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 303);
+    assert_eq!(location(&reply), "/");
+    assert!(client.get("/").await.text.contains("Recent changes"));
+}
+
+#[tokio::test]
+async fn every_form_needs_the_pages_token() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    let missing = client.post_form("/organisations", &[("name", "A")]).await;
+    assert_eq!(missing.status, 403);
+    let wrong = client
+        .post_form("/organisations", &[("name", "A"), ("csrf", "forged")])
+        .await;
+    assert_eq!(wrong.status, 403);
+    assert!(
+        !client.get("/organisations").await.text.contains(">A</a>"),
+        "nothing stored"
+    );
+    let created = client
+        .post_form("/organisations", &[("name", "A"), ("csrf", &token)])
+        .await;
+    assert_eq!(created.status, 303);
+    assert!(location(&created).starts_with("/contacts/"));
+    let logout = client.post_form("/logout", &[("csrf", "forged")]).await;
+    assert_eq!(logout.status, 403);
+    let logout = client.post_form("/logout", &[("csrf", &token)]).await;
+    assert_eq!(location(&logout), "/login");
+    assert_eq!(client.get("/").await.status, 303, "logged out");
+}
+
+#[tokio::test]
+async fn what_people_type_is_shown_escaped_everywhere() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    let script = "<script>alert(1)</script>";
+    let created = client
+        .post_form(
+            "/organisations",
+            &[
+                ("name", script),
+                ("tags", "<b>bold</b>"),
+                ("notes", "\"quoted\" & <i>"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    let entity = location(&created);
+    let other = client
+        .post_form("/organisations", &[("name", "Plain"), ("csrf", &token)])
+        .await;
+    let plain = location(&other);
+    client
+        .post_form(
+            &format!("{plain}/relations"),
+            &[
+                ("predicate", "partner_of"),
+                ("target_name", script),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    for path in ["/", "/organisations", entity.as_str(), plain.as_str()] {
+        let page = client.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            !page.text.contains(script),
+            "{path} shows the name unescaped"
+        );
+        assert!(!page.text.contains("<b>bold</b>"), "{path}");
+        assert!(
+            page.text.contains("alert(1)"),
+            "{path} shows the name, escaped"
+        );
+    }
+    // A refused form shows the typed values back, escaped.
+    let refused = client
+        .post_form(
+            "/persons",
+            &[
+                ("given_name", script),
+                ("email", "not an email"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.text.contains("role=\"alert\""));
+    assert!(!refused.text.contains(script));
+    assert!(refused.text.contains("aria-invalid=\"true\""));
+}
+
+#[tokio::test]
+async fn relations_are_added_and_removed_from_the_entity_page() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    let mut pages = Vec::new();
+    for name in ["A", "D"] {
+        let created = client
+            .post_form("/organisations", &[("name", name), ("csrf", &token)])
+            .await;
+        pages.push(location(&created));
+    }
+    let (a, d) = (&pages[0], &pages[1]);
+    let page = client.get(d).await;
+    assert!(page.text.contains("Add a relation"));
+    assert!(
+        page.text.contains("value=\"competitor_of\""),
+        "types that fit an organisation"
+    );
+    assert!(
+        !page.text.contains("value=\"employed_by\""),
+        "not a person's types"
+    );
+
+    let added = client
+        .post_form(
+            &format!("{d}/relations"),
+            &[
+                ("predicate", "competitor_of"),
+                ("target_name", "a"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, 303, "{}", added.text);
+    let page = client.get(d).await;
+    assert!(page.text.contains("<h3>is a competitor of</h3>"));
+    assert!(page.text.contains(&format!("href=\"{a}\">A</a>")));
+    // The mirror shows on A's page.
+    assert!(client.get(a).await.text.contains("is a competitor of"));
+
+    let unknown = client
+        .post_form(
+            &format!("{d}/relations"),
+            &[
+                ("predicate", "competitor_of"),
+                ("target_name", "Nobody"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+    assert!(unknown.text.contains("No contact is named"));
+    let again = client
+        .post_form(
+            &format!("{d}/relations"),
+            &[
+                ("predicate", "competitor_of"),
+                (
+                    "target",
+                    &format!("contacts.organisation:{}", &a["/contacts/".len()..]),
+                ),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, 400);
+    assert!(again.text.contains("already"), "{}", again.text);
+
+    let remove = page
+        .text
+        .split("action=\"")
+        .find(|part| part.contains("/delete\""))
+        .and_then(|part| part.split('"').next())
+        .expect("a remove form")
+        .to_owned();
+    let removed = client.post_form(&remove, &[("csrf", &token)]).await;
+    assert_eq!(removed.status, 303);
+    assert!(client.get(d).await.text.contains("No relations yet."));
+    assert!(
+        client.get(a).await.text.contains("No relations yet."),
+        "mirror gone too"
+    );
+}
+
+#[tokio::test]
+async fn lists_search_filter_and_page() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    for index in 0..55 {
+        let name = format!("Company {index:02}");
+        let managed = if index == 7 { "on" } else { "" };
+        let mut fields = vec![("name", name.as_str()), ("csrf", token.as_str())];
+        if !managed.is_empty() {
+            fields.push(("managed", managed));
+        }
+        assert_eq!(
+            client.post_form("/organisations", &fields).await.status,
+            303
+        );
+    }
+    let first = client.get("/organisations").await;
+    assert!(first.text.contains("(55)"));
+    assert!(first.text.contains(">Company 00</a>") && !first.text.contains(">Company 50</a>"));
+    let next = first
+        .text
+        .split("href=\"")
+        .find(|part| part.contains("rel=\"next\""))
+        .and_then(|part| part.split('"').next())
+        .expect("next page link")
+        .replace("&amp;", "&");
+    let second = client.get(&next).await;
+    assert!(second.text.contains(">Company 54</a>"), "{next}");
+    let ours = client.get("/organisations?managed=true").await;
+    assert!(ours.text.contains("(1)") && ours.text.contains(">Company 07</a>"));
+    let searched = client
+        .get("/organisations?q=company+3&sort=name&order=desc")
+        .await;
+    assert!(searched.text.contains(">Company 39</a>"));
+    let persons = client.get("/persons").await;
+    assert!(persons.text.contains("No person matches."));
+}
