@@ -314,3 +314,118 @@ async fn lists_search_filter_and_page() {
     let persons = client.get("/persons").await;
     assert!(persons.text.contains("No person matches."));
 }
+
+#[tokio::test]
+async fn custom_types_are_made_from_the_ui_and_the_neighbourhood_is_drawn() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    let types = client.get("/relation-types").await;
+    assert!(
+        types.text.contains("is employed by"),
+        "built-in types listed"
+    );
+    let refused = client
+        .post_form(
+            "/relation-types",
+            &[
+                ("verb", ""),
+                ("symmetric_verb", "has prospect"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.text.contains("role=\"alert\""));
+    let created = client
+        .post_form(
+            "/relation-types",
+            &[
+                ("verb", "is a prospect of"),
+                ("symmetric_verb", "has prospect"),
+                ("subject_organisation", "on"),
+                ("object_organisation", "on"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.text);
+    let types = client.get("/relation-types").await;
+    assert!(types
+        .text
+        .contains("is a prospect of <span class=\"badge\">custom</span>"));
+
+    let mut pages = Vec::new();
+    for name in ["A", "C", "D"] {
+        let reply = client
+            .post_form("/organisations", &[("name", name), ("csrf", &token)])
+            .await;
+        pages.push(location(&reply));
+    }
+    let (a, c, d) = (&pages[0], &pages[1], &pages[2]);
+    let page = client.get(c).await;
+    let predicate = page
+        .text
+        .split("<option value=\"")
+        .find(|part| part.starts_with("custom-") && part.contains(">is a prospect of<"))
+        .and_then(|part| part.split('"').next())
+        .expect("the custom type is offered")
+        .to_owned();
+    for target in ["A", "D"] {
+        let reply = client
+            .post_form(
+                &format!("{c}/relations"),
+                &[
+                    ("predicate", &predicate),
+                    ("target_name", target),
+                    ("csrf", &token),
+                ],
+            )
+            .await;
+        assert_eq!(reply.status, 303, "{}", reply.text);
+    }
+    client
+        .post_form(
+            &format!("{d}/relations"),
+            &[
+                ("predicate", "competitor_of"),
+                ("target_name", "A"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    let one_hop = client.get(a).await;
+    assert!(one_hop.text.contains("<svg class=\"graph\""));
+    assert!(
+        one_hop.text.contains(&format!("<a href=\"{c}\">")),
+        "C drawn next to A"
+    );
+    assert!(one_hop.text.contains("<title>has prospect</title>"));
+    let two_hops = client.get(&format!("{a}?hops=2")).await;
+    let drawn = two_hops.text.matches("<g class=\"node hop").count();
+    assert_eq!(
+        drawn, 3,
+        "A, then C and D; C's and D's other ends are A and each other"
+    );
+    assert!(
+        two_hops.text.contains("<title>is a prospect of</title>"),
+        "C to D, second hop"
+    );
+
+    let disable = types
+        .text
+        .split("action=\"")
+        .find(|part| part.starts_with(&format!("/relation-types/{predicate}/disable")))
+        .and_then(|part| part.split('"').next())
+        .expect("a disable button")
+        .to_owned();
+    assert_eq!(
+        client.post_form(&disable, &[("csrf", &token)]).await.status,
+        303
+    );
+    let page = client.get(c).await;
+    assert!(
+        !page.text.contains(&format!("value=\"{predicate}\"")),
+        "a disabled type is no longer offered"
+    );
+}

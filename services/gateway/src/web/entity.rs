@@ -56,6 +56,7 @@ struct EntityPage {
     total_relations: u64,
     choices: Vec<Choice>,
     error: String,
+    graph: super::graph::Graph,
 }
 
 struct Loaded {
@@ -138,11 +139,22 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
 }
 
 async fn render_page(state: &AppState, caller: &Caller, id: &str, error: String) -> PageResult {
+    render_page_with_hops(state, caller, id, error, 1).await
+}
+
+async fn render_page_with_hops(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    error: String,
+    hops: u8,
+) -> PageResult {
     let loaded = load_contact(state, caller, id).await?;
     let entity = EntityRef {
         kind: loaded.kind.to_owned(),
         id: id.to_owned(),
     };
+    let graph = super::graph::neighbourhood(state, caller, &entity, &loaded.name, hops).await?;
     let mut relations = state.backends.relations();
     let listed = relations
         .list_entity_relations(state.backends.request(
@@ -218,17 +230,27 @@ async fn render_page(state: &AppState, caller: &Caller, id: &str, error: String)
         total_relations: listed.total,
         choices,
         error,
+        graph,
     };
     Ok((status, render(&page)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PageQuery {
+    /// Hops drawn in the neighbourhood picture: 1 (default) or 2.
+    hops: Option<u8>,
 }
 
 pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<PageQuery>,
 ) -> PageResult {
     let caller = staff_of(&state, &headers, &format!("/contacts/{}", urlencode(&id))).await?;
-    render_page(&state, &caller, &id, String::new()).await
+    let hops = if query.hops == Some(2) { 2 } else { 1 };
+    render_page_with_hops(&state, &caller, &id, String::new(), hops).await
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -4,6 +4,8 @@
 
 mod contacts;
 mod entity;
+mod graph;
+mod relation_types;
 mod session;
 
 use askama::Template;
@@ -39,6 +41,15 @@ pub fn routes() -> Router<AppState> {
             "/contacts/{id}/relations/{relation_id}/delete",
             post(entity::remove_relation),
         )
+        .route(
+            "/relation-types",
+            get(relation_types::list).post(relation_types::create),
+        )
+        .route(
+            "/relation-types/{id}/disable",
+            post(relation_types::disable),
+        )
+        .route("/relation-types/{id}/enable", post(relation_types::enable))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
 }

@@ -1,0 +1,218 @@
+//! Relation types: the list (built-in and custom, with their counts), a
+//! form to create a custom type, and disabling or enabling one.
+
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::Form;
+use liaison_proto::relations::v1 as rel;
+use serde::Deserialize;
+
+use super::{check_form_csrf, render, see_other, staff_of, Layout, PageResult};
+use crate::accounts::Caller;
+use crate::api::AppState;
+use crate::GatewayError;
+
+pub struct TypeRow {
+    pub id: String,
+    pub verb: String,
+    pub symmetric_verb: String,
+    pub subject_kinds: String,
+    pub object_kinds: String,
+    pub enabled: bool,
+    pub custom: bool,
+    pub relation_count: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TypeForm {
+    csrf: String,
+    verb: String,
+    symmetric_verb: String,
+    /// Checkbox values: `contacts.person`, `contacts.organisation`.
+    #[serde(default)]
+    subject_person: Option<String>,
+    subject_organisation: Option<String>,
+    object_person: Option<String>,
+    object_organisation: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "relation_types.html")]
+struct TypesPage {
+    layout: Layout,
+    types: Vec<TypeRow>,
+    form: TypeForm,
+    error: String,
+}
+
+fn kinds_label(kinds: &[String]) -> String {
+    if kinds.is_empty() {
+        return "any".to_owned();
+    }
+    kinds
+        .iter()
+        .map(|kind| match kind.as_str() {
+            "contacts.person" => "persons",
+            "contacts.organisation" => "organisations",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn render_types(
+    state: &AppState,
+    caller: &Caller,
+    form: TypeForm,
+    error: String,
+) -> PageResult {
+    let listed = state
+        .backends
+        .relations()
+        .list_relation_types(state.backends.request(
+            caller,
+            rel::ListRelationTypesRequest {
+                include_disabled: true,
+                ..Default::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    let types = listed
+        .types
+        .into_iter()
+        .map(|kind| {
+            let subject = kind.subject_side.unwrap_or_default();
+            let object = kind.object_side.unwrap_or_default();
+            TypeRow {
+                id: kind.id,
+                verb: subject.label,
+                symmetric_verb: object.label,
+                subject_kinds: kinds_label(&subject.kinds),
+                object_kinds: kinds_label(&object.kinds),
+                enabled: kind.enabled,
+                custom: kind.custom,
+                relation_count: kind.relation_count,
+            }
+        })
+        .collect();
+    let status = if error.is_empty() {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::BAD_REQUEST
+    };
+    let page = TypesPage {
+        layout: Layout::of(caller, "relation-types"),
+        types,
+        form,
+        error,
+    };
+    Ok((status, render(&page)).into_response())
+}
+
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
+    let caller = staff_of(&state, &headers, "/relation-types").await?;
+    render_types(&state, &caller, TypeForm::default(), String::new()).await
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<TypeForm>,
+) -> PageResult {
+    let caller = staff_of(&state, &headers, "/relation-types").await?;
+    check_form_csrf(&caller, &form.csrf)?;
+    let kinds = |person: &Option<String>, organisation: &Option<String>| {
+        let mut kinds = Vec::new();
+        if person.is_some() {
+            kinds.push("contacts.person".to_owned());
+        }
+        if organisation.is_some() {
+            kinds.push("contacts.organisation".to_owned());
+        }
+        kinds
+    };
+    let symmetric_to_itself =
+        form.symmetric_verb.trim().is_empty() || form.symmetric_verb.trim() == form.verb.trim();
+    let request = rel::CreateRelationTypeRequest {
+        subject_side: Some(rel::PredicateSide {
+            label: form.verb.trim().to_owned(),
+            kinds: kinds(&form.subject_person, &form.subject_organisation),
+            ..Default::default()
+        }),
+        object_side: Some(rel::PredicateSide {
+            label: form.symmetric_verb.trim().to_owned(),
+            kinds: kinds(&form.object_person, &form.object_organisation),
+            ..Default::default()
+        }),
+        symmetric_to_itself,
+        copiable: false,
+        internal: false,
+    };
+    match state
+        .backends
+        .relations()
+        .create_relation_type(state.backends.request(&caller, request))
+        .await
+    {
+        Ok(_) => Ok(see_other("/relation-types")),
+        Err(status) => {
+            let (_, _, message) = GatewayError::from(status).public_parts();
+            render_types(&state, &caller, form, message).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn disable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    set_enabled(state, headers, id, form, false).await
+}
+
+pub async fn enable(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> PageResult {
+    set_enabled(state, headers, id, form, true).await
+}
+
+async fn set_enabled(
+    state: AppState,
+    headers: HeaderMap,
+    id: String,
+    form: CsrfForm,
+    enabled: bool,
+) -> PageResult {
+    let caller = staff_of(&state, &headers, "/relation-types").await?;
+    check_form_csrf(&caller, &form.csrf)?;
+    match state
+        .backends
+        .relations()
+        .set_relation_type_enabled(
+            state
+                .backends
+                .request(&caller, rel::SetRelationTypeEnabledRequest { id, enabled }),
+        )
+        .await
+    {
+        Ok(_) => Ok(see_other("/relation-types")),
+        Err(status) => {
+            let (_, _, message) = GatewayError::from(status).public_parts();
+            render_types(&state, &caller, TypeForm::default(), message).await
+        }
+    }
+}
