@@ -245,27 +245,7 @@ pub async fn persons(
     uri: Uri,
     Query(form): Query<ListForm>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, &uri.to_string()).await?;
-    let page = state
-        .backends
-        .contacts()
-        .list_persons(state.backends.request(&caller, form.request()))
-        .await?
-        .into_inner();
-    let list = ListPage {
-        layout: Layout::of(&caller, "persons"),
-        title: "Persons",
-        base: "/persons",
-        organisations: false,
-        categories: categories(&state, &caller).await?,
-        rows: page.persons.into_iter().map(person_row).collect(),
-        total: page.total_count,
-        next_query: (!page.next_page_token.is_empty())
-            .then(|| form.with_cursor(&page.next_page_token)),
-        first_query: (!form.cursor.is_empty()).then(|| form.with_cursor("")),
-        form,
-    };
-    Ok(render(&list))
+    list_page(&state, &headers, &uri, form, false).await
 }
 
 pub async fn organisations(
@@ -274,27 +254,47 @@ pub async fn organisations(
     uri: Uri,
     Query(form): Query<ListForm>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, &uri.to_string()).await?;
-    let page = state
-        .backends
-        .contacts()
-        .list_organisations(state.backends.request(&caller, form.request()))
-        .await?
-        .into_inner();
-    let list = ListPage {
-        layout: Layout::of(&caller, "organisations"),
-        title: "Organisations",
-        base: "/organisations",
-        organisations: true,
-        categories: categories(&state, &caller).await?,
-        rows: page
+    list_page(&state, &headers, &uri, form, true).await
+}
+
+/// One page of persons, or of organisations.
+async fn list_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    form: ListForm,
+    organisations: bool,
+) -> PageResult {
+    let caller = staff_of(state, headers, &uri.to_string()).await?;
+    let request = state.backends.request(&caller, form.request());
+    let mut contacts = state.backends.contacts();
+    let (rows, total, next_token) = if organisations {
+        let page = contacts.list_organisations(request).await?.into_inner();
+        let rows = page
             .organisations
             .into_iter()
             .map(organisation_row)
-            .collect(),
-        total: page.total_count,
-        next_query: (!page.next_page_token.is_empty())
-            .then(|| form.with_cursor(&page.next_page_token)),
+            .collect();
+        (rows, page.total_count, page.next_page_token)
+    } else {
+        let page = contacts.list_persons(request).await?.into_inner();
+        let rows = page.persons.into_iter().map(person_row).collect();
+        (rows, page.total_count, page.next_page_token)
+    };
+    let (section, title, base) = if organisations {
+        ("organisations", "Organisations", "/organisations")
+    } else {
+        ("persons", "Persons", "/persons")
+    };
+    let list = ListPage {
+        layout: Layout::of(&caller, section),
+        title,
+        base,
+        organisations,
+        categories: categories(state, &caller).await?,
+        rows,
+        total,
+        next_query: (!next_token.is_empty()).then(|| form.with_cursor(&next_token)),
         first_query: (!form.cursor.is_empty()).then(|| form.with_cursor("")),
         form,
     };
