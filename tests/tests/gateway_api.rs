@@ -931,3 +931,153 @@ async fn services_refuse_calls_without_a_signed_identity_when_told_to() {
         "events name the person, from the verified identity"
     );
 }
+
+/// Every row of the gateway's read models, as text.
+async fn gateway_rows(database: &std::path::Path) -> Vec<String> {
+    let pool =
+        sqlx::SqlitePool::connect_with(liaison_eventstore::sqlite::connect_options(database))
+            .await
+            .expect("open gateway.sqlite");
+    let mut rows = Vec::new();
+    for (table, columns) in [
+        ("users", "id || '|' || email || '|' || display_name || '|' || role || '|' || password_hash || '|' || disabled || '|' || created_at || '|' || updated_at || '|' || version"),
+        ("sessions", "session_hash || '|' || user_id || '|' || created_at || '|' || expires_at || '|' || address || '|' || user_agent"),
+        ("api_tokens", "id || '|' || user_id || '|' || name || '|' || token_hash || '|' || prefix || '|' || created_at || '|' || expires_at || '|' || coalesce(revoked_at, 'live')"),
+    ] {
+        let text: Vec<String> = sqlx::query_scalar(&format!("SELECT {columns} FROM {table} ORDER BY 1"))
+            .fetch_all(&pool)
+            .await
+            .expect("rows");
+        rows.extend(text.into_iter().map(|row| format!("{table}: {row}")));
+    }
+    pool.close().await;
+    rows
+}
+
+#[tokio::test]
+async fn users_come_from_the_cli_and_the_rebuilt_accounts_equal_the_live_ones() {
+    let mut gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let token = admin
+        .post("/api/tokens", json!({"name": "kept"}))
+        .await
+        .json["secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let revoked = admin.post("/api/tokens", json!({"name": "gone"})).await;
+    let revoked_id = revoked.json["token"]["id"].as_str().expect("id").to_owned();
+    admin.delete(&format!("/api/tokens/{revoked_id}")).await;
+    let staff = gateway.user(&admin, "staff@example.org", "staff").await;
+    let staff_id = staff.get("/api/session").await.json["user"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    admin
+        .patch(
+            &format!("/api/users/{staff_id}"),
+            json!({"role": "customer"}),
+        )
+        .await;
+    let session = admin.cookie("liaison_session").expect("session");
+    gateway.liaison.stop().expect("stop");
+
+    let data_dir = gateway.liaison.data_dir.clone();
+    let data = data_dir.to_str().expect("utf-8 path");
+    let created = liaison_tests::run_cli(&[
+        "admin",
+        "create-user",
+        "--data-dir",
+        data,
+        "--email",
+        "Lecturer@Example.org",
+        "--name",
+        "A lecturer",
+        "--role",
+        "staff",
+    ])
+    .expect("create-user");
+    assert!(
+        created.contains("created staff lecturer@example.org"),
+        "{created}"
+    );
+    let password = created
+        .lines()
+        .find_map(|line| line.strip_prefix("password: "))
+        .expect("the generated password is printed")
+        .to_owned();
+    let refused = liaison_tests::run_cli(&[
+        "admin",
+        "create-user",
+        "--data-dir",
+        data,
+        "--email",
+        "lecturer@example.org",
+    ])
+    .expect_err("the same email twice");
+    assert!(refused.to_string().contains("already exists"), "{refused}");
+    let refused = liaison_tests::run_cli(&[
+        "admin",
+        "create-user",
+        "--data-dir",
+        data,
+        "--email",
+        "x@example.org",
+        "--role",
+        "boss",
+    ])
+    .expect_err("unknown role");
+    assert!(
+        refused.to_string().contains("admin, staff or customer"),
+        "{refused}"
+    );
+
+    let database = data_dir.join("gateway.sqlite");
+    let live = gateway_rows(&database).await;
+    assert!(live.iter().any(|row| row.starts_with("sessions: ")));
+    let rebuilt = liaison_tests::run_cli(&[
+        "admin",
+        "rebuild",
+        "--target",
+        "gateway",
+        "--data-dir",
+        data,
+    ])
+    .expect("rebuild");
+    assert!(
+        rebuilt.contains("gateway: read models rebuilt"),
+        "{rebuilt}"
+    );
+    assert_eq!(gateway_rows(&database).await, live, "rebuilt equals live");
+
+    // And it all still works after a restart.
+    gateway.liaison = Liaison::start_with(
+        &data_dir,
+        &Topology {
+            env: vec![("LIAISON__AUTH__ADMIN_PASSWORD".into(), PASSWORD.into())],
+            ..Topology::default()
+        },
+    )
+    .await
+    .expect("restart");
+    let lecturer = gateway.client();
+    assert_eq!(
+        lecturer
+            .login("lecturer@example.org", &password)
+            .await
+            .status,
+        201
+    );
+    assert_eq!(lecturer.get("/api/persons").await.status, 200);
+    let same_session = gateway.client();
+    same_session.set_cookie("liaison_session", &session);
+    assert_eq!(same_session.get("/api/session").await.status, 200);
+    let bearer = HttpClient::with_bearer(&gateway.liaison.http_addr, &token);
+    assert_eq!(bearer.get("/api/persons").await.status, 200);
+    let demoted = gateway.client();
+    assert_eq!(
+        demoted.login("staff@example.org", PASSWORD).await.status,
+        201
+    );
+    assert_refused(&demoted.get("/api/persons").await, 403, "permission_denied");
+}

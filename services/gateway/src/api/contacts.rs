@@ -305,6 +305,22 @@ async fn get_contact(
     Contact::from_proto(contact).map(Json)
 }
 
+/// A call on one contact, with the version the caller read if it gave one.
+fn versioned(
+    state: &AppState,
+    caller: &crate::accounts::Caller,
+    id: String,
+    version: VersionQuery,
+) -> tonic::Request<pb::ContactVersionRequest> {
+    state.backends.request(
+        caller,
+        pb::ContactVersionRequest {
+            id,
+            expected_version: version.expected_version,
+        },
+    )
+}
+
 /// Deletes for good a contact that is in the trash.
 #[utoipa::path(delete, path = "/api/contacts/{id}", tag = "contacts",
     params(("id" = String, Path), VersionQuery),
@@ -315,13 +331,7 @@ async fn purge_contact(
     Path(id): Path<String>,
     ApiQuery(version): ApiQuery<VersionQuery>,
 ) -> Result<StatusCode> {
-    let request = state.backends.request(
-        &caller,
-        pb::ContactVersionRequest {
-            id,
-            expected_version: version.expected_version,
-        },
-    );
+    let request = versioned(&state, &caller, id, version);
     state.backends.contacts().purge_contact(request).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -335,13 +345,7 @@ async fn trash_contact(
     Path(id): Path<String>,
     ApiQuery(version): ApiQuery<VersionQuery>,
 ) -> Result<Json<Contact>> {
-    let request = state.backends.request(
-        &caller,
-        pb::ContactVersionRequest {
-            id,
-            expected_version: version.expected_version,
-        },
-    );
+    let request = versioned(&state, &caller, id, version);
     let contact = state
         .backends
         .contacts()
@@ -360,13 +364,7 @@ async fn restore_contact(
     Path(id): Path<String>,
     ApiQuery(version): ApiQuery<VersionQuery>,
 ) -> Result<Json<Contact>> {
-    let request = state.backends.request(
-        &caller,
-        pb::ContactVersionRequest {
-            id,
-            expected_version: version.expected_version,
-        },
-    );
+    let request = versioned(&state, &caller, id, version);
     let contact = state
         .backends
         .contacts()
