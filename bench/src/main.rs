@@ -4,6 +4,7 @@
 
 mod ceiling;
 mod distributed;
+mod gateway;
 mod load;
 mod process;
 mod relations;
@@ -30,6 +31,7 @@ enum Part {
     Embedded,
     Distributed,
     Relations,
+    Gateway,
 }
 
 #[derive(Parser)]
@@ -149,6 +151,10 @@ async fn main() -> anyhow::Result<()> {
             relations: args.graph_relations,
         };
         out.push_str(&relations::run(&liaison, duration, graph).await?);
+    }
+    if matches!(args.part, Part::All | Part::Gateway) {
+        out.push_str("\n## Gateway: embedded mode, HTTP under wrk\n\n");
+        out.push_str(&gateway::run(&liaison, duration, args.persons).await?);
     }
     if matches!(args.part, Part::All | Part::Distributed) {
         out.push_str(
@@ -435,7 +441,11 @@ pub(crate) async fn create_load(
 }
 
 /// Tops the address book up to `total` persons; returns ids to read back.
-async fn seed(server: &Server, total: u64, category: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) async fn seed(
+    server: &Server,
+    total: u64,
+    category: &str,
+) -> anyhow::Result<Vec<String>> {
     let mut client = ContactServiceClient::new(connect(server).await?);
     let present = client
         .list_persons(pb::ListContactsRequest {

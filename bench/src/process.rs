@@ -13,6 +13,8 @@ use tonic_health::pb::HealthCheckRequest;
 pub struct Server {
     child: Option<Child>,
     addr: String,
+    /// The HTTP listener (probes, gateway), when the server has one.
+    http: Option<String>,
 }
 
 fn free_addr() -> anyhow::Result<String> {
@@ -46,6 +48,7 @@ impl Server {
         let server = Server {
             child: Some(child),
             addr,
+            http: None,
         };
         server.wait_serving("liaison.bench.v1.Ceiling").await?;
         Ok(server)
@@ -74,6 +77,7 @@ impl Server {
         let server = Server {
             child: Some(child),
             addr,
+            http: Some(http),
         };
         server.wait_serving(health_service).await?;
         Ok(server)
@@ -81,6 +85,16 @@ impl Server {
 
     /// Starts `liaison serve`; also returns the time to SERVING.
     pub async fn liaison(binary: &Path, data_dir: &Path) -> anyhow::Result<(Server, Duration)> {
+        Self::liaison_with(binary, data_dir, &[]).await
+    }
+
+    /// Starts `liaison serve` with extra settings; also returns the time to
+    /// SERVING.
+    pub async fn liaison_with(
+        binary: &Path,
+        data_dir: &Path,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<(Server, Duration)> {
         let addr = free_addr()?;
         let http = free_addr()?;
         let started = Instant::now();
@@ -89,12 +103,14 @@ impl Server {
             .arg(data_dir)
             .args(["--grpc-addr", &addr, "--http-addr", &http])
             .env("LIAISON__LOG__LEVEL", "warn")
+            .envs(env.iter().map(|(key, value)| (*key, value)))
             .stdout(Stdio::null())
             .spawn()
             .with_context(|| format!("start {}", binary.display()))?;
         let server = Server {
             child: Some(child),
             addr,
+            http: Some(http),
         };
         server
             .wait_serving("liaison.contacts.v1.ContactService")
@@ -127,7 +143,15 @@ impl Server {
         Server {
             child: None,
             addr: url.trim_start_matches("http://").to_owned(),
+            http: None,
         }
+    }
+
+    /// `host:port` of the HTTP listener.
+    pub fn http_addr(&self) -> anyhow::Result<&str> {
+        self.http
+            .as_deref()
+            .context("this server has no HTTP listener")
     }
 
     pub fn url(&self) -> String {

@@ -30,19 +30,34 @@ pub const READ_MODEL_TABLES: &[&str] = &[
     "contact_tags",
     "contact_external_refs",
     "categories",
+    "contact_counts",
 ];
 
-pub const MIGRATIONS_SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "contacts, emails, tags, external references, categories",
-    sql: include_str!("schema_sqlite.sql"),
-}];
+pub const MIGRATIONS_SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "contacts, emails, tags, external references, categories",
+        sql: include_str!("schema_sqlite.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "contact counts per kind and status, kept by triggers",
+        sql: include_str!("counts_sqlite.sql"),
+    },
+];
 
-pub const MIGRATIONS_POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "contacts, emails, tags, external references, categories",
-    sql: include_str!("schema_postgres.sql"),
-}];
+pub const MIGRATIONS_POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "contacts, emails, tags, external references, categories",
+        sql: include_str!("schema_postgres.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "contact counts per kind and status, kept by triggers",
+        sql: include_str!("counts_postgres.sql"),
+    },
+];
 
 /// The read pool of the service's database, whichever it is.
 #[derive(Clone)]
@@ -107,5 +122,85 @@ impl ReadModel {
             rows.extend(text);
         }
         Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liaison_eventstore::migrate;
+    use liaison_eventstore::testing_postgres::{postgres_url, TemporarySchema};
+    use sqlx::{Connection, Executor};
+
+    const ROWS: &str = "INSERT INTO contacts (id, kind, version, status, sort_name, search_text, \
+        created_at, updated_at, data) VALUES \
+        ('a-01', 'person', 1, 'live', 'a', 'a', 1, 1, ''), \
+        ('a-02', 'person', 1, 'live', 'b', 'b', 1, 1, ''), \
+        ('b-02', 'person', 1, 'trash', 'c', 'c', 1, 1, ''), \
+        ('c-03', 'organisation', 1, 'live', 'd', 'd', 1, 1, '')";
+    const COUNTS: &str = "SELECT kind, status, CAST(SUM(n) AS BIGINT) FROM contact_counts \
+        GROUP BY kind, status ORDER BY kind, status";
+
+    /// After the restore: the trashed count fell to zero and its row went.
+    fn expected() -> Vec<(String, String, i64)> {
+        [("organisation", "live", 1), ("person", "live", 3)]
+            .into_iter()
+            .map(|(kind, status, n)| (kind.to_owned(), status.to_owned(), n))
+            .collect()
+    }
+
+    /// Contacts written before the counts existed are counted by the
+    /// migration that adds them; the triggers then follow every change.
+    #[tokio::test]
+    async fn the_counts_migration_counts_existing_contacts_on_sqlite() {
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        migrate::run_sqlite(&mut conn, "contacts", &MIGRATIONS_SQLITE[..1])
+            .await
+            .expect("first schema");
+        sqlx::query(ROWS).execute(&mut conn).await.expect("rows");
+        migrate::run_sqlite(&mut conn, "contacts", MIGRATIONS_SQLITE)
+            .await
+            .expect("counts");
+        sqlx::query("UPDATE contacts SET status = 'live' WHERE id = 'b-02'")
+            .execute(&mut conn)
+            .await
+            .expect("restore");
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(COUNTS)
+            .fetch_all(&mut conn)
+            .await
+            .expect("counts");
+        assert_eq!(counts, expected());
+    }
+
+    #[tokio::test]
+    async fn the_counts_migration_counts_existing_contacts_on_postgres() {
+        let schema = TemporarySchema::new(&postgres_url(), "contacts_counts");
+        let mut conn = sqlx::PgConnection::connect(&schema.url)
+            .await
+            .expect("postgres");
+        conn.execute(&*format!(
+            "CREATE SCHEMA {0}; SET search_path TO {0}",
+            schema.name
+        ))
+        .await
+        .expect("schema");
+        migrate::run_postgres(&mut conn, "contacts", &MIGRATIONS_POSTGRES[..1])
+            .await
+            .expect("first schema");
+        sqlx::query(ROWS).execute(&mut conn).await.expect("rows");
+        migrate::run_postgres(&mut conn, "contacts", MIGRATIONS_POSTGRES)
+            .await
+            .expect("counts");
+        sqlx::query("UPDATE contacts SET status = 'live' WHERE id = 'b-02'")
+            .execute(&mut conn)
+            .await
+            .expect("restore");
+        let counts: Vec<(String, String, i64)> = sqlx::query_as(COUNTS)
+            .fetch_all(&mut conn)
+            .await
+            .expect("counts");
+        assert_eq!(counts, expected());
     }
 }

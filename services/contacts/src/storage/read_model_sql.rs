@@ -714,13 +714,13 @@ pub async fn list(pool: &DbPool, filter: &ListFilter) -> Result<Page, ContactsEr
         SortBy::UpdatedAt => "updated_at",
     };
 
-    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM contacts c WHERE ");
-    push_conditions(&mut count, filter);
-    let total: i64 = count.build_query_scalar().fetch_one(pool).await?;
-
+    // The total rides along with the rows (computed once: the subquery does
+    // not depend on the row), saving a round trip to the database.
     let mut select = QueryBuilder::<Db>::new(format!(
-        "SELECT {CONTACT_COLUMNS}, {sort_column} AS sort_value FROM contacts c WHERE "
+        "SELECT {CONTACT_COLUMNS}, {sort_column} AS sort_value, ("
     ));
+    push_count(&mut select, filter);
+    select.push(") AS total FROM contacts c WHERE ");
     push_conditions(&mut select, filter);
     if let Some(after) = &filter.after {
         let op = if filter.descending { "<" } else { ">" };
@@ -743,6 +743,14 @@ pub async fn list(pool: &DbPool, filter: &ListFilter) -> Result<Page, ContactsEr
     select.push_bind(i64::from(filter.page_size) + 1);
 
     let rows = select.build().fetch_all(pool).await?;
+    let total: i64 = match rows.first() {
+        Some(row) => sqlx::Row::try_get(row, "total")?,
+        None => {
+            let mut count = QueryBuilder::<Db>::new("");
+            push_count(&mut count, filter);
+            count.build_query_scalar().fetch_one(pool).await?
+        }
+    };
     let mut contacts = Vec::with_capacity(rows.len());
     let mut last_sort_value = String::new();
     for row in rows.iter().take(filter.page_size as usize) {
@@ -767,7 +775,26 @@ pub async fn list(pool: &DbPool, filter: &ListFilter) -> Result<Page, ContactsEr
     })
 }
 
-fn push_conditions(query: &mut QueryBuilder<'_, Db>, filter: &ListFilter) {
+/// A query counting the matches of `filter`. Without a filter beyond kind
+/// and trash, it adds up the counts the triggers keep (a scan of 100,000
+/// index entries costs ~10 ms); otherwise it counts the rows the filter
+/// selects.
+fn push_count(query: &mut QueryBuilder<'_, Db>, filter: &ListFilter) {
+    let unfiltered = filter.category_id.is_none()
+        && filter.managed.is_none()
+        && filter.updated_since.is_none()
+        && filter.query.is_none()
+        && filter.tags.is_empty();
+    if unfiltered {
+        query.push("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM contact_counts c WHERE ");
+        push_status_and_kind(query, filter);
+    } else {
+        query.push("SELECT COUNT(*) FROM contacts c WHERE ");
+        push_conditions(query, filter);
+    }
+}
+
+fn push_status_and_kind(query: &mut QueryBuilder<'_, Db>, filter: &ListFilter) {
     match filter.trash {
         TrashFilter::LiveOnly => query.push("c.status = 'live'"),
         TrashFilter::TrashOnly => query.push("c.status = 'trash'"),
@@ -776,6 +803,10 @@ fn push_conditions(query: &mut QueryBuilder<'_, Db>, filter: &ListFilter) {
     if let Some(kind) = filter.kind {
         query.push(" AND c.kind = ").push_bind(kind.as_str());
     }
+}
+
+fn push_conditions(query: &mut QueryBuilder<'_, Db>, filter: &ListFilter) {
+    push_status_and_kind(query, filter);
     if let Some(category) = &filter.category_id {
         query
             .push(" AND c.category_id = ")

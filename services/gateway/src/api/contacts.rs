@@ -33,7 +33,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(rename_category, delete_category))
 }
 
-use axum::Json;
+use super::Json;
 type Result<T> = std::result::Result<T, GatewayError>;
 
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]

@@ -35,7 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(find_paths))
 }
 
-use axum::Json;
+use super::Json;
 type Result<T> = std::result::Result<T, GatewayError>;
 
 fn entity_of_path(kind: String, id: String) -> common::EntityRef {

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{client_address, session_cookie, Admin, Authenticated};
-use super::{micros_rfc3339, ApiJson, AppState};
+use super::{micros_rfc3339, ApiJson, AppState, Json};
 use crate::accounts::user::Role;
 use crate::accounts::{Credential, NewUser, UserChanges};
 use crate::error::ErrorBody;
@@ -108,7 +108,7 @@ async fn login(
     Ok((
         StatusCode::CREATED,
         [(header::SET_COOKIE, cookie)],
-        axum::Json(body),
+        Json(body),
     )
         .into_response())
 }
@@ -119,13 +119,13 @@ async fn login(
 async fn current_session(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
-) -> Result<axum::Json<SessionInfo>, GatewayError> {
+) -> Result<Json<SessionInfo>, GatewayError> {
     let user = state.accounts.user(&caller.user_id).await?;
     let csrf_token = match caller.via {
         Credential::Session { csrf_token, .. } => Some(csrf_token),
         Credential::ApiToken => None,
     };
-    Ok(axum::Json(SessionInfo {
+    Ok(Json(SessionInfo {
         user: user.into(),
         csrf_token,
     }))
@@ -213,11 +213,9 @@ pub struct CreatedToken {
 async fn list_tokens(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
-) -> Result<axum::Json<Vec<TokenView>>, GatewayError> {
+) -> Result<Json<Vec<TokenView>>, GatewayError> {
     let tokens = state.accounts.tokens(&caller).await?;
-    Ok(axum::Json(
-        tokens.into_iter().map(TokenView::from).collect(),
-    ))
+    Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
 }
 
 /// Creates a personal API token.
@@ -227,14 +225,14 @@ async fn create_token(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ApiJson(new): ApiJson<NewToken>,
-) -> Result<(StatusCode, axum::Json<CreatedToken>), GatewayError> {
+) -> Result<(StatusCode, Json<CreatedToken>), GatewayError> {
     let (row, secret) = state
         .accounts
         .create_token(&caller, &new.name, new.expires_in_days)
         .await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(CreatedToken {
+        Json(CreatedToken {
             token: row.into(),
             secret,
         }),
@@ -283,9 +281,9 @@ pub struct UserUpdate {
 async fn list_users(
     State(state): State<AppState>,
     Admin(_): Admin,
-) -> Result<axum::Json<Vec<UserView>>, GatewayError> {
+) -> Result<Json<Vec<UserView>>, GatewayError> {
     let users = state.accounts.users().await?;
-    Ok(axum::Json(users.into_iter().map(UserView::from).collect()))
+    Ok(Json(users.into_iter().map(UserView::from).collect()))
 }
 
 /// Creates a user (admins).
@@ -296,7 +294,7 @@ async fn create_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
     ApiJson(new): ApiJson<NewUserRequest>,
-) -> Result<(StatusCode, axum::Json<UserView>), GatewayError> {
+) -> Result<(StatusCode, Json<UserView>), GatewayError> {
     let user = state
         .accounts
         .create_user(
@@ -309,7 +307,7 @@ async fn create_user(
             },
         )
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(user.into())))
+    Ok((StatusCode::CREATED, Json(user.into())))
 }
 
 /// One user (admins).
@@ -320,8 +318,8 @@ async fn get_user(
     State(state): State<AppState>,
     Admin(_): Admin,
     Path(id): Path<String>,
-) -> Result<axum::Json<UserView>, GatewayError> {
-    Ok(axum::Json(state.accounts.user(&id).await?.into()))
+) -> Result<Json<UserView>, GatewayError> {
+    Ok(Json(state.accounts.user(&id).await?.into()))
 }
 
 /// Changes a user's name, role, password, or disables it (admins).
@@ -334,7 +332,7 @@ async fn update_user(
     Admin(admin): Admin,
     Path(id): Path<String>,
     ApiJson(update): ApiJson<UserUpdate>,
-) -> Result<axum::Json<UserView>, GatewayError> {
+) -> Result<Json<UserView>, GatewayError> {
     let user = state
         .accounts
         .update_user(
@@ -349,5 +347,5 @@ async fn update_user(
             update.expected_version,
         )
         .await?;
-    Ok(axum::Json(user.into()))
+    Ok(Json(user.into()))
 }
