@@ -268,19 +268,24 @@ async fn list_page(
     let caller = staff_of(state, headers, &uri.to_string()).await?;
     let request = state.backends.request(&caller, form.request());
     let mut contacts = state.backends.contacts();
-    let (rows, total, next_token) = if organisations {
-        let page = contacts.list_organisations(request).await?.into_inner();
-        let rows = page
-            .organisations
-            .into_iter()
-            .map(organisation_row)
-            .collect();
-        (rows, page.total_count, page.next_page_token)
-    } else {
-        let page = contacts.list_persons(request).await?.into_inner();
-        let rows = page.persons.into_iter().map(person_row).collect();
-        (rows, page.total_count, page.next_page_token)
+    let page = async {
+        if organisations {
+            let page = contacts.list_organisations(request).await?.into_inner();
+            let rows = page
+                .organisations
+                .into_iter()
+                .map(organisation_row)
+                .collect();
+            Ok::<_, GatewayError>((rows, page.total_count, page.next_page_token))
+        } else {
+            let page = contacts.list_persons(request).await?.into_inner();
+            let rows = page.persons.into_iter().map(person_row).collect();
+            Ok((rows, page.total_count, page.next_page_token))
+        }
     };
+    // The filter's category choices and the page, at once.
+    let (page, categories) = tokio::join!(page, categories(state, &caller));
+    let (rows, total, next_token) = page?;
     let (section, title, base) = if organisations {
         ("organisations", "Organisations", "/organisations")
     } else {
@@ -291,7 +296,7 @@ async fn list_page(
         title,
         base,
         organisations,
-        categories: categories(state, &caller).await?,
+        categories: categories?,
         rows,
         total,
         next_query: (!next_token.is_empty()).then(|| form.with_cursor(&next_token)),

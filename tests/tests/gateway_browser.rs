@@ -1,0 +1,300 @@
+//! The web UI in a real browser (headless Chromium over WebDriver): the
+//! relation scenario of DOMAIN.md §1 recorded from the pages, script and
+//! keyboard included, then checked through the REST API. Screenshots of the
+//! key pages are kept under `tests/artefacts/screenshots/`.
+
+use std::path::PathBuf;
+
+use liaison_tests::browser::{keys, Browser};
+use liaison_tests::http::HttpClient;
+use liaison_tests::{Liaison, Topology};
+
+const ADMIN: &str = "admin@localhost";
+const PASSWORD: &str = "correct horse battery";
+
+fn screenshots() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("artefacts/screenshots")
+}
+
+async fn start() -> (Liaison, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("dir");
+    let liaison = Liaison::start_with(
+        &dir.path().join("data"),
+        &Topology {
+            env: vec![("LIAISON__AUTH__ADMIN_PASSWORD".into(), PASSWORD.into())],
+            ..Topology::default()
+        },
+    )
+    .await
+    .expect("liaison serves");
+    (liaison, dir)
+}
+
+/// How the other end of a new relation is picked in the combobox.
+#[derive(Clone, Copy)]
+enum Pick {
+    Mouse,
+    Keyboard,
+}
+
+/// On `subject`'s page: picks the type `option` (a selector suffix and its
+/// label), searches `target` by
+/// typing, picks it from the suggestions, adds; waits for the Relations
+/// block to show `expected_total` relations.
+async fn relate(
+    browser: &Browser,
+    base: &str,
+    subject: &str,
+    option: (&str, &str),
+    target: (&str, &str),
+    pick: Pick,
+    expected_total: usize,
+) {
+    let (target_name, target_id) = target;
+    browser
+        .goto(&format!("{base}/contacts/{subject}"))
+        .await
+        .expect("entity page");
+    let (option_css, option_label) = option;
+    let choice = browser
+        .find_with_text(&format!("#predicate option{option_css}"), option_label)
+        .await
+        .expect("the type is offered for this kind");
+    browser.click(&choice).await.expect("choose the type");
+    let input = browser.find("#target_name").await.expect("combobox");
+    browser.click(&input).await.expect("focus");
+    browser.type_into(&input, target_name).await.expect("type");
+    let suggestion = browser
+        .find_with_text(
+            "#target-options li",
+            &format!("{target_name} (organisation)"),
+        )
+        .await
+        .expect("search-as-you-type suggests the organisation");
+    match pick {
+        Pick::Mouse => browser.click(&suggestion).await.expect("pick"),
+        Pick::Keyboard => {
+            browser
+                .type_into(&input, keys::ARROW_DOWN)
+                .await
+                .expect("arrow down");
+            browser.type_into(&input, keys::ENTER).await.expect("enter");
+        }
+    }
+    let picked = browser.find("#target").await.expect("hidden target");
+    assert_eq!(
+        browser.property(&picked, "value").await.expect("value"),
+        format!("contacts.organisation:{target_id}"),
+        "the suggestion fills the form with the organisation's reference"
+    );
+    let add = browser
+        .find("form.add-relation button[type=submit]")
+        .await
+        .expect("add button");
+    browser.click(&add).await.expect("add");
+    browser
+        .find_with_text("#relations-title", &format!("({expected_total})"))
+        .await
+        .expect("the relation is listed on the page");
+}
+
+#[tokio::test]
+async fn the_relation_scenario_is_recorded_from_the_pages_in_chromium() {
+    let (liaison, _dir) = start().await;
+    let base = format!("http://{}", liaison.http_addr);
+    let browser = Browser::start(&screenshots()).await.expect("chromium");
+
+    // A stranger is sent to the login form, and back where they were going.
+    browser
+        .goto(&format!("{base}/organisations"))
+        .await
+        .expect("go");
+    browser
+        .wait_for_url(|url| url.contains("/login"))
+        .await
+        .expect("sent to log in");
+    browser.screenshot("01-login").await.expect("screenshot");
+    browser.fill("#email", ADMIN).await.expect("email");
+    browser.fill("#password", PASSWORD).await.expect("password");
+    let after_login = browser
+        .click_and_wait_for_navigation("main form button[type=submit]")
+        .await
+        .expect("log in");
+    assert!(after_login.ends_with("/organisations"), "{after_login}");
+
+    // Companies A (ours), B, C and D, from the creation form.
+    let mut ids = Vec::new();
+    for name in ["A", "B", "C", "D"] {
+        browser
+            .goto(&format!("{base}/organisations/new"))
+            .await
+            .expect("form");
+        browser.fill("#name", name).await.expect("name");
+        if name == "A" {
+            let ours = browser
+                .find("input[name=managed]")
+                .await
+                .expect("managed box");
+            browser.click(&ours).await.expect("tick");
+        }
+        let page = browser
+            .click_and_wait_for_navigation("main form button[type=submit]")
+            .await
+            .expect("create");
+        let id = page
+            .rsplit('/')
+            .next()
+            .expect("the entity page's address ends with its id")
+            .to_owned();
+        let heading = browser.find("h1").await.expect("heading");
+        assert_eq!(browser.text(&heading).await.expect("text"), name);
+        ids.push(id);
+    }
+    let (a, b, c, d) = (&ids[0], &ids[1], &ids[2], &ids[3]);
+    browser
+        .goto(&format!("{base}/organisations"))
+        .await
+        .expect("list");
+    browser
+        .find_with_text("table.list", "D")
+        .await
+        .expect("the four listed");
+    browser.screenshot("02-organisations").await.expect("shot");
+
+    // The custom type, from the relation types page.
+    browser
+        .goto(&format!("{base}/relation-types"))
+        .await
+        .expect("types");
+    browser
+        .fill("#verb", "is a prospect of")
+        .await
+        .expect("verb");
+    browser
+        .fill("#symmetric_verb", "has prospect")
+        .await
+        .expect("symmetric verb");
+    for kind in ["subject_organisation", "object_organisation"] {
+        let tick = browser
+            .find(&format!("input[name={kind}]"))
+            .await
+            .expect("kind box");
+        browser.click(&tick).await.expect("tick");
+    }
+    let create = browser
+        .find("form.form button[type=submit]")
+        .await
+        .expect("create type");
+    browser.click(&create).await.expect("create");
+    browser
+        .find_with_text("table.list tr", "is a prospect of custom")
+        .await
+        .expect("the custom type is listed");
+    browser.screenshot("03-relation-types").await.expect("shot");
+    // The built-in prospect_of reads the same: the custom one is told by id.
+    let custom = ("[value^='custom-']", "is a prospect of");
+
+    // DOMAIN.md §1, from the entity pages, by mouse and by keyboard.
+    relate(
+        &browser,
+        &base,
+        b,
+        ("[value='customer_of']", "is a customer of"),
+        ("A", a),
+        Pick::Mouse,
+        1,
+    )
+    .await;
+    relate(&browser, &base, c, custom, ("A", a), Pick::Keyboard, 1).await;
+    relate(
+        &browser,
+        &base,
+        d,
+        ("[value='competitor_of']", "is a competitor of"),
+        ("A", a),
+        Pick::Mouse,
+        1,
+    )
+    .await;
+    relate(&browser, &base, c, custom, ("D", d), Pick::Mouse, 2).await;
+
+    // D's page shows its relations grouped by predicate, and its picture.
+    browser
+        .goto(&format!("{base}/contacts/{d}?hops=2"))
+        .await
+        .expect("D");
+    let block = browser.find("#relations").await.expect("relations block");
+    let text = browser.text(&block).await.expect("text");
+    assert!(text.contains("has prospect\nC"), "{text}");
+    assert!(text.contains("is a competitor of\nA"), "{text}");
+    browser
+        .find("svg.graph")
+        .await
+        .expect("the neighbourhood is drawn");
+    browser.screenshot("04-entity-d").await.expect("shot");
+    browser
+        .goto(&format!("{base}/contacts/{c}"))
+        .await
+        .expect("C");
+    browser.screenshot("05-entity-c").await.expect("shot");
+
+    // Through the REST API: the triples and their symmetric ones.
+    let api = HttpClient::new(&liaison.http_addr);
+    assert_eq!(api.login(ADMIN, PASSWORD).await.status, 201);
+    let org = |id: &str| format!("contacts.organisation:{id}");
+    let predicate = {
+        let found = api.get(&format!("/api/triples?subject={}", org(c))).await;
+        let items = found.json["items"].as_array().cloned().unwrap_or_default();
+        items
+            .iter()
+            .filter_map(|t| t["predicate"].as_str())
+            .find(|p| p.starts_with("custom-"))
+            .expect("C's custom relations")
+            .to_owned()
+    };
+    let objects_of = |subject: String, predicate: String| {
+        let api = &api;
+        async move {
+            let found = api
+                .get(&format!(
+                    "/api/triples?subject={subject}&predicate={predicate}"
+                ))
+                .await;
+            assert_eq!(found.status, 200, "{}", found.text);
+            let mut labels: Vec<String> = found.json["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .filter_map(|t| t["object_label"].as_str().map(str::to_owned))
+                .collect();
+            labels.sort();
+            labels
+        }
+    };
+    assert_eq!(objects_of(org(b), "customer_of".into()).await, ["A"]);
+    assert_eq!(objects_of(org(a), "supplier_of".into()).await, ["B"]);
+    assert_eq!(objects_of(org(d), "competitor_of".into()).await, ["A"]);
+    assert_eq!(objects_of(org(a), "competitor_of".into()).await, ["D"]);
+    assert_eq!(objects_of(org(c), predicate.clone()).await, ["A", "D"]);
+    let kind = api.get(&format!("/api/relation-types/{predicate}")).await;
+    let symmetric = kind.json["object_side"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the custom type's symmetric predicate: {}", kind.text))
+        .to_owned();
+    // Who prospects C? A and D.
+    let who = api
+        .get(&format!(
+            "/api/triples?predicate={symmetric}&object={}",
+            org(c)
+        ))
+        .await;
+    let mut prospectors: Vec<&str> = who.json["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|t| t["subject_label"].as_str())
+        .collect();
+    prospectors.sort();
+    assert_eq!(prospectors, ["A", "D"], "{}", who.text);
+    assert_eq!(objects_of(org(d), symmetric).await, ["C"]);
+}
