@@ -31,9 +31,14 @@ pub struct Node {
 pub struct Edge {
     pub x1: f64,
     pub y1: f64,
+    /// Control point of the curve: the midpoint for a straight edge.
+    pub cx: f64,
+    pub cy: f64,
     pub x2: f64,
     pub y2: f64,
     pub label: String,
+    /// Edges from the entity itself carry their label on the picture.
+    pub labelled: bool,
 }
 
 pub struct Graph {
@@ -106,7 +111,7 @@ pub async fn neighbourhood(
             ring.push((other.clone(), angle));
             nodes.len() - 1
         });
-        edges.push(edge(&nodes[0], &nodes[at], relation.predicate_label));
+        add_edge(&mut edges, 0, at, relation.predicate_label);
     }
     if hops >= 2 {
         let spread = TAU / count / 2.0;
@@ -140,10 +145,14 @@ pub async fn neighbourhood(
                     });
                     nodes.len() - 1
                 });
-                edges.push(edge(&nodes[parent], &nodes[at], relation.predicate_label));
+                add_edge(&mut edges, parent, at, relation.predicate_label);
             }
         }
     }
+    let edges = edges
+        .into_iter()
+        .map(|(from, to, label)| edge(&nodes, from, to, label))
+        .collect();
     Ok(Graph {
         size: SIZE,
         nodes,
@@ -152,12 +161,48 @@ pub async fn neighbourhood(
     })
 }
 
-fn edge(from: &Node, to: &Node, label: String) -> Edge {
+/// One line per pair of entities (a relation is met from both ends).
+fn add_edge(edges: &mut Vec<(usize, usize, String)>, from: usize, to: usize, label: String) {
+    let drawn = edges
+        .iter()
+        .any(|(a, b, _)| (*a, *b) == (from, to) || (*a, *b) == (to, from));
+    if !drawn {
+        edges.push((from, to, label));
+    }
+}
+
+/// A straight line, except between two entities of the same ring: that one
+/// bends away from the middle, or it would cross the entity in the middle.
+fn edge(nodes: &[Node], from: usize, to: usize, label: String) -> Edge {
+    let (a, b) = (&nodes[from], &nodes[to]);
+    let (mid_x, mid_y) = ((a.x + b.x) / 2.0, (a.y + b.y) / 2.0);
+    let (cx, cy) = if a.hop == b.hop && a.hop > 0 {
+        let middle = SIZE / 2.0;
+        let (dx, dy) = (mid_x - middle, mid_y - middle);
+        let length = (dx * dx + dy * dy).sqrt();
+        let push = if a.hop == 1 { INNER } else { OUTER };
+        if length < 1.0 {
+            // Opposite ends of the ring: bend to one side of the middle.
+            let (nx, ny) = (-(b.y - a.y), b.x - a.x);
+            let norm = (nx * nx + ny * ny).sqrt().max(1.0);
+            (middle + push * nx / norm, middle + push * ny / norm)
+        } else {
+            (
+                middle + dx / length * (length + push),
+                middle + dy / length * (length + push),
+            )
+        }
+    } else {
+        (mid_x, mid_y)
+    };
     Edge {
-        x1: from.x,
-        y1: from.y,
-        x2: to.x,
-        y2: to.y,
+        x1: a.x,
+        y1: a.y,
+        cx,
+        cy,
+        x2: b.x,
+        y2: b.y,
         label,
+        labelled: from == 0 || to == 0,
     }
 }
