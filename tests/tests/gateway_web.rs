@@ -433,3 +433,94 @@ async fn custom_types_are_made_from_the_ui_and_the_neighbourhood_is_drawn() {
         "a disabled type is no longer offered"
     );
 }
+
+#[tokio::test]
+async fn contacts_go_to_the_trash_come_back_and_are_deleted_from_their_page() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    let created = client
+        .post_form("/organisations", &[("name", "Old Co"), ("csrf", &token)])
+        .await;
+    let page_path = location(&created);
+    let id = page_path.rsplit('/').next().expect("id").to_owned();
+    let page = client.get(&page_path).await;
+    assert!(page.text.contains("Move to trash"));
+    let version = HttpClient::hidden_field(&page.text, "version").expect("version");
+
+    // A version older than the stored one is refused, and nothing changes.
+    let stale = client
+        .post_form(
+            &format!("{page_path}/trash"),
+            &[("csrf", &token), ("version", "0")],
+        )
+        .await;
+    assert_eq!(stale.status, 400, "{}", stale.text);
+    assert!(stale.text.contains("role=\"alert\""));
+    assert!(client.get(&page_path).await.text.contains("Move to trash"));
+    // Without the page's token: refused, nothing changes.
+    let forged = client
+        .post_form(
+            &format!("{page_path}/trash"),
+            &[("csrf", "forged"), ("version", &version)],
+        )
+        .await;
+    assert_eq!(forged.status, 403);
+
+    let trashed = client
+        .post_form(
+            &format!("{page_path}/trash"),
+            &[("csrf", &token), ("version", &version)],
+        )
+        .await;
+    assert_eq!(trashed.status, 303, "{}", trashed.text);
+    let page = client.get(&page_path).await;
+    assert!(page.text.contains("<span class=\"badge\">in trash</span>"));
+    assert!(page.text.contains("Delete for good"));
+    let listed = client.get("/organisations?trash=only").await;
+    assert!(listed.text.contains(&format!("/contacts/{id}")));
+    assert!(!client
+        .get("/organisations")
+        .await
+        .text
+        .contains(&format!("/contacts/{id}")));
+
+    let version = HttpClient::hidden_field(&page.text, "version").expect("version");
+    let restored = client
+        .post_form(
+            &format!("{page_path}/restore"),
+            &[("csrf", &token), ("version", &version)],
+        )
+        .await;
+    assert_eq!(restored.status, 303, "{}", restored.text);
+    let page = client.get(&page_path).await;
+    assert!(page.text.contains("Move to trash"));
+    // Only a contact in the trash can be deleted for good.
+    let version = HttpClient::hidden_field(&page.text, "version").expect("version");
+    let refused = client
+        .post_form(
+            &format!("{page_path}/delete"),
+            &[("csrf", &token), ("version", &version)],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(client.get(&page_path).await.status.is_success());
+
+    client
+        .post_form(
+            &format!("{page_path}/trash"),
+            &[("csrf", &token), ("version", &version)],
+        )
+        .await;
+    let page = client.get(&page_path).await;
+    let version = HttpClient::hidden_field(&page.text, "version").expect("version");
+    let deleted = client
+        .post_form(
+            &format!("{page_path}/delete"),
+            &[("csrf", &token), ("version", &version)],
+        )
+        .await;
+    assert_eq!(deleted.status, 303, "{}", deleted.text);
+    assert_eq!(location(&deleted), "/organisations?trash=only");
+    assert_eq!(client.get(&page_path).await.status, 404);
+}

@@ -50,6 +50,9 @@ struct EntityPage {
     id: String,
     kind: &'static str,
     name: String,
+    /// The version shown, sent back by the trash, restore and delete
+    /// buttons: a change made meanwhile refuses them.
+    version: u64,
     in_trash: bool,
     fields: Vec<(&'static str, String)>,
     groups: Vec<RelationGroup>,
@@ -62,6 +65,7 @@ struct EntityPage {
 struct Loaded {
     kind: &'static str,
     name: String,
+    version: u64,
     in_trash: bool,
     fields: Vec<(&'static str, String)>,
 }
@@ -89,6 +93,7 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
             Ok(Loaded {
                 kind: PERSON,
                 name,
+                version: person.version,
                 in_trash: person.in_trash,
                 fields: vec![
                     ("Job title", person.job_title),
@@ -109,6 +114,7 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
         Some(pb::contact::Contact::Organisation(organisation)) => Ok(Loaded {
             kind: ORGANISATION,
             name: organisation.name,
+            version: organisation.version,
             in_trash: organisation.in_trash,
             fields: vec![
                 (
@@ -224,6 +230,7 @@ async fn render_page_with_hops(
         id: id.to_owned(),
         kind: loaded.kind,
         name: loaded.name,
+        version: loaded.version,
         in_trash: loaded.in_trash,
         fields: loaded.fields,
         groups,
@@ -405,4 +412,86 @@ pub async fn remove_relation(
             render_page(&state, &caller, &id, message).await
         }
     }
+}
+
+/// What the trash, restore and delete buttons send.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LifecycleForm {
+    csrf: String,
+    version: Option<u64>,
+}
+
+/// What a lifecycle button does.
+#[derive(Clone, Copy)]
+pub enum Lifecycle {
+    Trash,
+    Restore,
+    /// For good; only from the trash.
+    Purge,
+}
+
+async fn change_lifecycle(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    form: LifecycleForm,
+    change: Lifecycle,
+) -> PageResult {
+    let caller = staff_of(state, headers, &format!("/contacts/{}", urlencode(id))).await?;
+    check_form_csrf(&caller, &form.csrf)?;
+    let loaded = load_contact(state, &caller, id).await?;
+    let request = pb::ContactVersionRequest {
+        id: id.to_owned(),
+        expected_version: form.version,
+    };
+    let request = state.backends.request(&caller, request);
+    let mut contacts = state.backends.contacts();
+    let done = match change {
+        Lifecycle::Trash => contacts.trash_contact(request).await.map(drop),
+        Lifecycle::Restore => contacts.restore_contact(request).await.map(drop),
+        Lifecycle::Purge => contacts.purge_contact(request).await.map(drop),
+    };
+    match (done, change) {
+        (Ok(()), Lifecycle::Purge) => {
+            let list = if loaded.kind == PERSON {
+                "/persons?trash=only"
+            } else {
+                "/organisations?trash=only"
+            };
+            Ok(see_other(list))
+        }
+        (Ok(()), _) => Ok(see_other(&format!("/contacts/{}", urlencode(id)))),
+        (Err(status), _) => {
+            let (_, _, message) = GatewayError::from(status).public_parts();
+            render_page(state, &caller, id, message).await
+        }
+    }
+}
+
+pub async fn trash(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<LifecycleForm>,
+) -> PageResult {
+    change_lifecycle(&state, &headers, &id, form, Lifecycle::Trash).await
+}
+
+pub async fn restore(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<LifecycleForm>,
+) -> PageResult {
+    change_lifecycle(&state, &headers, &id, form, Lifecycle::Restore).await
+}
+
+pub async fn purge(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<LifecycleForm>,
+) -> PageResult {
+    change_lifecycle(&state, &headers, &id, form, Lifecycle::Purge).await
 }

@@ -37,6 +37,9 @@ pub fn routes() -> Router<AppState> {
         .route("/persons/new", get(contacts::new_person))
         .route("/contacts/{id}", get(entity::page))
         .route("/contacts/{id}/relations", post(entity::add_relation))
+        .route("/contacts/{id}/trash", post(entity::trash))
+        .route("/contacts/{id}/restore", post(entity::restore))
+        .route("/contacts/{id}/delete", post(entity::purge))
         .route(
             "/contacts/{id}/relations/{relation_id}/delete",
             post(entity::remove_relation),
