@@ -112,6 +112,22 @@ impl Liaison {
         Self::start_with(data_dir, &Topology::default()).await
     }
 
+    /// Every service in one process in a fresh data dir (dropped with the
+    /// returned dir), the first admin `admin@localhost` with `password`.
+    pub async fn start_with_admin(password: &str) -> (Liaison, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("data dir");
+        let liaison = Liaison::start_with(
+            &dir.path().join("data"),
+            &Topology {
+                env: vec![("LIAISON__AUTH__ADMIN_PASSWORD".into(), password.into())],
+                ..Topology::default()
+            },
+        )
+        .await
+        .expect("liaison serves");
+        (liaison, dir)
+    }
+
     /// Starts `liaison serve` as `topology` says and waits until it serves.
     pub async fn start_with(data_dir: &Path, topology: &Topology) -> anyhow::Result<Liaison> {
         let grpc_addr = format!("127.0.0.1:{}", free_port());

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use liaison_tests::browser::{keys, Browser};
 use liaison_tests::http::HttpClient;
-use liaison_tests::{Liaison, Topology};
+use liaison_tests::Liaison;
 
 const ADMIN: &str = "admin@localhost";
 const PASSWORD: &str = "correct horse battery";
@@ -17,17 +17,7 @@ fn screenshots() -> PathBuf {
 }
 
 async fn start() -> (Liaison, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("dir");
-    let liaison = Liaison::start_with(
-        &dir.path().join("data"),
-        &Topology {
-            env: vec![("LIAISON__AUTH__ADMIN_PASSWORD".into(), PASSWORD.into())],
-            ..Topology::default()
-        },
-    )
-    .await
-    .expect("liaison serves");
-    (liaison, dir)
+    Liaison::start_with_admin(PASSWORD).await
 }
 
 /// How the other end of a new relation is picked in the combobox.

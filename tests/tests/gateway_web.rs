@@ -3,23 +3,13 @@
 //! people typed, lists, creation forms, and relations from the entity page.
 
 use liaison_tests::http::{HttpClient, Reply};
-use liaison_tests::{Liaison, Topology};
+use liaison_tests::Liaison;
 
 const ADMIN: &str = "admin@localhost";
 const PASSWORD: &str = "correct horse battery";
 
 async fn start() -> (Liaison, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("dir");
-    let liaison = Liaison::start_with(
-        &dir.path().join("data"),
-        &Topology {
-            env: vec![("LIAISON__AUTH__ADMIN_PASSWORD".into(), PASSWORD.into())],
-            ..Topology::default()
-        },
-    )
-    .await
-    .expect("liaison serves");
-    (liaison, dir)
+    Liaison::start_with_admin(PASSWORD).await
 }
 
 fn location(reply: &Reply) -> String {
