@@ -11,7 +11,7 @@ use anyhow::{bail, ensure, Context};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::process::Server;
-use crate::{create_category, progress, seed};
+use crate::{create_category, progress, seed, work_dirs};
 
 const CONNECTIONS: usize = 32;
 /// Alternating rounds of the ceiling and the two workloads.
@@ -23,17 +23,7 @@ pub async fn run(liaison: &Path, duration: Duration, persons: u64) -> anyhow::Re
     let wrk = which("wrk").context(
         "the gateway workloads need wrk (Debian: apt-get install wrk) as the HTTP load generator",
     )?;
-    let work = tempfile::tempdir()?;
-    let data = work.path().join("data");
-    // For profiling by hand: keep the address book after the run.
-    let work = if std::env::var_os("LIAISON_BENCH_KEEP").is_some() {
-        let kept = work.keep();
-        eprintln!("bench: keeping {}", kept.display());
-        tempfile::TempDir::with_prefix_in("unused", &kept)?
-    } else {
-        work
-    };
-    let _work = work;
+    let (_work, data) = work_dirs()?;
     let (service, _) = Server::liaison_with(
         liaison,
         &data,

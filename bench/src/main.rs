@@ -591,6 +591,20 @@ async fn direct(tasks: usize, duration: Duration) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A scratch dir and, inside it, the data dir of a workload. With
+/// `LIAISON_BENCH_KEEP` set the data stays after the run (for profiling by
+/// hand); the scratch dir returned is then a fresh one inside it.
+pub(crate) fn work_dirs() -> anyhow::Result<(tempfile::TempDir, std::path::PathBuf)> {
+    let work = tempfile::tempdir()?;
+    let data = work.path().join("data");
+    if std::env::var_os("LIAISON_BENCH_KEEP").is_none() {
+        return Ok((work, data));
+    }
+    let kept = work.keep();
+    eprintln!("bench: keeping {}", kept.display());
+    Ok((tempfile::TempDir::with_prefix_in("scratch", &kept)?, data))
+}
+
 /// Says on stderr what the benchmark is doing (runs are long).
 pub(crate) fn progress(stage: &str) {
     eprintln!("bench: {stage}");

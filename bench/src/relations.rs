@@ -16,7 +16,7 @@ use liaison_proto::relations::v1::relation_service_client::RelationServiceClient
 
 use crate::load::{self, Stats};
 use crate::process::Server;
-use crate::{connect, interleaved_with, progress, report_first_error, Table};
+use crate::{connect, interleaved_with, progress, report_first_error, work_dirs, Table};
 
 const ORGANISATION: &str = "contacts.organisation";
 const RELATIONS_HEALTH: &str = "liaison.relations.v1.RelationService";
@@ -31,16 +31,7 @@ pub struct Graph {
 }
 
 pub async fn run(liaison: &Path, duration: Duration, graph: Graph) -> anyhow::Result<String> {
-    let work = tempfile::tempdir()?;
-    let data = work.path().join("data");
-    // For profiling by hand: keep the graph after the run.
-    let work = if std::env::var_os("LIAISON_BENCH_KEEP").is_some() {
-        let kept = work.keep();
-        eprintln!("bench: keeping {}", kept.display());
-        tempfile::TempDir::with_prefix_in("unused", &kept)?
-    } else {
-        work
-    };
+    let (work, data) = work_dirs()?;
     let mut table = Table::default();
     let mut notes = String::new();
 

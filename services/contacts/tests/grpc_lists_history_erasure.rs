@@ -503,6 +503,56 @@ async fn rebuilt_read_models_equal_the_live_ones(backend: Backend) {
     assert_eq!(totals(&mut client, false).await, expected);
 }
 
+/// The total comes with the page's rows; a page left empty (its rows
+/// trashed since the cursor was given) must still say how many match.
+async fn an_empty_page_still_gives_the_total(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mut client = server.client.clone();
+    // Unfiltered (kept counts), then filtered by a search (rows counted).
+    for (given, query) in [("Ann", ""), ("Zed", "zed")] {
+        let mut ids = Vec::new();
+        for family in ["Alpha", "Bravo", "Charlie"] {
+            let created = client
+                .create_person(person(given, family, ""))
+                .await
+                .expect("create")
+                .into_inner();
+            ids.push(created.id);
+        }
+        let request = |page_token: String| pb::ListContactsRequest {
+            query: query.into(),
+            page_size: 2,
+            page_token,
+            ..Default::default()
+        };
+        let first = client
+            .list_persons(request(String::new()))
+            .await
+            .expect("first page")
+            .into_inner();
+        assert_eq!((first.persons.len(), first.total_count), (2, 3));
+        // The last one by name goes while the reader holds the cursor.
+        client
+            .trash_contact(pb::ContactVersionRequest {
+                id: ids[2].clone(),
+                expected_version: None,
+            })
+            .await
+            .expect("trash the last");
+        let second = client
+            .list_persons(request(first.next_page_token))
+            .await
+            .expect("second page")
+            .into_inner();
+        assert!(second.persons.is_empty(), "query {query:?}");
+        assert_eq!(
+            second.total_count, 2,
+            "query {query:?}: counted without rows"
+        );
+        assert!(second.next_page_token.is_empty());
+    }
+}
+
 /// (persons, organisations) totals for live, trashed, and both; counted row
 /// by row when `scan` (a filter every contact passes).
 async fn totals(
@@ -627,4 +677,5 @@ on_both_backends!(
     rebuilt_read_models_equal_the_live_ones,
     concurrent_creates_all_commit,
     updated_since_lists_only_what_changed_after_the_given_time,
+    an_empty_page_still_gives_the_total,
 );
