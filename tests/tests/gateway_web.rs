@@ -151,7 +151,14 @@ async fn what_people_type_is_shown_escaped_everywhere() {
             ],
         )
         .await;
-    for path in ["/", "/organisations", entity.as_str(), plain.as_str()] {
+    let edit = format!("{entity}/edit");
+    for path in [
+        "/",
+        "/organisations",
+        entity.as_str(),
+        plain.as_str(),
+        edit.as_str(),
+    ] {
         let page = client.get(path).await;
         assert_eq!(page.status, 200, "{path}");
         assert!(
@@ -513,4 +520,302 @@ async fn contacts_go_to_the_trash_come_back_and_are_deleted_from_their_page() {
     assert_eq!(deleted.status, 303, "{}", deleted.text);
     assert_eq!(location(&deleted), "/organisations?trash=only");
     assert_eq!(client.get(&page_path).await.status, 404);
+}
+
+/// All the form fields of a page, as a browser would send them back
+/// unchanged: inputs with their values, checked boxes and radios, text
+/// areas, selected options.
+fn form_fields(page: &str) -> Vec<(String, String)> {
+    let unescape = html_unescape;
+    let attribute = |tag: &str, name: &str| {
+        let marker = format!(" {name}=\"");
+        tag.find(&marker).map(|start| {
+            let start = start + marker.len();
+            let end = tag[start..].find('"').map_or(tag.len(), |end| start + end);
+            unescape(&tag[start..end])
+        })
+    };
+    let mut fields = Vec::new();
+    for (index, _) in page.match_indices("<input ") {
+        let tag = &page[index..index + page[index..].find('>').expect("tag end")];
+        let (Some(name), value) = (attribute(tag, "name"), attribute(tag, "value")) else {
+            continue;
+        };
+        let kind = attribute(tag, "type").unwrap_or_default();
+        if (kind == "checkbox" || kind == "radio") && !tag.contains(" checked") {
+            continue;
+        }
+        fields.push((name, value.unwrap_or_default()));
+    }
+    for (index, _) in page.match_indices("<textarea ") {
+        let open_end = index + page[index..].find('>').expect("tag end");
+        let name = attribute(&page[index..open_end], "name").expect("named");
+        let close = open_end + page[open_end..].find("</textarea>").expect("closed");
+        fields.push((name, unescape(&page[open_end + 1..close])));
+    }
+    for (index, _) in page.match_indices("<select ") {
+        let open_end = index + page[index..].find('>').expect("tag end");
+        let name = attribute(&page[index..open_end], "name").expect("named");
+        let close = open_end + page[open_end..].find("</select>").expect("closed");
+        let selected = page[open_end..close]
+            .split("<option")
+            .find(|option| option.contains(" selected"))
+            .and_then(|option| attribute(option, "value"))
+            .unwrap_or_default();
+        fields.push((name, selected));
+    }
+    fields
+}
+
+/// Text of an HTML page as the browser reads it (askama writes `&#60;`).
+fn html_unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('&') {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        let Some(end) = rest.find(';') else { break };
+        let entity = &rest[1..end];
+        let decoded = match entity {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            _ => entity
+                .strip_prefix('#')
+                .and_then(|number| number.parse::<u32>().ok())
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(character) => {
+                out.push(character);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn with(fields: &[(String, String)], changes: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(name, _)| !changes.iter().any(|(changed, _)| changed == name))
+        .cloned()
+        .collect();
+    fields.extend(
+        changes
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+    fields
+}
+
+async fn post_fields(client: &HttpClient, path: &str, fields: &[(String, String)]) -> Reply {
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    client.post_form(path, &pairs).await
+}
+
+#[tokio::test]
+async fn the_edit_form_changes_what_was_changed_and_keeps_everything_else() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    client.set_csrf(Some(&token));
+    let created = client
+        .post(
+            "/api/persons",
+            serde_json::json!({
+                "given_name": "Ada",
+                "family_name": "Lovelace",
+                "emails": [
+                    {"address": "ada@home.example", "label": "home", "primary": false},
+                    {"address": "ada@work.example", "label": "work", "primary": true}
+                ],
+                "phones": [{"number": "+442071234567", "label": "office", "primary": true, "country": "GB"}],
+                "addresses": [{"label": "office", "street": "1 Main St", "postal_code": "N1",
+                               "city": "London", "region": "", "country": "GB"}],
+                "tags": ["vip"],
+                "notes": "line one\nline two & <more>",
+                "external_refs": [{"source": "crm-old", "external_id": "42"}]
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json["id"].as_str().expect("id").to_owned();
+    let before = client.get(&format!("/api/persons/{id}")).await.json;
+    let edit_path = format!("/contacts/{id}/edit");
+
+    let page = client.get(&edit_path).await;
+    assert_eq!(page.status, 200);
+    assert!(page
+        .text
+        .contains("<label for=\"emails-1-label\">Label</label>"));
+    let fields = form_fields(&page.text);
+    assert!(fields.contains(&("email_primary".into(), "1".into())));
+    assert!(
+        fields.contains(&("emails-2-address".into(), String::new())),
+        "a blank row to add one"
+    );
+
+    // Sent back unchanged: nothing recorded, nothing lost (labels, primary
+    // marks, the address, the multi-line notes, the external reference).
+    let unchanged = post_fields(&client, &edit_path, &fields).await;
+    assert_eq!(unchanged.status, 303, "{}", unchanged.text);
+    assert_eq!(location(&unchanged), format!("/contacts/{id}"));
+    assert_eq!(client.get(&format!("/api/persons/{id}")).await.json, before);
+
+    // Without the page's token: refused, nothing changes.
+    let forged = post_fields(
+        &client,
+        &edit_path,
+        &with(&fields, &[("csrf", "forged"), ("job_title", "Countess")]),
+    )
+    .await;
+    assert_eq!(forged.status, 403);
+
+    // Changes: the first email removed, one added and made primary, the
+    // job title, a national phone number read with its country.
+    let changed = post_fields(
+        &client,
+        &edit_path,
+        &with(
+            &fields,
+            &[
+                ("job_title", "Countess"),
+                ("emails-0-address", ""),
+                ("emails-2-address", "ada@new.example"),
+                ("emails-2-label", "new"),
+                ("email_primary", "2"),
+                ("phones-1-number", "01 42 68 53 00"),
+                ("phones-1-country", "fr"),
+                ("tags", "vip, mathematician"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(changed.status, 303, "{}", changed.text);
+    let after = client.get(&format!("/api/persons/{id}")).await.json;
+    assert_eq!(after["job_title"], "Countess");
+    assert_eq!(
+        after["emails"],
+        serde_json::json!([
+            {"address": "ada@work.example", "label": "work", "primary": false},
+            {"address": "ada@new.example", "label": "new", "primary": true}
+        ])
+    );
+    assert_eq!(after["phones"][1]["number"], "+33142685300");
+    assert_eq!(after["phones"][0], before["phones"][0]);
+    assert_eq!(after["addresses"], before["addresses"]);
+    assert_eq!(after["external_refs"], before["external_refs"]);
+    assert_eq!(after["notes"], before["notes"]);
+    assert_eq!(after["tags"], serde_json::json!(["vip", "mathematician"]));
+
+    // The form read before that change is stale now: refused, the typed
+    // values shown back, nothing stored.
+    let stale = post_fields(
+        &client,
+        &edit_path,
+        &with(&fields, &[("job_title", "Stale <b>title</b>")]),
+    )
+    .await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+    assert!(stale.text.contains("role=\"alert\""));
+    assert!(!stale.text.contains("Stale <b>"));
+    assert!(
+        html_unescape(&stale.text).contains("Stale <b>title</b>"),
+        "typed values shown back"
+    );
+    assert_eq!(client.get(&format!("/api/persons/{id}")).await.json, after);
+
+    // A bad email in the third row, with the first row emptied: the third
+    // row is the one marked, nothing stored.
+    let page = client.get(&edit_path).await;
+    let fields = form_fields(&page.text);
+    let refused = post_fields(
+        &client,
+        &edit_path,
+        &with(
+            &fields,
+            &[
+                ("emails-0-address", ""),
+                ("emails-2-address", "not an email"),
+                ("job_title", "Should not be stored"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains(
+        "name=\"emails-2-address\" value=\"not an email\" type=\"email\" maxlength=\"254\" aria-invalid=\"true\""
+    ));
+    assert!(!refused.text.contains("name=\"emails-1-address\" value=\"ada@new.example\" type=\"email\" maxlength=\"254\" aria-invalid"));
+    assert_eq!(client.get(&format!("/api/persons/{id}")).await.json, after);
+
+    // Forms this page never sends: no version, absurd row numbers.
+    let no_version: Vec<_> = fields
+        .iter()
+        .filter(|(n, _)| n != "version")
+        .cloned()
+        .collect();
+    let refused = post_fields(&client, &edit_path, &no_version).await;
+    assert_eq!(refused.status, 400);
+    let refused = post_fields(
+        &client,
+        &edit_path,
+        &with(&fields, &[("emails-99999-address", "x@example.com")]),
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.text.contains("at most 60 rows"));
+    assert_eq!(client.get(&format!("/api/persons/{id}")).await.json, after);
+    assert_eq!(client.get("/contacts/not-a-contact/edit").await.status, 400);
+}
+
+#[tokio::test]
+async fn an_organisation_is_renamed_and_unmarked_from_its_edit_form() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    let created = client
+        .post_form(
+            "/organisations",
+            &[("name", "Acme"), ("managed", "on"), ("csrf", &token)],
+        )
+        .await;
+    let entity = location(&created);
+    let edit_path = format!("{entity}/edit");
+    let page = client.get(&entity).await;
+    assert!(
+        page.text.contains(&format!("href=\"{edit_path}\"")),
+        "an Edit link"
+    );
+    let fields = form_fields(&client.get(&edit_path).await.text);
+    assert!(fields.contains(&("managed".into(), "on".into())));
+    let empty_name = post_fields(&client, &edit_path, &with(&fields, &[("name", "  ")])).await;
+    assert_eq!(empty_name.status, 400, "{}", empty_name.text);
+    assert!(empty_name
+        .text
+        .contains("name=\"name\" value=\"  \" required maxlength=\"200\" aria-invalid=\"true\""));
+    let long_name = "x".repeat(201);
+    let too_long = post_fields(&client, &edit_path, &with(&fields, &[("name", &long_name)])).await;
+    assert_eq!(too_long.status, 400, "{}", too_long.text);
+    // The box unticked is absent from the form: no longer ours.
+    let unticked: Vec<_> = with(&fields, &[("name", "Acme <Holdings>")])
+        .into_iter()
+        .filter(|(name, _)| name != "managed")
+        .collect();
+    let saved = post_fields(&client, &edit_path, &unticked).await;
+    assert_eq!(saved.status, 303, "{}", saved.text);
+    let page = client.get(&entity).await;
+    assert!(!page.text.contains("Acme <Holdings>"));
+    assert!(html_unescape(&page.text).contains("<h1>Acme <Holdings>"));
+    assert!(page.text.contains("<dt>Ours</dt><dd>no</dd>"));
 }

@@ -67,3 +67,29 @@ document.addEventListener("DOMContentLoaded", () => {
   input.addEventListener("blur", () => setTimeout(close, 100));
   predicate.addEventListener("change", () => { hidden.value = ""; });
 });
+
+// Edit forms: typing into the last row of a list (emails, phones,
+// addresses) adds an empty row after it. Without script the form still
+// has one empty row per list.
+document.addEventListener("input", (event) => {
+  const row = event.target.closest("[data-row]");
+  if (!row) return;
+  const list = row.dataset.row;
+  const rows = row.parentElement.querySelectorAll(`[data-row="${list}"]`);
+  if (rows[rows.length - 1] !== row) return;
+  const next = rows.length;
+  const renumber = (value) => value.replace(new RegExp(`^${list}-\\d+-`), `${list}-${next}-`);
+  const copy = row.cloneNode(true);
+  copy.classList.remove("invalid");
+  copy.querySelectorAll("input, textarea").forEach((field) => {
+    if (field.id) field.id = renumber(field.id);
+    if (field.type === "radio") { field.value = String(next); field.checked = false; }
+    else { field.name = renumber(field.name); field.value = ""; }
+    field.removeAttribute("aria-invalid");
+  });
+  copy.querySelectorAll("label[for]").forEach((label) => {
+    label.htmlFor = renumber(label.htmlFor);
+    label.textContent = label.textContent.replace(/\d+$/, String(next + 1));
+  });
+  row.after(copy);
+});

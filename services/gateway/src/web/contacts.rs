@@ -222,7 +222,7 @@ struct ListPage {
     first_query: Option<String>,
 }
 
-async fn categories(
+pub(super) async fn categories(
     state: &AppState,
     caller: &Caller,
 ) -> Result<Vec<(String, String)>, GatewayError> {

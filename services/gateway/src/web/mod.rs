@@ -2,6 +2,7 @@
 //! default), assets compiled into the binary, forms that work without
 //! script. Script only adds search-as-you-type.
 
+mod contact_edit;
 mod contacts;
 mod entity;
 mod graph;
@@ -36,6 +37,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/persons/new", get(contacts::new_person))
         .route("/contacts/{id}", get(entity::page))
+        .route(
+            "/contacts/{id}/edit",
+            get(contact_edit::page).post(contact_edit::save),
+        )
         .route("/contacts/{id}/relations", post(entity::add_relation))
         .route("/contacts/{id}/trash", post(entity::trash))
         .route("/contacts/{id}/restore", post(entity::restore))
