@@ -819,3 +819,132 @@ async fn an_organisation_is_renamed_and_unmarked_from_its_edit_form() {
     assert!(html_unescape(&page.text).contains("<h1>Acme <Holdings>"));
     assert!(page.text.contains("<dt>Ours</dt><dd>no</dd>"));
 }
+
+#[tokio::test]
+async fn a_duplicate_is_merged_from_the_contacts_page_after_a_side_by_side_review() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    client.set_csrf(Some(&token));
+    let create = |body: serde_json::Value, path: &'static str| {
+        let client = &client;
+        async move {
+            let reply = client.post(path, body).await;
+            assert_eq!(reply.status, 201, "{}", reply.text);
+            reply.json["id"].as_str().expect("id").to_owned()
+        }
+    };
+    let ada = create(
+        serde_json::json!({"given_name": "Ada", "family_name": "Lovelace",
+            "emails": [{"address": "ada@example.com", "label": "", "primary": true}], "tags": ["vip"]}),
+        "/api/persons",
+    )
+    .await;
+    let duplicate = create(
+        serde_json::json!({"given_name": "A.", "family_name": "Lovelace", "job_title": "Countess",
+            "emails": [{"address": "ADA@example.com", "label": "", "primary": true},
+                       {"address": "countess@example.com", "label": "old", "primary": false}],
+            "tags": ["VIP", "maths"], "allow_shared_email": true}),
+        "/api/persons",
+    )
+    .await;
+    let society = create(serde_json::json!({"name": "Royal <Society>"}), "/api/organisations").await;
+    let related = client
+        .post(
+            "/api/relations",
+            serde_json::json!({"subject": {"kind": "contacts.person", "id": duplicate},
+                "predicate": "employed_by", "object": {"kind": "contacts.organisation", "id": society}}),
+        )
+        .await;
+    assert_eq!(related.status, 201, "{}", related.text);
+    let merge_path = format!("/contacts/{ada}/merge");
+    assert!(client
+        .get(&format!("/contacts/{ada}"))
+        .await
+        .text
+        .contains(&format!("href=\"{merge_path}\"")));
+
+    let chooser = client.get(&merge_path).await;
+    assert_eq!(chooser.status, 200);
+    assert!(chooser.text.contains("data-kinds=\"contacts.person\""), "persons only");
+    let nobody = client.get(&format!("{merge_path}?duplicate_name=Nobody")).await;
+    assert_eq!(nobody.status, 400);
+    assert!(html_unescape(&nobody.text).contains("No contact is named \"Nobody\""));
+    let itself = client
+        .get(&format!("{merge_path}?duplicate=contacts.person:{ada}"))
+        .await;
+    assert_eq!(itself.status, 400);
+    assert!(itself.text.contains("cannot be merged into itself"));
+    let organisation = client
+        .get(&format!("{merge_path}?duplicate=contacts.organisation:{society}"))
+        .await;
+    assert_eq!(organisation.status, 400, "an organisation is no duplicate of a person");
+
+    let compared = client
+        .get(&format!("{merge_path}?duplicate_name=a.%20lovelace"))
+        .await;
+    assert_eq!(compared.status, 200, "{}", compared.text);
+    let fields = form_fields(&compared.text);
+    assert!(fields.contains(&("duplicate".into(), duplicate.clone())));
+    assert!(
+        fields.contains(&("pick-job_title".into(), "duplicate".into())),
+        "only the duplicate has a job title: its value is preselected"
+    );
+    assert!(fields.contains(&("pick-given_name".into(), "survivor".into())));
+    assert!(compared.text.contains("countess@example.com (old)"));
+    assert!(!compared.text.contains("Royal <Society>"));
+
+    // Without the page's token: refused, nothing merged.
+    let forged = post_fields(&client, &merge_path, &with(&fields, &[("csrf", "x")])).await;
+    assert_eq!(forged.status, 403);
+    // The duplicate changed after the page was shown: refused, reviewed again.
+    let changed = client
+        .patch(
+            &format!("/api/persons/{duplicate}"),
+            serde_json::json!({"notes": "changed meanwhile"}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    let stale = post_fields(&client, &merge_path, &fields).await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+    assert!(stale.text.contains("changed since this page was shown"));
+    assert!(stale.text.contains("changed meanwhile"), "the comparison shown again, current");
+    let still = client.get(&format!("/api/persons/{duplicate}")).await.json;
+    assert!(still["merged_into"].is_null());
+
+    let fields = form_fields(&stale.text);
+    let merged = post_fields(
+        &client,
+        &merge_path,
+        &with(&fields, &[("pick-given_name", "duplicate")]),
+    )
+    .await;
+    assert_eq!(merged.status, 303, "{}", merged.text);
+    assert_eq!(location(&merged), format!("/contacts/{ada}"));
+    let survivor = client.get(&format!("/api/persons/{ada}")).await.json;
+    assert_eq!(survivor["given_name"], "A.", "the value picked");
+    assert_eq!(survivor["job_title"], "Countess", "the value preselected");
+    assert_eq!(survivor["notes"], "", "the survivor's value where it was kept");
+    let emails: Vec<&str> = survivor["emails"]
+        .as_array()
+        .expect("emails")
+        .iter()
+        .map(|email| email["address"].as_str().expect("address"))
+        .collect();
+    assert_eq!(emails, ["ada@example.com", "countess@example.com"]);
+    assert_eq!(survivor["tags"], serde_json::json!(["vip", "maths"]));
+    let gone = client.get(&format!("/api/persons/{duplicate}")).await;
+    assert_eq!(gone.json["merged_into"], ada.as_str(), "{}", gone.text);
+    // The duplicate's relation moves to the survivor (the relations
+    // service applies the merge from the event).
+    let mut moved = false;
+    for _ in 0..100 {
+        let page = client.get(&format!("/contacts/{ada}")).await;
+        if page.text.contains(&format!("href=\"/contacts/{society}\"")) {
+            moved = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(moved, "the relation to the society is now the survivor's");
+}

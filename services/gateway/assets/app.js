@@ -1,17 +1,20 @@
-// Search-as-you-type for the other end of a new relation. Without script
-// the form still works: the server resolves the typed name.
 "use strict";
-document.addEventListener("DOMContentLoaded", () => {
-  const input = document.getElementById("target_name");
-  const hidden = document.getElementById("target");
-  const list = document.getElementById("target-options");
-  const predicate = document.getElementById("predicate");
-  if (!input || !hidden || !list || !predicate) return;
+// Search-as-you-type for a contact: the other end of a new relation, the
+// duplicate of a merge. Without script the forms still work: the server
+// resolves the typed name. An input opts in with role=combobox and
+// data-hidden (the field that receives the pick); the kinds searched come
+// from data-kinds or from the option chosen in the select data-kinds-from.
+const contactSearch = (input) => {
+  const hidden = document.getElementById(input.dataset.hidden);
+  const list = document.getElementById(input.getAttribute("aria-controls"));
+  const kindsFrom = input.dataset.kindsFrom ? document.getElementById(input.dataset.kindsFrom) : null;
+  const exclude = input.dataset.exclude || "";
+  if (!hidden || !list) return;
   let active = -1;
   let timer = null;
   const kinds = () => {
-    const option = predicate.selectedOptions[0];
-    const allowed = option ? option.dataset.kinds : "";
+    const option = kindsFrom ? kindsFrom.selectedOptions[0] : null;
+    const allowed = option ? option.dataset.kinds : (input.dataset.kinds || "");
     return allowed ? allowed.split(",") : ["contacts.organisation", "contacts.person"];
   };
   const close = () => { list.hidden = true; input.setAttribute("aria-expanded", "false"); active = -1; };
@@ -34,7 +37,7 @@ document.addEventListener("DOMContentLoaded", () => {
       const path = kind === "contacts.person" ? "/api/persons" : "/api/organisations";
       sources.push(fetch(`${path}?limit=8&q=${encodeURIComponent(text)}`, { credentials: "same-origin" })
         .then((reply) => reply.ok ? reply.json() : { items: [] })
-        .then((page) => page.items.map((item) => ({
+        .then((page) => page.items.filter((item) => item.id !== exclude).map((item) => ({
           target: `${kind}:${item.id}`,
           label: kind === "contacts.person" ? `${item.given_name} ${item.family_name}`.trim() : item.name,
           kind: kind === "contacts.person" ? "person" : "organisation",
@@ -44,7 +47,7 @@ document.addEventListener("DOMContentLoaded", () => {
     list.replaceChildren();
     found.forEach((entry, index) => {
       const item = document.createElement("li");
-      item.id = `target-option-${index}`;
+      item.id = `${list.id}-${index}`;
       item.setAttribute("role", "option");
       item.dataset.target = entry.target;
       item.dataset.label = entry.label;
@@ -65,7 +68,10 @@ document.addEventListener("DOMContentLoaded", () => {
     else if (event.key === "Escape") { close(); }
   });
   input.addEventListener("blur", () => setTimeout(close, 100));
-  predicate.addEventListener("change", () => { hidden.value = ""; });
+  if (kindsFrom) kindsFrom.addEventListener("change", () => { hidden.value = ""; });
+};
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("input[role=combobox][data-hidden]").forEach(contactSearch);
 });
 
 // Edit forms: typing into the last row of a list (emails, phones,

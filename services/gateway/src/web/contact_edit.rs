@@ -14,6 +14,7 @@ use axum::Form;
 use liaison_proto::contacts::v1 as pb;
 
 use super::contacts::categories;
+use super::entity::get_contact;
 use super::{
     check_form_csrf, render, see_other, staff_of, urlencode, Layout, PageError, PageResult,
 };
@@ -465,30 +466,17 @@ async fn current(
     caller: &Caller,
     id: &str,
 ) -> Result<(EditForm, String), PageError> {
-    let contact = state
-        .backends
-        .contacts()
-        .get_contact(
-            state
-                .backends
-                .request(caller, pb::GetContactRequest { id: id.to_owned() }),
-        )
-        .await?
-        .into_inner();
-    match contact.contact {
-        Some(pb::contact::Contact::Person(person)) => {
+    match get_contact(state, caller, id).await? {
+        pb::contact::Contact::Person(person) => {
             let name = format!("{} {}", person.given_name, person.family_name)
                 .trim()
                 .to_owned();
             Ok((EditForm::of_person(person), name))
         }
-        Some(pb::contact::Contact::Organisation(organisation)) => {
+        pb::contact::Contact::Organisation(organisation) => {
             let name = organisation.name.clone();
             Ok((EditForm::of_organisation(organisation), name))
         }
-        None => Err(PageError::Failed(GatewayError::Internal(
-            "contacts answered an empty contact".into(),
-        ))),
     }
 }
 

@@ -70,7 +70,12 @@ struct Loaded {
     fields: Vec<(&'static str, String)>,
 }
 
-async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loaded, PageError> {
+/// A contact as stored, whichever its kind.
+pub(super) async fn get_contact(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<pb::contact::Contact, PageError> {
     let contact = state
         .backends
         .contacts()
@@ -81,9 +86,17 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
         )
         .await?
         .into_inner();
+    contact.contact.ok_or_else(|| {
+        PageError::Failed(GatewayError::Internal(
+            "contacts answered an empty contact".into(),
+        ))
+    })
+}
+
+async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loaded, PageError> {
     let joined = |items: Vec<String>| items.join(", ");
-    match contact.contact {
-        Some(pb::contact::Contact::Person(person)) => {
+    match get_contact(state, caller, id).await? {
+        pb::contact::Contact::Person(person) => {
             let name = format!(
                 "{} {} {}",
                 person.title, person.given_name, person.family_name
@@ -111,7 +124,7 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
                 ],
             })
         }
-        Some(pb::contact::Contact::Organisation(organisation)) => Ok(Loaded {
+        pb::contact::Contact::Organisation(organisation) => Ok(Loaded {
             kind: ORGANISATION,
             name: organisation.name,
             version: organisation.version,
@@ -138,9 +151,6 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
                 ("Notes", organisation.notes),
             ],
         }),
-        None => Err(PageError::Failed(GatewayError::Internal(
-            "contacts answered an empty contact".into(),
-        ))),
     }
 }
 
@@ -281,7 +291,7 @@ pub async fn add_relation(
     let caller = staff_of(&state, &headers, &format!("/contacts/{}", urlencode(&id))).await?;
     check_form_csrf(&caller, &form.csrf)?;
     let loaded = load_contact(&state, &caller, &id).await?;
-    let object = match resolve_target(&state, &caller, &form).await {
+    let object = match find_contact(&state, &caller, &form.target, &form.target_name, &[]).await {
         Ok(object) => object,
         Err(message) => return render_page(&state, &caller, &id, message).await,
     };
@@ -310,24 +320,28 @@ pub async fn add_relation(
     }
 }
 
-/// The other end: the picked `kind:id`, or the one contact whose name is
-/// exactly what was typed.
-async fn resolve_target(
+/// A contact picked in a search-as-you-type list (`kind:id`), or else the
+/// one contact of `kinds` (any kind when empty) whose name is exactly what
+/// was typed.
+pub(super) async fn find_contact(
     state: &AppState,
     caller: &Caller,
-    form: &RelationForm,
+    picked: &str,
+    typed: &str,
+    kinds: &[&str],
 ) -> Result<EntityRef, String> {
-    if let Some((kind, id)) = form.target.split_once(':') {
-        if (kind == PERSON || kind == ORGANISATION) && !id.is_empty() {
+    let wanted = |kind: &str| kinds.is_empty() || kinds.contains(&kind);
+    if let Some((kind, id)) = picked.split_once(':') {
+        if (kind == PERSON || kind == ORGANISATION) && wanted(kind) && !id.is_empty() {
             return Ok(EntityRef {
                 kind: kind.to_owned(),
                 id: id.to_owned(),
             });
         }
     }
-    let name = form.target_name.trim();
+    let name = typed.trim();
     if name.is_empty() {
-        return Err("Choose the other contact of the relation.".into());
+        return Err("Choose the other contact.".into());
     }
     let query = pb::ListContactsRequest {
         query: name.to_owned(),
@@ -335,26 +349,32 @@ async fn resolve_target(
         ..Default::default()
     };
     let mut contacts = state.backends.contacts();
-    let organisations = contacts
-        .list_organisations(state.backends.request(caller, query.clone()))
-        .await
-        .map_err(|status| status.message().to_owned())?
-        .into_inner();
-    let persons = contacts
-        .list_persons(state.backends.request(caller, query))
-        .await
-        .map_err(|status| status.message().to_owned())?
-        .into_inner();
     let lowered = name.to_lowercase();
-    let mut exact: Vec<EntityRef> = organisations
-        .organisations
-        .iter()
-        .filter(|o| o.name.to_lowercase() == lowered)
-        .map(|o| EntityRef {
-            kind: ORGANISATION.into(),
-            id: o.id.clone(),
-        })
-        .chain(
+    let mut exact: Vec<EntityRef> = Vec::new();
+    if wanted(ORGANISATION) {
+        let organisations = contacts
+            .list_organisations(state.backends.request(caller, query.clone()))
+            .await
+            .map_err(|status| status.message().to_owned())?
+            .into_inner();
+        exact.extend(
+            organisations
+                .organisations
+                .iter()
+                .filter(|o| o.name.to_lowercase() == lowered)
+                .map(|o| EntityRef {
+                    kind: ORGANISATION.into(),
+                    id: o.id.clone(),
+                }),
+        );
+    }
+    if wanted(PERSON) {
+        let persons = contacts
+            .list_persons(state.backends.request(caller, query))
+            .await
+            .map_err(|status| status.message().to_owned())?
+            .into_inner();
+        exact.extend(
             persons
                 .persons
                 .iter()
@@ -368,8 +388,8 @@ async fn resolve_target(
                     kind: PERSON.into(),
                     id: p.id.clone(),
                 }),
-        )
-        .collect();
+        );
+    }
     match exact.len() {
         1 => Ok(exact.remove(0)),
         0 => Err(format!("No contact is named {name:?}.")),

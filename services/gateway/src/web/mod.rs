@@ -3,6 +3,7 @@
 //! script. Script only adds search-as-you-type.
 
 mod contact_edit;
+mod contact_merge;
 mod contacts;
 mod entity;
 mod graph;
@@ -40,6 +41,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/contacts/{id}/edit",
             get(contact_edit::page).post(contact_edit::save),
+        )
+        .route(
+            "/contacts/{id}/merge",
+            get(contact_merge::page).post(contact_merge::merge),
         )
         .route("/contacts/{id}/relations", post(entity::add_relation))
         .route("/contacts/{id}/trash", post(entity::trash))
