@@ -9,6 +9,7 @@ mod entity;
 mod graph;
 mod relation_types;
 mod session;
+mod users;
 
 use askama::Template;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -63,6 +64,12 @@ pub fn routes() -> Router<AppState> {
             post(relation_types::disable),
         )
         .route("/relation-types/{id}/enable", post(relation_types::enable))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{id}", get(users::show).post(users::update))
+        .route("/account", get(users::account))
+        .route("/account/password", post(users::change_password))
+        .route("/account/tokens", post(users::create_token))
+        .route("/account/tokens/{id}/revoke", post(users::revoke_token))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
 }
@@ -71,6 +78,8 @@ pub fn routes() -> Router<AppState> {
 pub struct Layout {
     pub user_name: String,
     pub csrf: String,
+    /// Shows the Users section.
+    pub is_admin: bool,
     /// The section highlighted in the navigation.
     pub section: &'static str,
 }
@@ -84,6 +93,7 @@ impl Layout {
         Layout {
             user_name: caller.display_name.clone(),
             csrf,
+            is_admin: caller.role == crate::accounts::user::Role::Admin,
             section,
         }
     }
