@@ -288,3 +288,164 @@ async fn the_relation_scenario_is_recorded_from_the_pages_in_chromium() {
     assert_eq!(prospectors, ["A", "D"], "{}", who.text);
     assert_eq!(objects_of(org(d), symmetric).await, ["C"]);
 }
+
+/// Logs in through the form, from a page that needs it.
+async fn log_in(browser: &Browser, base: &str) {
+    browser.goto(&format!("{base}/")).await.expect("go");
+    browser
+        .wait_for_url(|url| url.contains("/login"))
+        .await
+        .expect("sent to log in");
+    browser.fill("#email", ADMIN).await.expect("email");
+    browser.fill("#password", PASSWORD).await.expect("password");
+    browser
+        .click_and_wait_for_navigation("main form button[type=submit]")
+        .await
+        .expect("log in");
+}
+
+/// Creates a person from the form; returns its id.
+async fn new_person(
+    browser: &Browser,
+    base: &str,
+    given: &str,
+    family: &str,
+    email: &str,
+) -> String {
+    browser
+        .goto(&format!("{base}/persons/new"))
+        .await
+        .expect("form");
+    browser
+        .fill("#given_name", given)
+        .await
+        .expect("given name");
+    browser
+        .fill("#family_name", family)
+        .await
+        .expect("family name");
+    browser.fill("#email", email).await.expect("email");
+    let page = browser
+        .click_and_wait_for_navigation("main form button[type=submit]")
+        .await
+        .expect("create");
+    page.rsplit('/').next().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn a_person_is_edited_and_a_duplicate_merged_in_chromium() {
+    let (liaison, _dir) = start().await;
+    let base = format!("http://{}", liaison.http_addr);
+    let browser = Browser::start(&screenshots()).await.expect("chromium");
+    log_in(&browser, &base).await;
+    let ada = new_person(&browser, &base, "Ada", "Lovelace", "ada@example.com").await;
+    let duplicate = new_person(&browser, &base, "A.", "Lovelace", "countess@example.com").await;
+
+    // The edit form: typing into the blank row adds another one.
+    browser
+        .goto(&format!("{base}/contacts/{ada}/edit"))
+        .await
+        .expect("edit");
+    assert!(
+        browser.find("#emails-2-address").await.is_err(),
+        "one blank row"
+    );
+    browser
+        .fill("#emails-1-address", "ada@work.example")
+        .await
+        .expect("second email");
+    let third = browser
+        .find("#emails-2-address")
+        .await
+        .expect("a new blank row, added as the last one filled");
+    browser
+        .type_into(&third, "ada@home.example")
+        .await
+        .expect("third");
+    browser
+        .fill("#emails-1-label", "work")
+        .await
+        .expect("label");
+    let primary = browser
+        .find("input[name=email_primary][value='1']")
+        .await
+        .expect("primary mark of the second row");
+    browser.click(&primary).await.expect("primary");
+    browser.fill("#job_title", "Countess").await.expect("job");
+    browser.screenshot("06-edit").await.expect("shot");
+    browser
+        .click_and_wait_for_navigation("main form button[type=submit]")
+        .await
+        .expect("save");
+    let fields = browser.find("dl.fields").await.expect("fields");
+    let text = browser.text(&fields).await.expect("text");
+    assert!(
+        text.contains("ada@example.com, ada@work.example, ada@home.example"),
+        "{text}"
+    );
+    assert!(text.contains("Countess"), "{text}");
+
+    // Merge: the duplicate found by typing, reviewed side by side.
+    let merge = browser
+        .find_with_text(".actions a", "Merge")
+        .await
+        .expect("merge link");
+    browser.click(&merge).await.expect("merge");
+    let input = browser.find("#duplicate_name").await.expect("search box");
+    browser.click(&input).await.expect("focus");
+    browser.type_into(&input, "A. Love").await.expect("type");
+    browser
+        .find_with_text("#duplicate-options li", "A. Lovelace (person)")
+        .await
+        .expect("the duplicate is suggested");
+    browser
+        .type_into(&input, keys::ARROW_DOWN)
+        .await
+        .expect("arrow down");
+    browser.type_into(&input, keys::ENTER).await.expect("enter");
+    let picked = browser.find("#duplicate").await.expect("hidden field");
+    assert_eq!(
+        browser.property(&picked, "value").await.expect("value"),
+        format!("contacts.person:{duplicate}")
+    );
+    browser
+        .click_and_wait_for_navigation("main form button[type=submit]")
+        .await
+        .expect("compare");
+    browser
+        .find_with_text("table.compare", "countess@example.com")
+        .await
+        .expect("the comparison");
+    browser.screenshot("07-merge").await.expect("shot");
+    let after = browser
+        .click_and_wait_for_navigation("main form button.danger")
+        .await
+        .expect("merge");
+    assert!(after.ends_with(&format!("/contacts/{ada}")), "{after}");
+    let fields = browser.find("dl.fields").await.expect("fields");
+    let text = browser.text(&fields).await.expect("text");
+    assert!(text.contains("countess@example.com"), "{text}");
+
+    // The account page: a token, shown once.
+    browser
+        .goto(&format!("{base}/account"))
+        .await
+        .expect("account");
+    browser
+        .fill("#token-name", "nightly export")
+        .await
+        .expect("name");
+    browser
+        .click_and_wait_for_navigation("#tokens form.form button[type=submit]")
+        .await
+        .expect("create token");
+    let token = browser.find("#new-token").await.expect("the new token");
+    assert!(!browser
+        .property(&token, "value")
+        .await
+        .expect("value")
+        .is_empty());
+    browser.screenshot("08-account").await.expect("shot");
+    browser.goto(&format!("{base}/users")).await.expect("users");
+    browser.screenshot("09-users").await.expect("shot");
+}
