@@ -18,6 +18,7 @@ mod envelope;
 mod error;
 mod log_store;
 pub mod migrate;
+mod open;
 pub mod postgres;
 mod projection;
 mod reader;
@@ -34,6 +35,9 @@ pub use envelope::{
 };
 pub use error::{ProjectionError, StoreError};
 pub use log_store::{LogStore, ReadPool};
+pub use open::{
+    is_postgres_url, open_by_url, AnyConsumerProjection, AnyProjection, ReaderPool, ServiceStorage,
+};
 pub use projection::{ConsumerProjection, Projection, StoreComponents};
 pub use store::EventStore;
 

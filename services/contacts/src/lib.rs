@@ -31,9 +31,7 @@ pub mod storage;
 
 use std::sync::Arc;
 
-use liaison_eventstore::postgres::{PgEventStore, PgStoreOptions};
-use liaison_eventstore::sqlite::{self, SqliteEventStore, SqliteStoreOptions};
-use liaison_eventstore::{EventStore, StoreComponents};
+use liaison_eventstore::{open_by_url, EventStore, ServiceStorage};
 use liaison_proto::contacts::v1::contact_service_server::ContactServiceServer;
 
 pub use app::ContactsApp;
@@ -56,37 +54,19 @@ impl ContactsService {
     pub async fn open(url: &str, postgres_schema: Option<String>) -> Result<Self, ContactsError> {
         domain::validation::warm_up_in_background();
         let projection = Arc::new(storage::ContactsProjection);
-        let (store, read_model): (Arc<dyn EventStore>, ReadModel) =
-            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                let mut options = PgStoreOptions::new(url);
-                options.schema = postgres_schema;
-                let store = PgEventStore::open(
-                    options,
-                    StoreComponents {
-                        service: SERVICE,
-                        migrations: storage::MIGRATIONS_POSTGRES,
-                        projections: vec![projection],
-                        consumers: Vec::new(),
-                    },
-                )
-                .await?;
-                let read_model = ReadModel::Postgres(store.reader().clone());
-                (Arc::new(store), read_model)
-            } else {
-                let path = sqlite::path_from_url(url)?;
-                let store = SqliteEventStore::open(
-                    SqliteStoreOptions::new(path),
-                    StoreComponents {
-                        service: SERVICE,
-                        migrations: storage::MIGRATIONS_SQLITE,
-                        projections: vec![projection],
-                        consumers: Vec::new(),
-                    },
-                )
-                .await?;
-                let read_model = ReadModel::Sqlite(store.reader().clone());
-                (Arc::new(store), read_model)
-            };
+        let (store, reader) = open_by_url(
+            url,
+            postgres_schema,
+            ServiceStorage {
+                service: SERVICE,
+                migrations_sqlite: storage::MIGRATIONS_SQLITE,
+                migrations_postgres: storage::MIGRATIONS_POSTGRES,
+                projections: vec![projection],
+                consumers: Vec::new(),
+            },
+        )
+        .await?;
+        let read_model = ReadModel::from(reader);
         Ok(Self {
             app: Arc::new(ContactsApp::new(store, read_model)),
         })

@@ -27,9 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use liaison_eventstore::postgres::{PgEventStore, PgStoreOptions};
-use liaison_eventstore::sqlite::{self, SqliteEventStore, SqliteStoreOptions};
-use liaison_eventstore::{EventStore, StoreComponents};
+use liaison_eventstore::{open_by_url, EventStore, ServiceStorage};
 use liaison_runtime::settings::AuthSettings;
 
 pub use accounts::Accounts;
@@ -56,37 +54,19 @@ impl GatewayService {
         auth: &AuthSettings,
     ) -> Result<Self, GatewayError> {
         let projection = Arc::new(storage::AccountsProjection);
-        let (store, read_model): (Arc<dyn EventStore>, ReadModel) =
-            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                let mut options = PgStoreOptions::new(url);
-                options.schema = postgres_schema;
-                let store = PgEventStore::open(
-                    options,
-                    StoreComponents {
-                        service: SERVICE,
-                        migrations: storage::MIGRATIONS_POSTGRES,
-                        projections: vec![projection],
-                        consumers: vec![],
-                    },
-                )
-                .await?;
-                let read_model = ReadModel::Postgres(store.reader().clone());
-                (Arc::new(store), read_model)
-            } else {
-                let path = sqlite::path_from_url(url)?;
-                let store = SqliteEventStore::open(
-                    SqliteStoreOptions::new(path),
-                    StoreComponents {
-                        service: SERVICE,
-                        migrations: storage::MIGRATIONS_SQLITE,
-                        projections: vec![projection],
-                        consumers: vec![],
-                    },
-                )
-                .await?;
-                let read_model = ReadModel::Sqlite(store.reader().clone());
-                (Arc::new(store), read_model)
-            };
+        let (store, reader) = open_by_url(
+            url,
+            postgres_schema,
+            ServiceStorage {
+                service: SERVICE,
+                migrations_sqlite: storage::MIGRATIONS_SQLITE,
+                migrations_postgres: storage::MIGRATIONS_POSTGRES,
+                projections: vec![projection],
+                consumers: Vec::new(),
+            },
+        )
+        .await?;
+        let read_model = ReadModel::from(reader);
         let limiter = accounts::rate_limit::LoginLimiter::new(
             auth.login_failures_per_account,
             auth.login_failures_per_address,

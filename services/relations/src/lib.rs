@@ -38,9 +38,7 @@ use async_trait::async_trait;
 use liaison_bus::{
     ConsumerRunner, ConsumerSpec, EventBus, EventHandler, HandlerError, StoreHandler,
 };
-use liaison_eventstore::postgres::{PgEventStore, PgStoreOptions};
-use liaison_eventstore::sqlite::{self, SqliteEventStore, SqliteStoreOptions};
-use liaison_eventstore::{EventStore, StoreComponents};
+use liaison_eventstore::{open_by_url, EventStore, ServiceStorage};
 use liaison_proto::events::v1::EventEnvelope;
 use liaison_proto::relations::v1::relation_service_server::RelationServiceServer;
 use tokio::sync::watch;
@@ -75,37 +73,19 @@ impl RelationsService {
     ) -> Result<Self, RelationsError> {
         let projection = Arc::new(storage::RelationsProjection);
         let registry = Arc::new(storage::EntityRegistry);
-        let (store, read_model): (Arc<dyn EventStore>, ReadModel) =
-            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                let mut options = PgStoreOptions::new(url);
-                options.schema = postgres_schema;
-                let store = PgEventStore::open(
-                    options,
-                    StoreComponents {
-                        service: SERVICE,
-                        migrations: storage::MIGRATIONS_POSTGRES,
-                        projections: vec![projection],
-                        consumers: vec![registry],
-                    },
-                )
-                .await?;
-                let read_model = ReadModel::Postgres(store.reader().clone());
-                (Arc::new(store), read_model)
-            } else {
-                let path = sqlite::path_from_url(url)?;
-                let store = SqliteEventStore::open(
-                    SqliteStoreOptions::new(path),
-                    StoreComponents {
-                        service: SERVICE,
-                        migrations: storage::MIGRATIONS_SQLITE,
-                        projections: vec![projection],
-                        consumers: vec![registry],
-                    },
-                )
-                .await?;
-                let read_model = ReadModel::Sqlite(store.reader().clone());
-                (Arc::new(store), read_model)
-            };
+        let (store, reader) = open_by_url(
+            url,
+            postgres_schema,
+            ServiceStorage {
+                service: SERVICE,
+                migrations_sqlite: storage::MIGRATIONS_SQLITE,
+                migrations_postgres: storage::MIGRATIONS_POSTGRES,
+                projections: vec![projection],
+                consumers: vec![registry],
+            },
+        )
+        .await?;
+        let read_model = ReadModel::from(reader);
         let (arrivals, arrived) = watch::channel(0u64);
         let mut app = RelationsApp::new(store, read_model, arrived);
         app.set_arrival_wait(arrival_wait);

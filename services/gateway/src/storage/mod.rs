@@ -62,6 +62,15 @@ pub enum ReadModel {
     Postgres(PgPool),
 }
 
+impl From<liaison_eventstore::ReaderPool> for ReadModel {
+    fn from(pool: liaison_eventstore::ReaderPool) -> Self {
+        match pool {
+            liaison_eventstore::ReaderPool::Sqlite(pool) => ReadModel::Sqlite(pool),
+            liaison_eventstore::ReaderPool::Postgres(pool) => ReadModel::Postgres(pool),
+        }
+    }
+}
+
 macro_rules! on_backend {
     ($model:expr, $function:ident($($argument:expr),*)) => {
         match $model {
