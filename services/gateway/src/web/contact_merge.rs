@@ -376,35 +376,42 @@ async fn side(
     Ok((kind, Side::of(contact, relations)))
 }
 
-/// The page: the search for a duplicate, or both side by side.
-#[allow(clippy::too_many_arguments)]
+/// What the page shows under its heading.
+enum Shown<'a> {
+    /// The search for a duplicate: what was typed.
+    Search { typed: String },
+    /// Both contacts side by side; `picked`: the values chosen in a form
+    /// sent back (None: the defaults).
+    Comparison {
+        duplicate: Side,
+        picked: Option<&'a [String]>,
+    },
+}
+
+/// The page, with an error message when `error` is not empty.
 async fn merge_page(
     state: &AppState,
     caller: &Caller,
-    survivor: Side,
-    kind: &'static str,
-    duplicate: Option<Side>,
-    picked: Option<&[String]>,
-    typed: String,
+    (survivor, kind): (Side, &'static str),
+    shown: Shown<'_>,
     error: String,
     status: StatusCode,
 ) -> PageResult {
-    let (fields, lists) = match &duplicate {
-        Some(duplicate) => {
+    let (typed, duplicate, fields, lists) = match shown {
+        Shown::Search { typed } => (typed, None, Vec::new(), Vec::new()),
+        Shown::Comparison { duplicate, picked } => {
             let names = categories(state, caller).await?;
-            compare(&survivor, duplicate, &names, picked)
+            let (fields, lists) = compare(&survivor, &duplicate, &names, picked);
+            (String::new(), Some(duplicate), fields, lists)
         }
-        None => (Vec::new(), Vec::new()),
+    };
+    let section = if kind == PERSON {
+        "persons"
+    } else {
+        "organisations"
     };
     let page = MergePage {
-        layout: Layout::of(
-            caller,
-            if kind == PERSON {
-                "persons"
-            } else {
-                "organisations"
-            },
-        ),
+        layout: Layout::of(caller, section),
         id: survivor.id.clone(),
         name: survivor.name.clone(),
         kind,
@@ -428,6 +435,47 @@ pub struct MergeQuery {
     duplicate_name: String,
 }
 
+/// The duplicate the query names, or why it names none.
+async fn chosen_duplicate(
+    state: &AppState,
+    caller: &Caller,
+    survivor: &Side,
+    kind: &'static str,
+    query: &MergeQuery,
+) -> Result<Result<Side, (String, StatusCode)>, PageError> {
+    let found = find_contact(
+        state,
+        caller,
+        &query.duplicate,
+        &query.duplicate_name,
+        &[kind],
+    )
+    .await;
+    let found = match found {
+        Ok(found) if found.id == survivor.id => {
+            let message = format!(
+                "{} cannot be merged into itself: choose its duplicate.",
+                survivor.name
+            );
+            return Ok(Err((message, StatusCode::BAD_REQUEST)));
+        }
+        Ok(found) => found,
+        Err(message) => return Ok(Err((message, StatusCode::BAD_REQUEST))),
+    };
+    match side(state, caller, &found.id).await {
+        Ok((duplicate_kind, duplicate)) if duplicate_kind == kind => Ok(Ok(duplicate)),
+        Ok(_) => Ok(Err((
+            "Only contacts of the same kind can be merged.".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ))),
+        Err(PageError::Failed(error)) => {
+            let (status, _, message) = error.public_parts();
+            Ok(Err((message, status)))
+        }
+        Err(other) => Err(other),
+    }
+}
+
 pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -442,99 +490,41 @@ pub async fn page(
     .await?;
     let (kind, survivor) = side(&state, &caller, &id).await?;
     if query.duplicate.is_empty() && query.duplicate_name.trim().is_empty() {
+        let shown = Shown::Search {
+            typed: String::new(),
+        };
         return merge_page(
             &state,
             &caller,
-            survivor,
-            kind,
-            None,
-            None,
-            String::new(),
+            (survivor, kind),
+            shown,
             String::new(),
             StatusCode::OK,
         )
         .await;
     }
-    let refused = |message: String| (query.duplicate_name.clone(), message);
-    let found = find_contact(
-        &state,
-        &caller,
-        &query.duplicate,
-        &query.duplicate_name,
-        &[kind],
-    )
-    .await
-    .map_err(refused);
-    let found = match found {
-        Ok(found) if found.id == id => Err(refused(format!(
-            "{} cannot be merged into itself: choose its duplicate.",
-            survivor.name
-        ))),
-        other => other,
-    };
-    let duplicate = match found {
-        Ok(found) => side(&state, &caller, &found.id).await,
-        Err((typed, message)) => {
-            return merge_page(
-                &state,
-                &caller,
-                survivor,
-                kind,
-                None,
-                None,
-                typed,
-                message,
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
-    };
-    match duplicate {
-        Ok((duplicate_kind, duplicate)) if duplicate_kind == kind => {
+    match chosen_duplicate(&state, &caller, &survivor, kind, &query).await? {
+        Ok(duplicate) => {
+            let shown = Shown::Comparison {
+                duplicate,
+                picked: None,
+            };
             merge_page(
                 &state,
                 &caller,
-                survivor,
-                kind,
-                Some(duplicate),
-                None,
-                String::new(),
+                (survivor, kind),
+                shown,
                 String::new(),
                 StatusCode::OK,
             )
             .await
         }
-        Ok(_) => {
-            let message = "Only contacts of the same kind can be merged.".to_owned();
-            merge_page(
-                &state,
-                &caller,
-                survivor,
-                kind,
-                None,
-                None,
-                query.duplicate_name,
-                message,
-                StatusCode::BAD_REQUEST,
-            )
-            .await
+        Err((message, status)) => {
+            let shown = Shown::Search {
+                typed: query.duplicate_name,
+            };
+            merge_page(&state, &caller, (survivor, kind), shown, message, status).await
         }
-        Err(PageError::Failed(error)) => {
-            let (status, _, message) = error.public_parts();
-            merge_page(
-                &state,
-                &caller,
-                survivor,
-                kind,
-                None,
-                None,
-                query.duplicate_name,
-                message,
-                status,
-            )
-            .await
-        }
-        Err(other) => Err(other),
     }
 }
 
@@ -580,18 +570,11 @@ pub async fn merge(
         let caller = caller.clone();
         let picked = picked.clone();
         async move {
-            merge_page(
-                &state,
-                &caller,
-                survivor,
-                kind,
-                Some(duplicate),
-                Some(&picked),
-                String::new(),
-                message,
-                status,
-            )
-            .await
+            let shown = Shown::Comparison {
+                duplicate,
+                picked: Some(&picked),
+            };
+            merge_page(&state, &caller, (survivor, kind), shown, message, status).await
         }
     };
     if survivor.version != survivor_version || duplicate.version != duplicate_version {

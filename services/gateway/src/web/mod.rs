@@ -2,6 +2,7 @@
 //! default), assets compiled into the binary, forms that work without
 //! script. Script only adds search-as-you-type.
 
+mod account;
 mod contact_edit;
 mod contact_merge;
 mod contacts;
@@ -20,7 +21,7 @@ use axum::Router;
 use crate::accounts::credentials::same_secret;
 use crate::accounts::{Caller, Credential};
 use crate::api::auth::{cookie, SESSION_COOKIE};
-use crate::api::AppState;
+use crate::api::{micros_rfc3339, AppState};
 use crate::GatewayError;
 
 pub fn routes() -> Router<AppState> {
@@ -66,10 +67,10 @@ pub fn routes() -> Router<AppState> {
         .route("/relation-types/{id}/enable", post(relation_types::enable))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::show).post(users::update))
-        .route("/account", get(users::account))
-        .route("/account/password", post(users::change_password))
-        .route("/account/tokens", post(users::create_token))
-        .route("/account/tokens/{id}/revoke", post(users::revoke_token))
+        .route("/account", get(account::account))
+        .route("/account/password", post(account::change_password))
+        .route("/account/tokens", post(account::create_token))
+        .route("/account/tokens/{id}/revoke", post(account::revoke_token))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
 }
@@ -202,6 +203,27 @@ pub fn see_other(location: &str) -> Response {
     Redirect::to(location).into_response()
 }
 
+/// `2026-11-22 14:05` of a time in microseconds; empty for 0.
+pub fn minute(micros: i64) -> String {
+    if micros == 0 {
+        return String::new();
+    }
+    micros_rfc3339(micros)
+        .chars()
+        .take(16)
+        .collect::<String>()
+        .replace('T', " ")
+}
+
+/// A message from the status of a refused change, and its field.
+pub fn refusal(error: GatewayError) -> (StatusCode, String, String) {
+    let field = liaison_runtime::ServiceError::field(&error)
+        .unwrap_or_default()
+        .to_owned();
+    let (status, _, message) = error.public_parts();
+    (status, message, field)
+}
+
 pub fn urlencode(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {
@@ -248,5 +270,11 @@ mod tests {
             urlencode("/contacts/a b?x=1&y"),
             "%2Fcontacts%2Fa%20b%3Fx%3D1%26y"
         );
+    }
+
+    #[test]
+    fn times_are_shown_to_the_minute() {
+        assert_eq!(minute(0), "");
+        assert_eq!(minute(1_795_000_000_000_000), "2026-11-18 11:06");
     }
 }
