@@ -218,6 +218,35 @@ impl Liaison {
         }
     }
 
+    /// SIGTERM, then a clean exit within `limit`; how long it took. Past
+    /// the limit the process is killed and this fails.
+    pub fn stop_within(&mut self, limit: Duration) -> anyhow::Result<Duration> {
+        let Some(mut child) = self.child.take() else {
+            bail!("liaison is not running");
+        };
+        let asked = std::time::Instant::now();
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()?;
+        loop {
+            if let Some(exit) = child.try_wait()? {
+                if !exit.success() {
+                    bail!("liaison exited with {exit}:\n{}", self.log_text());
+                }
+                return Ok(asked.elapsed());
+            }
+            if asked.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "liaison did not stop within {limit:?} of SIGTERM:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM, then waits for a clean exit.
     pub fn stop(&mut self) -> anyhow::Result<()> {
         let Some(mut child) = self.child.take() else {

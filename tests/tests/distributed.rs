@@ -248,6 +248,39 @@ async fn while_nats_is_down_commands_go_on_and_are_published_once_when_it_return
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_stops_promptly_while_nats_is_down_and_publishes_the_rest_on_its_next_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut nats = NatsServer::start().expect("nats-server");
+    let schema = PgSchema::new(&postgres_url());
+    let topology = Topology::distributed(&schema.url, &schema.name, &nats.url());
+    let data = dir.path().join("data");
+    let mut liaison = Liaison::start_with(&data, &topology).await.expect("start");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = steady_load(&liaison, 4, stop.clone());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    nats.kill();
+    // Commands go on; their events wait in the outbox, the relay's
+    // publish waits for NATS.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (acknowledged, failures) = load.await.expect("load");
+    assert!(failures.is_empty(), "{failures:?}");
+    let took = liaison
+        .stop_within(Duration::from_secs(10))
+        .expect("a stop does not wait for NATS");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+
+    nats.resume().expect("nats back");
+    let liaison = Liaison::start_with(&data, &topology)
+        .await
+        .expect("restart");
+    assert_all_present(&liaison, &acknowledged).await;
+    let events = schema.count_events().await.expect("count events");
+    assert_eq!(events as usize, acknowledged.len());
+    assert_published_once_in_order(&published(&nats.url(), events as usize).await, events);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_restart_fails_commands_fast_and_the_service_recovers_by_itself() {
     let dir = tempfile::tempdir().expect("dir");
     let nats = NatsServer::start().expect("nats-server");

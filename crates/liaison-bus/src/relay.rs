@@ -79,7 +79,14 @@ impl Relay {
                 }
                 saved_at = Instant::now();
             }
-            match self.publish_next(&service, published).await {
+            // A publish NATS does not confirm waits for its timeout; a
+            // shutdown meanwhile drops it: the batch stays after the
+            // checkpoint and is published again on the next start.
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                next = self.publish_next(&service, published) => next,
+            };
+            match next {
                 Ok(Some(position)) => {
                     published = position;
                     self.published_position.store(position, Ordering::Relaxed);

@@ -27,6 +27,9 @@ use tokio::sync::Mutex;
 
 use crate::{subjects, BusConsumer, BusError, ConsumerSpec, DeadLetter, EventBus, PublishOutcome};
 
+/// How long a stop waits for NATS to take the last acks.
+const CLOSE_FLUSH_WAIT: Duration = Duration::from_secs(2);
+
 /// Header names of the messages this bus writes.
 pub(crate) mod headers {
     pub const MSG_ID: &str = "Nats-Msg-Id";
@@ -286,8 +289,15 @@ impl EventBus for NatsBus {
     }
 
     async fn close(&self) {
-        if let Err(error) = self.client.flush().await {
-            tracing::warn!(%error, "cannot flush the last acks to NATS");
+        // While NATS is unreachable a flush waits for the reconnection:
+        // bounded, so that a stop never hangs on it. An ack lost here is a
+        // redelivery, which consumers tolerate.
+        match tokio::time::timeout(CLOSE_FLUSH_WAIT, self.client.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "cannot flush the last acks to NATS"),
+            Err(_) => tracing::warn!(
+                "NATS did not take the last acks within {CLOSE_FLUSH_WAIT:?}; they will be redelivered"
+            ),
         }
     }
 }
