@@ -381,8 +381,10 @@ pub(crate) fn person(n: u64, category: &str) -> pb::CreatePersonRequest {
             address: format!("person{n}@example.org"),
             ..Default::default()
         }],
+        // +33 6 12: a block of French mobiles (not every +33 6 prefix is
+        // valid: 06 96 belongs to the overseas departments).
         phones: vec![pb::Phone {
-            number: format!("+336{:08}", n % 100_000_000),
+            number: format!("+33612{:06}", n % 1_000_000),
             ..Default::default()
         }],
         tags: if n.is_multiple_of(3) {
