@@ -9,7 +9,10 @@
 //! **Serves** the REST/JSON API under `/api/` (OpenAPI document at
 //! `/api/openapi.json`, rendered at `/api/docs`) over the contacts and
 //! relations services, which it calls over gRPC with the caller's signed
-//! identity (`liaison-identity`).
+//! identity (`liaison-identity`). And the web UI (`web`): pages rendered
+//! on the server for the back office — home, lists, create, edit, merge,
+//! trash, an entity page with its relations and neighbourhood, relation
+//! types, users (admins), one's account and API tokens.
 //!
 //! **Events recorded** (`user.*`): created, password_changed,
 //! profile_changed, role_changed, disabled, enabled, session_started,

@@ -62,14 +62,43 @@ struct AccountPage {
     error_field: String,
 }
 
+/// What a form's answer adds to the account page.
+#[derive(Default)]
+struct Answer {
+    /// A token just created: shown this once.
+    new_token: String,
+    /// The name typed for a token that was refused.
+    token_name: String,
+    error: String,
+    error_field: String,
+}
+
+impl Answer {
+    fn refused(error: GatewayError) -> (StatusCode, Answer) {
+        let (status, error, error_field) = refusal(error);
+        (
+            status,
+            Answer {
+                error,
+                error_field,
+                ..Default::default()
+            },
+        )
+    }
+}
+
 async fn account_page(
     state: &AppState,
     caller: &Caller,
     status: StatusCode,
-    new_token: String,
-    token_name: String,
-    (error, error_field): (String, String),
+    answer: Answer,
 ) -> PageResult {
+    let Answer {
+        new_token,
+        token_name,
+        error,
+        error_field,
+    } = answer;
     let now = liaison_eventstore::now_micros();
     let mut tokens: Vec<TokenView> = state
         .accounts
@@ -94,15 +123,7 @@ async fn account_page(
 
 pub async fn account(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
     let caller = staff_of(&state, &headers, "/account").await?;
-    account_page(
-        &state,
-        &caller,
-        StatusCode::OK,
-        String::new(),
-        String::new(),
-        Default::default(),
-    )
-    .await
+    account_page(&state, &caller, StatusCode::OK, Answer::default()).await
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -137,27 +158,19 @@ pub async fn create_token(
     match created {
         // Shown once, in this answer; never stored in a form or a URL.
         Ok((_, token)) => {
-            account_page(
-                &state,
-                &caller,
-                StatusCode::CREATED,
-                token,
-                String::new(),
-                Default::default(),
-            )
-            .await
+            let answer = Answer {
+                new_token: token,
+                ..Default::default()
+            };
+            account_page(&state, &caller, StatusCode::CREATED, answer).await
         }
         Err(error) => {
-            let (status, message, field) = refusal(error);
-            account_page(
-                &state,
-                &caller,
-                status,
-                String::new(),
-                form.name,
-                (message, field),
-            )
-            .await
+            let (status, answer) = Answer::refused(error);
+            let answer = Answer {
+                token_name: form.name,
+                ..answer
+            };
+            account_page(&state, &caller, status, answer).await
         }
     }
 }
@@ -179,16 +192,8 @@ pub async fn revoke_token(
     match state.accounts.revoke_token(&caller, &token_id).await {
         Ok(()) => Ok(see_other("/account#tokens")),
         Err(error) => {
-            let (status, message, field) = refusal(error);
-            account_page(
-                &state,
-                &caller,
-                status,
-                String::new(),
-                String::new(),
-                (message, field),
-            )
-            .await
+            let (status, answer) = Answer::refused(error);
+            account_page(&state, &caller, status, answer).await
         }
     }
 }
@@ -224,16 +229,8 @@ pub async fn change_password(
         // Every session ended with the change, this one too.
         Ok(()) => Ok(see_other("/login?next=%2Faccount")),
         Err(error) => {
-            let (status, message, field) = refusal(error);
-            account_page(
-                &state,
-                &caller,
-                status,
-                String::new(),
-                String::new(),
-                (message, field),
-            )
-            .await
+            let (status, answer) = Answer::refused(error);
+            account_page(&state, &caller, status, answer).await
         }
     }
 }

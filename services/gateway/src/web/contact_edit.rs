@@ -16,7 +16,7 @@ use liaison_proto::contacts::v1 as pb;
 use super::contacts::categories;
 use super::entity::get_contact;
 use super::{
-    check_form_csrf, render, see_other, staff_of, urlencode, Layout, PageError, PageResult,
+    check_form_csrf, refusal, render, see_other, staff_of, urlencode, Layout, PageError, PageResult,
 };
 use crate::accounts::Caller;
 use crate::api::AppState;
@@ -316,7 +316,23 @@ impl EditForm {
             .collect()
     }
 
+    /// The lists as the update replaces them: the rows kept.
+    fn lists(&self) -> (pb::EmailList, pb::PhoneList, pb::AddressList) {
+        (
+            pb::EmailList {
+                items: self.kept_emails().into_iter().map(|(_, e)| e).collect(),
+            },
+            pb::PhoneList {
+                items: self.kept_phones().into_iter().map(|(_, p)| p).collect(),
+            },
+            pb::AddressList {
+                items: self.kept_addresses().into_iter().map(|(_, a)| a).collect(),
+            },
+        )
+    }
+
     fn person_update(&self, id: &str) -> pb::UpdatePersonRequest {
+        let (emails, phones, addresses) = self.lists();
         pb::UpdatePersonRequest {
             id: id.to_owned(),
             expected_version: Some(self.version),
@@ -324,15 +340,9 @@ impl EditForm {
             given_name: Some(self.given_name.clone()),
             family_name: Some(self.family_name.clone()),
             job_title: Some(self.job_title.clone()),
-            emails: Some(pb::EmailList {
-                items: self.kept_emails().into_iter().map(|(_, e)| e).collect(),
-            }),
-            phones: Some(pb::PhoneList {
-                items: self.kept_phones().into_iter().map(|(_, p)| p).collect(),
-            }),
-            addresses: Some(pb::AddressList {
-                items: self.kept_addresses().into_iter().map(|(_, a)| a).collect(),
-            }),
+            emails: Some(emails),
+            phones: Some(phones),
+            addresses: Some(addresses),
             website: Some(self.website.clone()),
             notes: Some(self.notes.clone()),
             tags: Some(pb::TagList { items: self.tags() }),
@@ -344,20 +354,15 @@ impl EditForm {
     }
 
     fn organisation_update(&self, id: &str) -> pb::UpdateOrganisationRequest {
+        let (emails, phones, addresses) = self.lists();
         pb::UpdateOrganisationRequest {
             id: id.to_owned(),
             expected_version: Some(self.version),
             name: Some(self.name.clone()),
             managed: Some(self.managed),
-            emails: Some(pb::EmailList {
-                items: self.kept_emails().into_iter().map(|(_, e)| e).collect(),
-            }),
-            phones: Some(pb::PhoneList {
-                items: self.kept_phones().into_iter().map(|(_, p)| p).collect(),
-            }),
-            addresses: Some(pb::AddressList {
-                items: self.kept_addresses().into_iter().map(|(_, a)| a).collect(),
-            }),
+            emails: Some(emails),
+            phones: Some(phones),
+            addresses: Some(addresses),
             website: Some(self.website.clone()),
             notes: Some(self.notes.clone()),
             tags: Some(pb::TagList { items: self.tags() }),
@@ -529,20 +534,7 @@ pub async fn save(
     let mut form = match EditForm::parse(stored.organisation, &fields) {
         Ok(form) => form,
         Err(error) => {
-            let field = liaison_runtime::ServiceError::field(&error)
-                .unwrap_or_default()
-                .to_owned();
-            let (status, _, message) = error.public_parts();
-            let page = EditPage {
-                layout: Layout::of(&caller, section(&stored)),
-                id,
-                display_name,
-                form: stored,
-                categories: categories(&state, &caller).await?,
-                error: message,
-                error_field: field,
-            };
-            return Ok((status, render(&page)).into_response());
+            return refused(&state, &caller, id, display_name, stored, error).await;
         }
     };
     let mut contacts = state.backends.contacts();
@@ -559,24 +551,35 @@ pub async fn save(
         Ok(()) => Ok(see_other(&format!("/contacts/{}", urlencode(&id)))),
         Err(status) => {
             let error = GatewayError::from(status);
-            let field = liaison_runtime::ServiceError::field(&error)
-                .unwrap_or_default()
-                .to_owned();
-            let (http_status, _, message) = error.public_parts();
-            form.mark_invalid(&field);
+            if let Some(field) = liaison_runtime::ServiceError::field(&error) {
+                form.mark_invalid(field);
+            }
             form.add_blank_rows();
-            let page = EditPage {
-                layout: Layout::of(&caller, section(&form)),
-                id,
-                display_name,
-                form,
-                categories: categories(&state, &caller).await?,
-                error: message,
-                error_field: field,
-            };
-            Ok((http_status, render(&page)).into_response())
+            refused(&state, &caller, id, display_name, form, error).await
         }
     }
+}
+
+/// The form again, as sent, with why it was refused.
+async fn refused(
+    state: &AppState,
+    caller: &Caller,
+    id: String,
+    display_name: String,
+    form: EditForm,
+    error: GatewayError,
+) -> PageResult {
+    let (status, message, field) = refusal(error);
+    let page = EditPage {
+        layout: Layout::of(caller, section(&form)),
+        id,
+        display_name,
+        form,
+        categories: categories(state, caller).await?,
+        error: message,
+        error_field: field,
+    };
+    Ok((status, render(&page)).into_response())
 }
 
 #[cfg(test)]
@@ -646,35 +649,19 @@ mod tests {
 
     #[test]
     fn forms_not_sent_by_this_page_are_refused() {
-        let no_version = EditForm::parse(false, &posted(&[("name", "A")]));
-        assert!(matches!(
-            no_version,
-            Err(GatewayError::InvalidArgument { .. })
-        ));
-        let too_many = EditForm::parse(
-            false,
-            &posted(&[("version", "1"), ("emails-5000-address", "a@b.c")]),
-        );
-        assert!(matches!(
-            too_many,
-            Err(GatewayError::InvalidArgument { .. })
-        ));
-        let bad_name = EditForm::parse(
-            false,
-            &posted(&[("version", "1"), ("emails-x-address", "a@b.c")]),
-        );
-        assert!(matches!(
-            bad_name,
-            Err(GatewayError::InvalidArgument { .. })
-        ));
-        let bad_primary = EditForm::parse(
-            false,
-            &posted(&[("version", "1"), ("email_primary", "first")]),
-        );
-        assert!(matches!(
-            bad_primary,
-            Err(GatewayError::InvalidArgument { .. })
-        ));
+        let forged: [&[(&str, &str)]; 4] = [
+            &[("name", "A")],
+            &[("version", "1"), ("emails-5000-address", "a@b.c")],
+            &[("version", "1"), ("emails-x-address", "a@b.c")],
+            &[("version", "1"), ("email_primary", "first")],
+        ];
+        for fields in forged {
+            let parsed = EditForm::parse(false, &posted(fields));
+            assert!(
+                matches!(parsed, Err(GatewayError::InvalidArgument { .. })),
+                "{fields:?}: {parsed:?}"
+            );
+        }
     }
 
     #[test]

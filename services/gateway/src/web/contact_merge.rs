@@ -261,15 +261,26 @@ fn picked_update(
     duplicate: &Side,
     picked: &[String],
 ) -> Option<Update> {
-    let take = |key: &str| -> Option<String> {
-        picked
+    let taken: Vec<(&str, &str)> = survivor
+        .values
+        .iter()
+        .map(|(key, _, ours)| (*key, ours.as_str()))
+        .filter(|(key, _)| picked.iter().any(|p| p == key))
+        .map(|(key, ours)| (key, ours, duplicate.value(key)))
+        .filter(|(_, ours, theirs)| ours != theirs)
+        .map(|(key, _, theirs)| (key, theirs))
+        .collect();
+    if taken.is_empty() {
+        return None;
+    }
+    let take = |key: &str| {
+        taken
             .iter()
-            .any(|p| p == key)
-            .then(|| duplicate.value(key).to_owned())
-            .filter(|value| value != survivor.value(key))
+            .find(|(k, _)| *k == key)
+            .map(|(_, value)| (*value).to_owned())
     };
-    if kind == PERSON {
-        let update = pb::UpdatePersonRequest {
+    let update = if kind == PERSON {
+        Update::Person(pb::UpdatePersonRequest {
             id: survivor.id.clone(),
             expected_version: Some(survivor.version),
             title: take("title"),
@@ -280,21 +291,9 @@ fn picked_update(
             notes: take("notes"),
             category_id: take("category_id"),
             ..Default::default()
-        };
-        let any = [
-            &update.title,
-            &update.given_name,
-            &update.family_name,
-            &update.job_title,
-            &update.website,
-            &update.notes,
-            &update.category_id,
-        ]
-        .iter()
-        .any(|field| field.is_some());
-        any.then_some(Update::Person(update))
+        })
     } else {
-        let update = pb::UpdateOrganisationRequest {
+        Update::Organisation(pb::UpdateOrganisationRequest {
             id: survivor.id.clone(),
             expected_version: Some(survivor.version),
             name: take("name"),
@@ -303,18 +302,9 @@ fn picked_update(
             notes: take("notes"),
             category_id: take("category_id"),
             ..Default::default()
-        };
-        let any = update.managed.is_some()
-            || [
-                &update.name,
-                &update.website,
-                &update.notes,
-                &update.category_id,
-            ]
-            .iter()
-            .any(|field| field.is_some());
-        any.then_some(Update::Organisation(update))
-    }
+        })
+    };
+    Some(update)
 }
 
 enum Update {

@@ -9,7 +9,7 @@ use axum::Form;
 use liaison_proto::contacts::v1 as pb;
 use serde::Deserialize;
 
-use super::{check_form_csrf, render, see_other, staff_of, urlencode, Layout, PageResult};
+use super::{check_form_csrf, refusal, render, see_other, staff_of, urlencode, Layout, PageResult};
 use crate::accounts::Caller;
 use crate::api::AppState;
 use crate::GatewayError;
@@ -467,11 +467,7 @@ fn refused_form(
     form: ContactForm,
     status: tonic::Status,
 ) -> axum::response::Response {
-    let error = GatewayError::from(status);
-    let (http_status, _, message) = error.public_parts();
-    let field = liaison_runtime::ServiceError::field(&error)
-        .unwrap_or_default()
-        .to_owned();
+    let (http_status, message, field) = refusal(GatewayError::from(status));
     let section = if organisation {
         "organisations"
     } else {
