@@ -85,13 +85,17 @@ enum Command {
         #[arg(long)]
         addr: SocketAddr,
     },
-    /// Creates persons on a running server (for profiling it by hand).
+    /// Creates persons (or ceiling appends) on a running server, for
+    /// profiling it by hand.
     Load {
         /// gRPC URL of the contacts service, e.g. http://127.0.0.1:50051
         #[arg(long)]
         url: String,
         #[arg(long, default_value_t = 32)]
         clients: usize,
+        /// The server at `url` is a ceiling server: send it its appends.
+        #[arg(long)]
+        ceiling: bool,
     },
     /// Creates persons in-process, without gRPC: the store's own throughput.
     Direct {
@@ -110,16 +114,19 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::CeilingPostgresServer { url, schema, addr }) => {
             return ceiling::serve_postgres(&url, &schema, addr).await
         }
-        Some(Command::Load { url, clients }) => {
+        Some(Command::Load {
+            url,
+            clients,
+            ceiling,
+        }) => {
             let server = Server::remote(&url);
-            let stats = create_load(
-                &server,
-                clients,
-                Duration::from_secs(args.seconds),
-                "",
-                rand::random::<u32>() as u64 * 1_000,
-            )
-            .await?;
+            let duration = Duration::from_secs(args.seconds);
+            let run = rand::random::<u32>() as u64 * 1_000;
+            let stats = if ceiling {
+                ceiling_load(&server, clients, duration, run).await?
+            } else {
+                create_load(&server, clients, duration, "", run).await?
+            };
             println!(
                 "{clients} clients: {:.0}/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
                 stats.throughput(),

@@ -194,3 +194,59 @@ async fn unreachable_server_is_reported_as_unavailable_with_its_address() {
     assert!(matches!(error, StoreError::Unavailable(_)), "{message}");
     assert!(message.contains("127.0.0.1:1"), "{message}");
 }
+
+/// What the writer's connection says of parallel query while it applies.
+struct ParallelSetting(std::sync::Mutex<Vec<String>>);
+
+#[async_trait]
+impl liaison_eventstore::Projection<Postgres> for ParallelSetting {
+    fn name(&self) -> &'static str {
+        "parallel_setting"
+    }
+
+    async fn apply(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        _event: &liaison_eventstore::RecordedEvent,
+    ) -> Result<(), liaison_eventstore::ProjectionError> {
+        let setting: String = sqlx::query_scalar("SHOW max_parallel_workers_per_gather")
+            .fetch_one(conn)
+            .await?;
+        self.0.lock().expect("not poisoned").push(setting);
+        Ok(())
+    }
+
+    async fn reset(&self, _conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+}
+
+/// The writer's statements never start parallel workers: before the planner
+/// has statistics it can estimate an index probe at dozens of rows and
+/// launch workers for it, milliseconds inside every batch's transaction.
+#[tokio::test]
+async fn the_writer_never_plans_parallel_workers() {
+    let harness = harness();
+    let seen = Arc::new(ParallelSetting(std::sync::Mutex::default()));
+    let store = PgEventStore::open(
+        harness.options(),
+        StoreComponents {
+            service: "conformance",
+            migrations: SCHEMA,
+            projections: vec![seen.clone()],
+            consumers: vec![],
+        },
+    )
+    .await
+    .expect("open store");
+    store
+        .append(conformance::append(
+            "order-1",
+            ExpectedVersion::NoStream,
+            vec![conformance::event("order.placed", b"1")],
+        ))
+        .await
+        .expect("append");
+    assert_eq!(*seen.0.lock().expect("not poisoned"), vec!["0".to_owned()]);
+    store.close().await;
+}

@@ -91,7 +91,14 @@ impl LogStore<PgPool> {
             .options([("search_path", schema.as_str())])
             .log_statements(tracing::log::LevelFilter::Trace);
 
-        let mut write_conn = connect_within(&connect, options.connect_timeout).await?;
+        // The writer's statements are a batch's few index probes and
+        // inserts. Before the planner has statistics it may estimate a probe
+        // at dozens of rows and start parallel workers for it: milliseconds
+        // of process start-up inside the transaction every batch waits on.
+        let write_connect = connect
+            .clone()
+            .options([("max_parallel_workers_per_gather", "0")]);
+        let mut write_conn = connect_within(&write_connect, options.connect_timeout).await?;
         // The schema must exist before a connection can use it as search path.
         sqlx::Executor::execute(
             &mut write_conn,
@@ -119,7 +126,7 @@ impl LogStore<PgPool> {
         let (writer, head) = writer::spawn(
             PgBackend {
                 conn: write_conn,
-                connect: connect.clone(),
+                connect: write_connect,
                 connect_timeout: options.connect_timeout,
                 lock_key,
                 notify_channel: notify_channel.clone(),

@@ -191,6 +191,98 @@ mod tests {
         assert_eq!(restore_and_count!(conn), expected());
     }
 
+    /// Persons `first..=last`, each with the address `person<n>@example.org`.
+    fn persons_sql(first: u32, last: u32) -> String {
+        format!(
+            "INSERT INTO contacts (id, kind, version, status, sort_name, search_text, \
+             created_at, updated_at, data) SELECT 'p-' || n, 'person', 1, 'live', 'n' || n, 'n', \
+             n, n, '' FROM generate_series({first}, {last}) n; \
+             INSERT INTO contact_emails (email, contact_id) SELECT 'person' || n || '@example.org', \
+             'p-' || n FROM generate_series({first}, {last}) n"
+        )
+    }
+
+    /// Rows read from `contacts` by the plan, from `EXPLAIN ANALYZE` text
+    /// (`... on contacts c (actual rows=R loops=L)` per node).
+    fn contacts_rows_read(plan: &[String]) -> u64 {
+        plan.iter()
+            .filter(|line| line.contains(" on contacts "))
+            .map(|line| {
+                let number = |key: &str| -> u64 {
+                    line.split(key)
+                        .nth(1)
+                        .and_then(|rest| rest.split([' ', ')']).next())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or_else(|| panic!("no {key} in {line}"))
+                };
+                number("rows=") * number("loops=")
+            })
+            .sum()
+    }
+
+    /// The email rule of every create reads the candidates' own rows, not
+    /// the address book, whatever plan PostgreSQL cached: the statement's
+    /// plan is fixed while the tables hold 20 persons and never analyzed
+    /// (as a prepared statement keeps its generic plan until the next
+    /// analyze), then the book grows to 5,020 persons.
+    #[tokio::test]
+    async fn the_email_rule_reads_only_the_candidates_whatever_plan_was_cached() {
+        let schema = TemporarySchema::new(&postgres_url(), "contacts_email_rule");
+        let mut conn = sqlx::PgConnection::connect(&schema.url)
+            .await
+            .expect("postgres");
+        conn.execute(&*format!(
+            "CREATE SCHEMA {0}; SET search_path TO {0}; SET plan_cache_mode = force_generic_plan",
+            schema.name
+        ))
+        .await
+        .expect("schema");
+        migrate::run_postgres(&mut conn, "contacts", MIGRATIONS_POSTGRES)
+            .await
+            .expect("migrations");
+        conn.execute(&*persons_sql(1, 20)).await.expect("persons");
+
+        let mut emails = vec!["person7@example.org".to_owned()];
+        emails.extend((0..15).map(|n| format!("nobody{n}@example.org")));
+        let query = postgres::email_holder_query(&emails, None);
+        let types = vec!["text"; emails.len()].join(", ");
+        conn.execute(&*format!("PREPARE email_rule ({types}) AS {}", query.sql()))
+            .await
+            .expect("prepare");
+        let arguments = emails
+            .iter()
+            .map(|email| format!("'{email}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let execute = format!("EXECUTE email_rule ({arguments})");
+        let holder: (String, String) = sqlx::query_as(&execute)
+            .fetch_one(&mut conn)
+            .await
+            .expect("first run");
+        assert_eq!(holder, ("person7@example.org".to_owned(), "p-7".to_owned()));
+
+        conn.execute(&*persons_sql(21, 5_020))
+            .await
+            .expect("more persons");
+        let plan: Vec<String> = sqlx::query_scalar(&format!(
+            "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {execute}"
+        ))
+        .fetch_all(&mut conn)
+        .await
+        .expect("explain");
+        assert_eq!(
+            contacts_rows_read(&plan),
+            1,
+            "only the one candidate's row is read:\n{}",
+            plan.join("\n")
+        );
+        let holder: (String, String) = sqlx::query_as(&execute)
+            .fetch_one(&mut conn)
+            .await
+            .expect("run on the grown book");
+        assert_eq!(holder.1, "p-7");
+    }
+
     #[tokio::test]
     async fn the_counts_migration_counts_existing_contacts_on_postgres() {
         let schema = TemporarySchema::new(&postgres_url(), "contacts_counts");

@@ -529,10 +529,12 @@ async fn load(conn: &mut Conn, id: &str) -> Result<Option<Contact>, ProjectionEr
 
 /// One of `emails` held by a live person (other than `except`), if any.
 /// The candidates come from the email index first (a materialized CTE of
-/// one equality per address), so the cost does not grow with the address
-/// book, whatever the planner's statistics say: without statistics,
-/// PostgreSQL estimates an `IN` list of 32 addresses at a sixth of the
-/// table and scans all of it.
+/// one equality per address), then each is looked up by its id (a
+/// correlated subquery, run per candidate), so the cost does not grow with
+/// the address book, whatever the planner's statistics say: without
+/// statistics, PostgreSQL estimates an `IN` list of 32 addresses at a sixth
+/// of the table and scans all of it, and turned an `EXISTS` on the kind and
+/// status into a walk of every live person's index entry.
 async fn live_person_holding(
     conn: &mut Conn,
     emails: &[String],
@@ -540,28 +542,36 @@ async fn live_person_holding(
 ) -> Result<Option<(String, String)>, sqlx::Error> {
     // SQLite takes at most 500 parts in one compound select.
     for chunk in emails.chunks(200) {
-        let mut query = QueryBuilder::<Db>::new("WITH candidates AS MATERIALIZED (");
-        for (index, email) in chunk.iter().enumerate() {
-            if index > 0 {
-                query.push(" UNION ALL ");
-            }
-            query
-                .push("SELECT email, contact_id FROM contact_emails WHERE email = ")
-                .push_bind(email.clone());
-            if let Some(except) = except {
-                query.push(" AND contact_id != ").push_bind(except.to_owned());
-            }
-        }
-        query.push(
-            ") SELECT e.email, e.contact_id FROM candidates e WHERE EXISTS (SELECT 1 FROM contacts c \
-             WHERE c.id = e.contact_id AND c.kind = 'person' AND c.status = 'live') LIMIT 1",
-        );
-        let taken = query.build_query_as().fetch_optional(&mut *conn).await?;
+        let taken = email_holder_query(chunk, except)
+            .build_query_as()
+            .fetch_optional(&mut *conn)
+            .await?;
         if taken.is_some() {
             return Ok(taken);
         }
     }
     Ok(None)
+}
+
+/// The query of [`live_person_holding`] for one chunk of addresses.
+pub(crate) fn email_holder_query(emails: &[String], except: Option<&str>) -> QueryBuilder<'static, Db> {
+    let mut query = QueryBuilder::<Db>::new("WITH candidates AS MATERIALIZED (");
+    for (index, email) in emails.iter().enumerate() {
+        if index > 0 {
+            query.push(" UNION ALL ");
+        }
+        query
+            .push("SELECT email, contact_id FROM contact_emails WHERE email = ")
+            .push_bind(email.clone());
+        if let Some(except) = except {
+            query.push(" AND contact_id != ").push_bind(except.to_owned());
+        }
+    }
+    query.push(
+        ") SELECT e.email, e.contact_id FROM candidates e WHERE (SELECT c.kind || ':' || c.status \
+         FROM contacts c WHERE c.id = e.contact_id) = 'person:live' LIMIT 1",
+    );
+    query
 }
 
 /// Rules across contacts, checked for what the event adds.
