@@ -29,6 +29,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+for binary in "$liaison" "$bench" /usr/sbin/nats-server; do
+    [ -x "$binary" ] || { echo "error: $binary is not an executable (build with make bench, or set LIAISON/BENCH)" >&2; exit 2; }
+done
+
 # utime + stime of every process, as "pid name ticks".
 process_ticks() {
     for stat in /proc/[0-9]*/stat; do
@@ -47,7 +51,16 @@ LIAISON__BUS__KIND=nats LIAISON__BUS__NATS_URL=nats://127.0.0.1:$nats_port LIAIS
     "$liaison" serve --target contacts --data-dir "$work/data" \
     --grpc-addr 127.0.0.1:15051 --http-addr 127.0.0.1:15080 >"$work/log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do curl -sf http://127.0.0.1:15080/readyz >/dev/null && break; sleep 0.2; done
+ready=false
+for _ in $(seq 100); do
+    curl -sf http://127.0.0.1:15080/readyz >/dev/null && { ready=true; break; }
+    sleep 0.2
+done
+if [ "$ready" != true ]; then
+    echo "error: contacts did not become ready within 20 s; its log:" >&2
+    cat "$work/log" >&2
+    exit 1
+fi
 
 "$bench" --seconds "$seconds" load --url http://127.0.0.1:15051 --clients "$clients" &
 load=$!
