@@ -276,6 +276,7 @@ async fn relay_catch_up(
             options,
             StoreComponents {
                 service: "benchsource",
+                entity_of: liaison_eventstore::no_entity,
                 migrations: &[],
                 projections: Vec::new(),
                 consumers: Vec::new(),
@@ -378,6 +379,7 @@ async fn consumer_store(postgres_url: &str, schema: String) -> anyhow::Result<Ar
             options,
             StoreComponents {
                 service: "benchsink",
+                entity_of: liaison_eventstore::no_entity,
                 migrations: SEEN_SCHEMA,
                 projections: Vec::new(),
                 consumers: vec![Arc::new(Seen)],

@@ -16,7 +16,9 @@ const PROTO_FILES: &[&str] = &[
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    println!("cargo:rerun-if-changed={}", proto_root.display());
+    // Relative to this package, so that a checkout elsewhere sharing the
+    // target dir (CI clones afresh) watches its own files, not the first's.
+    println!("cargo:rerun-if-changed=../../proto");
 
     let descriptors = protox::compile(PROTO_FILES, [&proto_root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -3,56 +3,31 @@
 use std::io::BufRead;
 
 use anyhow::Context;
-use liaison_eventstore::EventStore;
+use liaison_gateway::GatewaySettings;
 use liaison_runtime::settings::mask_url_password;
 use liaison_runtime::Settings;
 
 use crate::cli::CreateUserArgs;
-use crate::target::{Target, Targets};
+use crate::services;
+use crate::target::Targets;
 
 /// Rebuilds the read models of `targets` from their logs.
 pub async fn rebuild(settings: &Settings, targets: &Targets) -> anyhow::Result<()> {
-    let _lock = if settings.uses_data_dir() {
+    let _lock = if crate::serve::uses_data_dir(settings, targets)? {
         Some(crate::serve::lock_data_dir(&settings.data_dir)?)
     } else {
         None
     };
     for target in &targets.0 {
-        let (store, url): (std::sync::Arc<dyn EventStore>, String) = match target {
-            Target::Contacts => {
-                let url = settings.database_url("contacts", &settings.contacts.database_url);
-                let service =
-                    liaison_contacts::ContactsService::open(&url, settings.contacts.schema())
-                        .await
-                        .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
-                (service.store(), url)
-            }
-            Target::Relations => {
-                let url = settings.database_url("relations", &settings.relations.database_url);
-                let service =
-                    liaison_relations::RelationsService::open(&url, settings.relations.schema())
-                        .await
-                        .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
-                (service.store(), url)
-            }
-            Target::Gateway => {
-                let url = settings.database_url("gateway", &settings.gateway.database_url);
-                let service = liaison_gateway::GatewayService::open(
-                    &url,
-                    settings.gateway.schema(),
-                    &settings.auth,
-                )
-                .await
-                .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
-                (service.store(), url)
-            }
-        };
-        let replayed = store
-            .rebuild_projections()
-            .await
-            .with_context(|| format!("rebuild of {target} ({}) failed", mask_url_password(&url)))?;
+        let entry = services::entry(*target);
+        let url = entry.database_url(settings)?;
+        let opened = entry.open(settings).await?;
+        let replayed =
+            opened.store.rebuild_projections().await.with_context(|| {
+                format!("rebuild of {target} ({}) failed", mask_url_password(&url))
+            })?;
         println!("{target}: read models rebuilt from {replayed} events");
-        store.close().await;
+        opened.store.close().await;
     }
     Ok(())
 }
@@ -72,19 +47,16 @@ pub async fn create_user(settings: &Settings, args: CreateUserArgs) -> anyhow::R
         let password = liaison_gateway::accounts::credentials::new_secret();
         (password.clone(), Some(password))
     };
-    let gateway_uses_sqlite = settings
-        .database_url("gateway", &settings.gateway.database_url)
-        .starts_with("sqlite:");
-    let _lock = if gateway_uses_sqlite {
+    let (url, schema) = settings.storage(liaison_gateway::SERVICE)?;
+    let _lock = if url.starts_with("sqlite:") {
         Some(crate::serve::lock_data_dir(&settings.data_dir)?)
     } else {
         None
     };
-    let url = settings.database_url("gateway", &settings.gateway.database_url);
-    let service =
-        liaison_gateway::GatewayService::open(&url, settings.gateway.schema(), &settings.auth)
-            .await
-            .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
+    let gateway: GatewaySettings = settings.service(liaison_gateway::SERVICE)?;
+    let service = liaison_gateway::GatewayService::open(&url, schema, &gateway.auth)
+        .await
+        .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
     let user = service
         .accounts()
         .create_user(

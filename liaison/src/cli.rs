@@ -104,12 +104,14 @@ impl Overrides {
     }
 }
 
+/// The settings, every service's section checked.
 fn load_settings(config: &Option<PathBuf>, overrides: &Overrides) -> anyhow::Result<Settings> {
     let mut settings = Settings::load(&Sources {
         file: config.clone(),
         environment: None,
     })?;
     overrides.apply(&mut settings);
+    crate::services::check_settings(&settings)?;
     Ok(settings)
 }
 
@@ -126,6 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(overrides) => {
             let settings = load_settings(&cli.config, &overrides)?;
             print!("{}", settings.to_masked_toml());
+            print!("\n{}", crate::services::effective_settings_toml(&settings)?);
             Ok(())
         }
         Command::Admin {

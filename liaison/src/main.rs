@@ -5,6 +5,7 @@ mod admin;
 mod cli;
 mod peers;
 mod serve;
+mod services;
 mod target;
 
 use clap::Parser;

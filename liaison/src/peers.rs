@@ -13,6 +13,7 @@ use liaison_proto::relations::v1::relation_service_client::RelationServiceClient
 use liaison_proto::relations::v1::relation_service_server::RelationService;
 use liaison_relations::grpc::RelationsGrpc;
 use liaison_runtime::identity::{IdentityKey, IDENTITY_METADATA_KEY};
+use liaison_runtime::{RequestContext, SYSTEM_ROLE};
 use tonic::transport::{Channel, Endpoint};
 
 /// The relations service, as contacts asks it before a purge.
@@ -53,11 +54,9 @@ impl RelationsPeer {
         let message = pb::CheckPurgeRequest {
             entity: Some(entity.clone()),
         };
-        let mut request = tonic::Request::new(message);
-        request.metadata_mut().insert(
-            "liaison-actor",
-            tonic::metadata::MetadataValue::from_static("system:contacts"),
-        );
+        // In-process, the call carries the system's identity as it is; to
+        // another process, it presents it signed.
+        let mut request = RequestContext::system(liaison_contacts::SERVICE).request(message);
         let (answer, url) = match self {
             RelationsPeer::Local(service) => (service.check_purge(request).await, "in-process"),
             RelationsPeer::Remote {
@@ -66,7 +65,11 @@ impl RelationsPeer {
                 token,
                 identity_key,
             } => {
-                let signed = identity_key.sign("system:contacts", "system", SystemTime::now());
+                let signed = identity_key.sign(
+                    &format!("system:{}", liaison_contacts::SERVICE),
+                    SYSTEM_ROLE,
+                    SystemTime::now(),
+                );
                 let value = signed
                     .parse()
                     .map_err(|_| ContactsError::Internal("signed identity is not ASCII".into()))?;

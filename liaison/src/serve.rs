@@ -6,23 +6,23 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use std::collections::BTreeMap;
+
 use anyhow::Context;
 use liaison_bus::embedded::EmbeddedBus;
 use liaison_bus::nats::{NatsBus, NatsOptions};
 use liaison_bus::{ConsumerStats, EventBus, Relay};
 use liaison_eventstore::EventStore;
-use liaison_relations::grpc::{RelationsGrpc, RelationsGrpcServer};
-use liaison_relations::RelationsService;
 use liaison_runtime::grpc::{GrpcServer, IdentityPolicy};
 use liaison_runtime::http::ReadinessCheck;
 use liaison_runtime::metrics::{Metrics, Reading};
-use liaison_runtime::settings::{mask_url_password, BusKind};
+use liaison_runtime::settings::BusKind;
 use liaison_runtime::Settings;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::peers::RelationsPeer;
-use crate::target::{Target, Targets};
+use crate::services::{self, Process};
+use crate::target::Targets;
 
 /// Holds an exclusive lock on the data dir: one process writes it at a time.
 pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
@@ -41,7 +41,7 @@ pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
 
 pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     let started = Instant::now();
-    let _lock = if settings.uses_data_dir() {
+    let _lock = if uses_data_dir(&settings, &targets)? {
         Some(lock_data_dir(&settings.data_dir)?)
     } else {
         None
@@ -56,7 +56,7 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     let http_addr = http_listener.local_addr()?;
 
     let shutdown = liaison_runtime::shutdown::on_signals();
-    let mut checks: Vec<(&'static str, ReadinessCheck)> = Vec::new();
+    let mut checks: Vec<(String, ReadinessCheck)> = Vec::new();
     let mut background = tokio::task::JoinSet::new();
     let workers = CancellationToken::new();
     let bus = open_bus(&settings, &mut checks, &mut background, &workers).await?;
@@ -78,119 +78,52 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
         })
         .with_metrics(metrics.clone());
     let health = grpc.health();
-    let mut stores: Vec<Arc<dyn EventStore>> = Vec::new();
-    let mut consumers: Vec<(&'static str, Arc<ConsumerStats>)> = Vec::new();
-    let mut contacts_app = None;
-    let mut relations = None;
-    let mut gateway = None;
 
+    // Start order: every target opens its storage, then each starts with
+    // the others open (an in-process peer is reachable from the start).
+    let mut opened = BTreeMap::new();
     for target in &targets.0 {
-        match target {
-            Target::Contacts => {
-                let url = settings.database_url("contacts", &settings.contacts.database_url);
-                let contacts =
-                    liaison_contacts::ContactsService::open(&url, settings.contacts.schema())
-                        .await
-                        .with_context(|| {
-                            format!(
-                                "cannot open the contacts database {}",
-                                mask_url_password(&url)
-                            )
-                        })?;
-                grpc = grpc.add_service(contacts.grpc());
-                stores.push(contacts.store());
-                let read_model = contacts.read_model().clone();
-                checks.push((
-                    "contacts-database",
-                    Arc::new(move || {
-                        let read_model = read_model.clone();
-                        Box::pin(async move {
-                            read_model.ping().await.map_err(|error| error.to_string())
-                        })
-                    }),
-                ));
-                contacts_app = Some(contacts.app().clone());
-            }
-            Target::Relations => {
-                let url = settings.database_url("relations", &settings.relations.database_url);
-                let service = RelationsService::open(&url, settings.relations.schema())
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "cannot open the relations database {}",
-                            mask_url_password(&url)
-                        )
-                    })?;
-                grpc = grpc.add_service(service.grpc());
-                stores.push(service.store());
-                let read_model = service.read_model().clone();
-                checks.push((
-                    "relations-database",
-                    Arc::new(move || {
-                        let read_model = read_model.clone();
-                        Box::pin(async move {
-                            read_model.ping().await.map_err(|error| error.to_string())
-                        })
-                    }),
-                ));
-                let registry = service.registry_consumer(bus.clone());
-                consumers.push((liaison_relations::storage::CONSUMER, registry.stats()));
-                background.spawn(registry.run(workers.clone()));
-                relations = Some(service);
-            }
-            Target::Gateway => {
-                let service = open_gateway(&settings).await?;
-                stores.push(service.store());
-                let read_model = service.read_model().clone();
-                checks.push((
-                    "gateway-database",
-                    Arc::new(move || {
-                        let read_model = read_model.clone();
-                        Box::pin(async move {
-                            read_model.ping().await.map_err(|error| error.to_string())
-                        })
-                    }),
-                ));
-                gateway = Some(service);
-            }
-        }
+        opened.insert(*target, services::entry(*target).open(&settings).await?);
     }
-    if let Some(contacts) = contacts_app {
-        let peer = match &relations {
-            Some(service) => {
-                RelationsPeer::Local(Arc::new(RelationsGrpc::new(service.app().clone())))
-            }
-            None if !settings.peers.relations.is_empty() => RelationsPeer::remote(
-                &settings.peers.relations,
-                &settings.security.internal_token,
-                identity_key.clone(),
-            )?,
-            None => {
-                tracing::warn!("peers.relations is not set: contacts will refuse purges");
-                RelationsPeer::Unconfigured
-            }
-        };
-        contacts.set_purge_guard(Arc::new(peer));
+    let process = Process {
+        settings: &settings,
+        opened: &opened,
+        bus: bus.clone(),
+        grpc_addr,
+        identity_key,
+    };
+    let mut consumers: Vec<(String, Arc<ConsumerStats>)> = Vec::new();
+    let mut health_names = Vec::new();
+    let mut router = axum::Router::new();
+    for (target, open) in &opened {
+        checks.push((
+            format!("{target}-database"),
+            services::database_check(open.read_pool.clone()),
+        ));
+        let part = services::entry(*target).start(open, &process).await?;
+        if let Some(routes) = part.grpc {
+            health_names.push(routes.health_name);
+            grpc = routes.add_to(grpc);
+        }
+        for consumer in part.consumers {
+            consumers.push((consumer.name().to_owned(), consumer.stats()));
+            background.spawn(consumer.run(workers.clone()));
+        }
+        if let Some(http) = part.http {
+            router = router.merge(http);
+        }
     }
     observe_consumers(&metrics, consumers);
     let mut relays = Vec::new();
-    // The gateway's log holds credentials: it is never published.
-    for store in stores
-        .iter()
-        .filter(|store| store.service() != liaison_gateway::SERVICE)
-    {
-        let relay = Relay::new(store.clone(), bus.clone());
-        relays.push((store.clone(), relay.published_position()));
+    for open in opened.values().filter(|open| open.publishes_events) {
+        let relay = Relay::new(open.store.clone(), bus.clone());
+        relays.push((open.store.clone(), relay.published_position()));
         background.spawn(relay.run(workers.clone()));
     }
     observe_stores(&metrics, relays);
 
     let grpc_task = tokio::spawn(grpc.serve(grpc_listener, shutdown.clone()));
-    let mut router = liaison_runtime::http::probe_routes(checks, metrics);
-    if let Some(gateway) = &gateway {
-        let backends = gateway_backends(&settings, &targets, grpc_addr, identity_key.clone())?;
-        router = router.merge(gateway.router(backends));
-    }
+    let router = liaison_runtime::http::probe_routes(checks, metrics).merge(router);
     let http_task = tokio::spawn(liaison_runtime::http::serve(
         http_listener,
         router,
@@ -208,18 +141,10 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     );
 
     // Last: probes see SERVING only once everything above is in place.
-    for target in &targets.0 {
-        match target {
-            Target::Contacts => {
-                health
-                    .set_serving::<liaison_contacts::grpc::ContactsGrpcServer>()
-                    .await;
-            }
-            Target::Relations => {
-                health.set_serving::<RelationsGrpcServer>().await;
-            }
-            Target::Gateway => {}
-        }
+    for name in health_names {
+        health
+            .set_service_status(name, tonic_health::ServingStatus::Serving)
+            .await;
     }
 
     shutdown.cancelled().await;
@@ -232,73 +157,29 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     let _ = http_task.await;
     workers.cancel();
     while background.join_next().await.is_some() {}
-    for store in stores {
-        store.close().await;
+    for open in opened.values().rev() {
+        open.store.close().await;
     }
     bus.close().await;
     tracing::info!("liaison stopped");
     Ok(())
 }
 
-/// Opens the gateway's storage and creates the first admin when there is
-/// no user yet.
-async fn open_gateway(settings: &Settings) -> anyhow::Result<liaison_gateway::GatewayService> {
-    let url = settings.database_url("gateway", &settings.gateway.database_url);
-    let service =
-        liaison_gateway::GatewayService::open(&url, settings.gateway.schema(), &settings.auth)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the gateway database {}",
-                    mask_url_password(&url)
-                )
-            })?;
-    match service.ensure_first_admin().await {
-        Ok(Some(password)) => tracing::warn!(
-            email = %settings.auth.admin_email,
-            password = %password,
-            "first start: admin account created with this generated password, shown once; \
-             log in and change it (or set auth.admin_password before the first start)"
-        ),
-        Ok(None) => {}
-        Err(error) => anyhow::bail!("cannot create the first admin account: {error}"),
+/// Whether the targets keep anything in the data dir (a SQLite database
+/// or the embedded bus), which this process must then own.
+pub fn uses_data_dir(settings: &Settings, targets: &Targets) -> anyhow::Result<bool> {
+    if settings.bus.kind == BusKind::Embedded {
+        return Ok(true);
     }
-    Ok(service)
-}
-
-/// Where the gateway finds each service: this process's gRPC port when it
-/// runs here, its configured peer address otherwise.
-fn gateway_backends(
-    settings: &Settings,
-    targets: &Targets,
-    grpc_addr: std::net::SocketAddr,
-    identity_key: liaison_runtime::identity::IdentityKey,
-) -> anyhow::Result<liaison_gateway::Backends> {
-    let mut own = grpc_addr;
-    if own.ip().is_unspecified() {
-        own.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let address = |target: Target, peer: &str| -> anyhow::Result<String> {
-        if targets.0.contains(&target) {
-            Ok(format!("http://{own}"))
-        } else if !peer.is_empty() {
-            Ok(peer.to_owned())
-        } else {
-            anyhow::bail!(
-                "the gateway needs {target}: run it in this process (--target {target},gateway) \
-                 or set peers.{target}"
-            )
+    for target in &targets.0 {
+        if services::entry(*target)
+            .database_url(settings)?
+            .starts_with("sqlite:")
+        {
+            return Ok(true);
         }
-    };
-    let contacts = address(Target::Contacts, &settings.peers.contacts)?;
-    let relations = address(Target::Relations, &settings.peers.relations)?;
-    liaison_gateway::Backends::connect(
-        &contacts,
-        &relations,
-        identity_key,
-        &settings.security.internal_token,
-    )
-    .map_err(|error| anyhow::anyhow!("{error}"))
+    }
+    Ok(false)
 }
 
 /// Events appended and the relay backlog of each store, read at each scrape.
@@ -339,14 +220,14 @@ fn observe_stores(metrics: &Metrics, relays: Vec<RelayedStore>) {
 }
 
 /// What each consumer of this process has done, read at each scrape.
-fn observe_consumers(metrics: &Metrics, consumers: Vec<(&'static str, Arc<ConsumerStats>)>) {
+fn observe_consumers(metrics: &Metrics, consumers: Vec<(String, Arc<ConsumerStats>)>) {
     let consumers = Arc::new(consumers);
     let read = |pick: fn(&ConsumerStats) -> Reading| {
         let consumers = consumers.clone();
         move || {
             consumers
                 .iter()
-                .map(|(name, stats)| (vec![("consumer", (*name).to_owned())], pick(stats)))
+                .map(|(name, stats)| (vec![("consumer", name.clone())], pick(stats)))
                 .collect()
         }
     };
@@ -371,7 +252,7 @@ fn observe_consumers(metrics: &Metrics, consumers: Vec<(&'static str, Arc<Consum
 /// readiness check for it.
 async fn open_bus(
     settings: &Settings,
-    checks: &mut Vec<(&'static str, ReadinessCheck)>,
+    checks: &mut Vec<(String, ReadinessCheck)>,
     background: &mut tokio::task::JoinSet<()>,
     workers: &CancellationToken,
 ) -> anyhow::Result<Arc<dyn EventBus>> {
@@ -392,7 +273,7 @@ async fn open_bus(
             let bus = Arc::new(NatsBus::connect(options).await?);
             let watched = bus.clone();
             checks.push((
-                "nats",
+                "nats".to_owned(),
                 Arc::new(move || {
                     let connected = watched.is_connected();
                     Box::pin(async move {

@@ -19,6 +19,26 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
+/// The identity key of every process the tests start.
+pub const IDENTITY_KEY: &str = "end-to-end-tests-identity-key-0123456789";
+
+/// `message` as a call by another service (`system:<service>`), signed with
+/// the processes' [`IDENTITY_KEY`].
+pub fn as_system<T>(message: T, service: &str) -> tonic::Request<T> {
+    let key = liaison_runtime::identity::IdentityKey::new(IDENTITY_KEY.as_bytes());
+    let signed = key.sign(
+        &format!("system:{service}"),
+        liaison_runtime::SYSTEM_ROLE,
+        std::time::SystemTime::now(),
+    );
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert(
+        liaison_runtime::identity::IDENTITY_METADATA_KEY,
+        signed.parse().expect("a signed identity is ASCII"),
+    );
+    request
+}
+
 /// The binary under test: `LIAISON_BIN`, or the one built beside this test.
 pub fn binary() -> PathBuf {
     if let Ok(path) = std::env::var("LIAISON_BIN") {
@@ -94,11 +114,6 @@ impl Topology {
                 ),
                 ("LIAISON__BUS__KIND".into(), "nats".into()),
                 ("LIAISON__BUS__NATS_URL".into(), nats_url.into()),
-                // Processes of one deployment share the key of identities.
-                (
-                    "LIAISON__SECURITY__IDENTITY_KEY".into(),
-                    "end-to-end-tests-identity-key-0123456789".into(),
-                ),
             ],
             health_service: Some(health_service.into()),
         }
@@ -146,6 +161,9 @@ impl Liaison {
         }
         let child = command
             .env("LIAISON__LOG__LEVEL", "info,sqlx=warn")
+            // Processes of one deployment share the key of identities; the
+            // tests sign with it too ([`as_system`]).
+            .env("LIAISON__SECURITY__IDENTITY_KEY", IDENTITY_KEY)
             .envs(topology.env.iter().map(|(key, value)| (key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -282,9 +300,11 @@ pub async fn dump_read_models(database: &Path) -> anyhow::Result<Vec<String>> {
     let pool =
         sqlx::SqlitePool::connect_with(liaison_eventstore::sqlite::connect_options(database))
             .await?;
-    let rows = liaison_contacts::storage::ReadModel::Sqlite(pool.clone())
-        .snapshot()
-        .await?;
+    let rows = liaison_contacts::storage::ReadModel::from(liaison_eventstore::ReaderPool::Sqlite(
+        pool.clone(),
+    ))
+    .snapshot()
+    .await?;
     pool.close().await;
     Ok(rows)
 }
@@ -334,9 +354,11 @@ impl PgSchema {
 /// Every row of the contacts read models in a PostgreSQL schema.
 pub async fn dump_read_models_postgres(schema: &PgSchema) -> anyhow::Result<Vec<String>> {
     let pool = schema.pool().await?;
-    let rows = liaison_contacts::storage::ReadModel::Postgres(pool.clone())
-        .snapshot()
-        .await?;
+    let rows = liaison_contacts::storage::ReadModel::from(
+        liaison_eventstore::ReaderPool::Postgres(pool.clone()),
+    )
+    .snapshot()
+    .await?;
     pool.close().await;
     Ok(rows)
 }

@@ -11,7 +11,7 @@ use liaison_proto::contacts::v1 as contacts;
 use liaison_proto::contacts::v1::contact_service_client::ContactServiceClient;
 use liaison_proto::relations::v1 as pb;
 use liaison_proto::relations::v1::relation_service_client::RelationServiceClient;
-use liaison_tests::{postgres_url, Liaison, PgSchema, Topology};
+use liaison_tests::{as_system, postgres_url, Liaison, PgSchema, Topology};
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -38,14 +38,6 @@ fn create(subject: &EntityRef, predicate: &str, object: &EntityRef) -> pb::Creat
         predicate: predicate.into(),
         object: Some(object.clone()),
     }
-}
-
-fn system<T>(message: T) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("liaison-actor", "system:billing".parse().expect("ascii"));
-    request
 }
 
 /// `(predicate, other's label)` of `entity`'s relations, sorted.
@@ -215,24 +207,27 @@ async fn market_scenario(
 
     // Internal relations hold their entity: contacts asks relations first.
     relations
-        .create_relation_type(system(pb::CreateRelationTypeRequest {
-            subject_side: Some(pb::PredicateSide {
-                id: "billed_to".into(),
-                label: "is billed to".into(),
+        .create_relation_type(as_system(
+            pb::CreateRelationTypeRequest {
+                subject_side: Some(pb::PredicateSide {
+                    id: "billed_to".into(),
+                    label: "is billed to".into(),
+                    ..Default::default()
+                }),
+                object_side: Some(pb::PredicateSide {
+                    id: "was_billed".into(),
+                    label: "was billed".into(),
+                    ..Default::default()
+                }),
+                internal: true,
                 ..Default::default()
-            }),
-            object_side: Some(pb::PredicateSide {
-                id: "was_billed".into(),
-                label: "was billed".into(),
-                ..Default::default()
-            }),
-            internal: true,
-            ..Default::default()
-        }))
+            },
+            "billing",
+        ))
         .await
         .expect("internal type");
     relations
-        .create_relation(system(create(&e, "billed_to", &a)))
+        .create_relation(as_system(create(&e, "billed_to", &a), "billing"))
         .await
         .expect("internal relation");
     contacts_client

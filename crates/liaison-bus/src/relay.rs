@@ -38,14 +38,14 @@ impl Relay {
         }
     }
 
-    /// Runs until `shutdown` is cancelled. Errors are logged and retried with
-    /// backoff: the events wait in the log, nothing is lost.
     /// Position of the last event this relay published (a metric: the
     /// backlog is the store's head minus this).
     pub fn published_position(&self) -> Arc<AtomicU64> {
         self.published_position.clone()
     }
 
+    /// Runs until `shutdown` is cancelled. Errors are logged and retried with
+    /// backoff: the events wait in the log, nothing is lost.
     pub async fn run(self, shutdown: CancellationToken) {
         let service = self.store.service().to_owned();
         let mut head = self.store.watch_head();
@@ -147,7 +147,7 @@ impl Relay {
         };
         let envelopes: Vec<_> = events
             .iter()
-            .map(|event| event.to_envelope(service))
+            .map(|event| self.store.envelope(event))
             .collect();
         let outcome = self.bus.publish(&envelopes).await?;
         if outcome.duplicates > 0 {

@@ -81,6 +81,11 @@ impl ConsumerRunner {
         }
     }
 
+    /// The durable consumer's name.
+    pub fn name(&self) -> &str {
+        &self.spec.durable_name
+    }
+
     pub fn stats(&self) -> Arc<ConsumerStats> {
         self.stats.clone()
     }

@@ -21,6 +21,7 @@ async fn events_recorded_while_nats_is_down_are_published_once_in_order_when_it_
             SqliteStoreOptions::new(dir.path().join("producer.sqlite")),
             StoreComponents {
                 service: "contacts",
+                entity_of: liaison_eventstore::no_entity,
                 migrations: &[],
                 projections: Vec::new(),
                 consumers: Vec::new(),
@@ -174,6 +175,7 @@ async fn a_consumer_that_dies_mid_batch_resumes_without_skipping_or_applying_twi
             SqliteStoreOptions::new(dir.path().join("relations.sqlite")),
             StoreComponents {
                 service: "relations",
+                entity_of: liaison_eventstore::no_entity,
                 migrations: SCHEMA,
                 projections: Vec::new(),
                 consumers: vec![Arc::new(RecordApplied)],

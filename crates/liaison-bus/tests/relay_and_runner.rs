@@ -21,6 +21,7 @@ async fn store(dir: &std::path::Path) -> Arc<SqliteEventStore> {
             SqliteStoreOptions::new(dir.join("producer.sqlite")),
             StoreComponents {
                 service: "contacts",
+                entity_of: liaison_eventstore::no_entity,
                 migrations: &[],
                 projections: Vec::new(),
                 consumers: Vec::new(),

@@ -107,6 +107,9 @@ pub(crate) trait Backend: Send + 'static {
         limit: u32,
     ) -> Result<Vec<(RecordedEvent, Option<String>)>, StoreError>;
 
+    /// Deletes every row of a read-model table (before a rebuild).
+    async fn clear_table(&mut self, table: &str) -> Result<(), sqlx::Error>;
+
     /// Runs once a transaction that erased subjects has committed.
     async fn after_erasure(&mut self) -> Result<(), StoreError>;
     async fn close(self);

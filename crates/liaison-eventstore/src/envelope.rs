@@ -96,8 +96,13 @@ pub struct RecordedEvent {
 }
 
 impl RecordedEvent {
-    /// The wire envelope of this event as published by `service`.
-    pub fn to_envelope(&self, service: &str) -> liaison_proto::events::v1::EventEnvelope {
+    /// The wire envelope of this event as published by `service`, naming
+    /// the `entity` it concerns.
+    pub fn to_envelope(
+        &self,
+        service: &str,
+        entity: Option<liaison_proto::common::v1::EntityRef>,
+    ) -> liaison_proto::events::v1::EventEnvelope {
         liaison_proto::events::v1::EventEnvelope {
             event_id: self.event_id.to_string(),
             stream_id: self.stream_id.clone(),
@@ -113,6 +118,7 @@ impl RecordedEvent {
             payload: self.payload.clone(),
             service: service.to_owned(),
             shredded: self.shredded,
+            entity,
         }
     }
 }

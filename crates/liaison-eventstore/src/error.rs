@@ -57,6 +57,57 @@ fn is_transient(error: &dyn sqlx::error::DatabaseError) -> bool {
     ) || code.starts_with("08")
 }
 
+/// A service's error as it takes the store's: each service's error enum
+/// implements this, and [`service_error_from_store!`](crate::service_error_from_store)
+/// gives it `From<StoreError>` and `From<sqlx::Error>`.
+pub trait FromStoreError: std::error::Error + Send + Sync + Sized + 'static {
+    /// Aggregate `id` was at `actual`, not at the `expected` version.
+    fn version_conflict(id: &str, expected: u64, actual: u64) -> Self;
+    /// The database is down or busy: retry later.
+    fn unavailable(reason: String) -> Self;
+    /// A bug or damaged data: logged, never shown in detail.
+    fn internal(reason: String) -> Self;
+}
+
+impl StoreError {
+    /// The service's own error: a refusal its projection raised comes back
+    /// as it was raised.
+    pub fn into_service_error<E: FromStoreError>(self) -> E {
+        match self {
+            StoreError::VersionConflict {
+                stream_id,
+                expected,
+                actual,
+            } => E::version_conflict(crate::aggregate::id_of_stream(&stream_id), expected, actual),
+            StoreError::Rejected(inner) => match inner.downcast::<E>() {
+                Ok(own) => *own,
+                Err(other) => E::internal(other.to_string()),
+            },
+            StoreError::Unavailable(reason) => E::unavailable(reason),
+            StoreError::Corrupt(reason) | StoreError::InvalidAppend(reason) => E::internal(reason),
+        }
+    }
+}
+
+/// `From<StoreError>` and `From<sqlx::Error>` for a service's error that
+/// implements [`FromStoreError`].
+#[macro_export]
+macro_rules! service_error_from_store {
+    ($error:ty) => {
+        impl From<$crate::StoreError> for $error {
+            fn from(error: $crate::StoreError) -> Self {
+                error.into_service_error()
+            }
+        }
+
+        impl From<$crate::sqlx::Error> for $error {
+            fn from(error: $crate::sqlx::Error) -> Self {
+                $crate::StoreError::from_sqlx(error).into_service_error()
+            }
+        }
+    };
+}
+
 /// Why a projection could not apply an event.
 #[derive(Debug, Error)]
 pub enum ProjectionError {
@@ -68,6 +119,13 @@ pub enum ProjectionError {
     Database(#[from] sqlx::Error),
     #[error("projection cannot decode event {event_type}: {reason}")]
     Decode { event_type: String, reason: String },
+}
+
+impl ProjectionError {
+    /// The event breaks a rule of the service: `error` goes back to the caller.
+    pub fn rejected(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ProjectionError::Rejected(Box::new(error))
+    }
 }
 
 impl From<ProjectionError> for StoreError {

@@ -10,6 +10,7 @@
 //! person) are encrypted with a per-subject key kept outside the log, and
 //! forgetting the subject destroys the key, leaving the payloads unreadable.
 
+pub mod aggregate;
 mod backend;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -21,10 +22,13 @@ pub mod migrate;
 mod open;
 pub mod postgres;
 mod projection;
+mod read_pool;
 mod reader;
 mod sql;
 pub mod sqlite;
 mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(feature = "testing")]
 pub mod testing_postgres;
 mod writer;
@@ -33,13 +37,18 @@ pub use envelope::{
     AppendOutcome, AppendRequest, EventMetadata, ExpectedVersion, NewEvent, RecordedEvent,
     StreamAppend,
 };
-pub use error::{ProjectionError, StoreError};
+pub use error::{FromStoreError, ProjectionError, StoreError};
 pub use log_store::{LogStore, ReadPool};
 pub use open::{
-    is_postgres_url, open_by_url, AnyConsumerProjection, AnyProjection, ReaderPool, ServiceStorage,
+    is_postgres_url, open_by_url, AnyConsumerProjection, AnyProjection, ServiceStorage,
 };
-pub use projection::{ConsumerProjection, Projection, StoreComponents};
+pub use projection::{no_entity, ConsumerProjection, EntityOf, Projection, StoreComponents};
+pub use read_pool::ReaderPool;
 pub use store::EventStore;
+
+/// For [`service_error_from_store!`] and [`on_backend!`] in the services.
+#[doc(hidden)]
+pub use sqlx;
 
 /// Microseconds since the Unix epoch, the unit every stored time uses.
 pub fn now_micros() -> i64 {

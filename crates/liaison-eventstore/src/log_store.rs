@@ -9,6 +9,7 @@ use liaison_proto::events::v1::EventEnvelope;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::crypto::KeyCache;
+use crate::projection::EntityOf;
 use crate::reader::{self, LogReader};
 use crate::writer::{self, Job, WriterCommand};
 use crate::{AppendOutcome, AppendRequest, EventStore, RecordedEvent, StoreError};
@@ -17,6 +18,7 @@ use crate::{AppendOutcome, AppendRequest, EventStore, RecordedEvent, StoreError}
 /// ([`crate::sqlite::SqliteEventStore`], [`crate::postgres::PgEventStore`]).
 pub struct LogStore<P> {
     service: &'static str,
+    entity_of: EntityOf,
     pool: P,
     reader: Box<dyn LogReader>,
     writer: mpsc::Sender<WriterCommand>,
@@ -26,8 +28,10 @@ pub struct LogStore<P> {
 }
 
 impl<P> LogStore<P> {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         service: &'static str,
+        entity_of: EntityOf,
         pool: P,
         reader: Box<dyn LogReader>,
         writer: mpsc::Sender<WriterCommand>,
@@ -37,6 +41,7 @@ impl<P> LogStore<P> {
     ) -> Self {
         Self {
             service,
+            entity_of,
             pool,
             reader,
             writer,
@@ -102,6 +107,10 @@ impl ReadPool for sqlx::PgPool {
 impl<P: ReadPool> EventStore for LogStore<P> {
     fn service(&self) -> &str {
         self.service
+    }
+
+    fn envelope(&self, event: &RecordedEvent) -> EventEnvelope {
+        event.to_envelope(self.service, (self.entity_of)(event))
     }
 
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {

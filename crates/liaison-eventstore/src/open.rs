@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
+use sqlx::{Postgres, Sqlite};
 
 use crate::migrate::Migration;
 use crate::postgres::{PgEventStore, PgStoreOptions};
+use crate::projection::EntityOf;
 use crate::sqlite::{self, SqliteEventStore, SqliteStoreOptions};
-use crate::{ConsumerProjection, EventStore, Projection, StoreComponents, StoreError};
+use crate::{ConsumerProjection, EventStore, Projection, ReaderPool, StoreComponents, StoreError};
 
 /// A projection written for both backends.
 pub trait AnyProjection: Projection<Sqlite> + Projection<Postgres> {}
@@ -21,17 +22,12 @@ impl<T: ConsumerProjection<Sqlite> + ConsumerProjection<Postgres>> AnyConsumerPr
 /// What a service keeps in its database.
 pub struct ServiceStorage {
     pub service: &'static str,
+    /// The entity each event concerns, named in its envelope.
+    pub entity_of: EntityOf,
     pub migrations_sqlite: &'static [Migration],
     pub migrations_postgres: &'static [Migration],
     pub projections: Vec<Arc<dyn AnyProjection>>,
     pub consumers: Vec<Arc<dyn AnyConsumerProjection>>,
-}
-
-/// The pool the service's read model reads from.
-#[derive(Clone)]
-pub enum ReaderPool {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
 }
 
 /// Whether `url` names a PostgreSQL database (otherwise SQLite).
@@ -54,6 +50,7 @@ pub async fn open_by_url(
             options,
             StoreComponents {
                 service: storage.service,
+                entity_of: storage.entity_of,
                 migrations: storage.migrations_postgres,
                 projections: storage
                     .projections
@@ -75,6 +72,7 @@ pub async fn open_by_url(
             SqliteStoreOptions::new(sqlite::path_from_url(url)?),
             StoreComponents {
                 service: storage.service,
+                entity_of: storage.entity_of,
                 migrations: storage.migrations_sqlite,
                 projections: storage
                     .projections

@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use liaison_proto::common::v1::EntityRef;
 use liaison_proto::events::v1::EventEnvelope;
 
 use crate::{AppendRequest, ProjectionError, RecordedEvent};
@@ -43,8 +44,9 @@ pub trait Projection<DB: sqlx::Database>: Send + Sync + 'static {
     ) -> Result<(), ProjectionError> {
         Ok(())
     }
-    /// Empties the read model before a rebuild.
-    async fn reset(&self, conn: &mut DB::Connection) -> Result<(), sqlx::Error>;
+    /// The tables of this read model: emptied before a rebuild replays the
+    /// log, and compared with a snapshot after one.
+    fn tables(&self) -> &'static [&'static str];
 }
 
 /// A read model or reaction fed by another service's events from the bus.
@@ -90,10 +92,21 @@ pub trait ConsumerProjection<DB: sqlx::Database>: Send + Sync + 'static {
     }
 }
 
+/// The entity an event of a service concerns, as that service names its
+/// streams: published in the envelope, so that consumers never parse another
+/// service's stream ids.
+pub type EntityOf = fn(&RecordedEvent) -> Option<EntityRef>;
+
+/// For a log whose events concern no entity other services know.
+pub fn no_entity(_event: &RecordedEvent) -> Option<EntityRef> {
+    None
+}
+
 /// What a service plugs into its store on database `DB`.
 pub struct StoreComponents<DB: sqlx::Database> {
     /// Name of the owning service, used for its migrations and envelopes.
     pub service: &'static str,
+    pub entity_of: EntityOf,
     /// The service's read-model schema for this database, applied after the
     /// store's own.
     pub migrations: &'static [crate::migrate::Migration],

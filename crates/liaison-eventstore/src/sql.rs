@@ -345,6 +345,14 @@ macro_rules! backend_impl {
                 rows.iter().map($crate::reader::event_from_row).collect()
             }
 
+            async fn clear_table(&mut self, table: &str) -> Result<(), sqlx::Error> {
+                debug_assert!($crate::read_pool::is_identifier(table), "{table}");
+                sqlx::query(&format!("DELETE FROM {table}"))
+                    .execute(self.conn())
+                    .await
+                    .map(|_| ())
+            }
+
             async fn after_erasure(&mut self) -> Result<(), $crate::StoreError> {
                 self.after_erasure_batch().await
             }
@@ -358,11 +366,11 @@ macro_rules! backend_impl {
 
 pub(crate) use {backend_impl, log_reader_impl};
 
-/// Binds `items` as the list of an `IN (` the query just opened, and closes it.
 /// Events per insert statement: 13 values each stays under SQLite's limit
 /// of 32,766 bound values (with room for the keys' CTE).
 pub(crate) const EVENTS_PER_STATEMENT: usize = 2_000;
 
+/// Binds `items` as the list of an `IN (` the query just opened, and closes it.
 pub(crate) fn push_in_list<'q, DB: sqlx::Database>(
     query: &mut sqlx::QueryBuilder<'q, DB>,
     items: &[&'q str],

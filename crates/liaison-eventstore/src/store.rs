@@ -10,6 +10,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// Name of the owning service (`contacts`, ...).
     fn service(&self) -> &str;
 
+    /// The envelope `event` is published in: the service and the entity it
+    /// concerns are named.
+    fn envelope(&self, event: &RecordedEvent) -> EventEnvelope;
+
     /// Appends atomically with optimistic concurrency and runs the inline
     /// projections in the same transaction.
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError>;

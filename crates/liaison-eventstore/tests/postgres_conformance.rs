@@ -17,8 +17,7 @@ mod support;
 const SCHEMA: &[Migration] = &[Migration {
     version: 1,
     description: "counters",
-    sql: "CREATE TABLE counted (kind TEXT NOT NULL, n BIGINT NOT NULL);
-          INSERT INTO counted VALUES ('projected', 0), ('consumed', 0);",
+    sql: support::SCHEMA_SQL,
 }];
 
 counting_projections!(Postgres);
@@ -40,6 +39,7 @@ impl PgHarness {
             self.options(),
             StoreComponents {
                 service: "conformance",
+                entity_of: liaison_eventstore::no_entity,
                 migrations: SCHEMA,
                 projections: vec![Arc::new(Counter)],
                 consumers: vec![Arc::new(Consumed)],
@@ -51,14 +51,11 @@ impl PgHarness {
 
     async fn count(&self, kind: &str) -> u64 {
         let pool = sqlx::PgPool::connect(&self.schema.url).await.expect("pool");
-        let n: i64 = sqlx::query_scalar(&format!(
-            "SELECT n FROM {}.counted WHERE kind = $1",
-            self.schema.name
-        ))
-        .bind(kind)
-        .fetch_one(&pool)
-        .await
-        .expect("count");
+        let n: i64 =
+            sqlx::query_scalar(&support::count_sql(kind, &format!("{}.", self.schema.name)))
+                .fetch_one(&pool)
+                .await
+                .expect("count");
         pool.close().await;
         u64::try_from(n).unwrap_or(0)
     }
@@ -182,6 +179,7 @@ async fn unreachable_server_is_reported_as_unavailable_with_its_address() {
         options,
         StoreComponents {
             service: "conformance",
+            entity_of: liaison_eventstore::no_entity,
             migrations: SCHEMA,
             projections: vec![],
             consumers: vec![],
@@ -216,8 +214,8 @@ impl liaison_eventstore::Projection<Postgres> for ParallelSetting {
         Ok(())
     }
 
-    async fn reset(&self, _conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
-        Ok(())
+    fn tables(&self) -> &'static [&'static str] {
+        &[]
     }
 }
 
@@ -232,6 +230,7 @@ async fn the_writer_never_plans_parallel_workers() {
         harness.options(),
         StoreComponents {
             service: "conformance",
+            entity_of: liaison_eventstore::no_entity,
             migrations: SCHEMA,
             projections: vec![seen.clone()],
             consumers: vec![],

@@ -14,8 +14,7 @@ mod support;
 const SCHEMA: &[Migration] = &[Migration {
     version: 1,
     description: "counters",
-    sql: "CREATE TABLE counted (kind TEXT NOT NULL, n INTEGER NOT NULL);
-          INSERT INTO counted VALUES ('projected', 0), ('consumed', 0);",
+    sql: support::SCHEMA_SQL,
 }];
 
 counting_projections!(Sqlite);
@@ -31,8 +30,7 @@ impl SqliteHarness {
             sqlx::SqlitePool::connect_with(connect_options(&self.dir.path().join("store.sqlite")))
                 .await
                 .expect("reader");
-        let n: i64 = sqlx::query_scalar("SELECT n FROM counted WHERE kind = ?")
-            .bind(kind)
+        let n: i64 = sqlx::query_scalar(&support::count_sql(kind, ""))
             .fetch_one(&pool)
             .await
             .expect("count");
@@ -49,6 +47,7 @@ impl StoreHarness for SqliteHarness {
                 SqliteStoreOptions::new(self.dir.path().join("store.sqlite")),
                 StoreComponents {
                     service: "conformance",
+                    entity_of: liaison_eventstore::no_entity,
                     migrations: SCHEMA,
                     projections: vec![Arc::new(Counter)],
                     consumers: vec![Arc::new(Consumed)],

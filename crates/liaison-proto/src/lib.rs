@@ -9,7 +9,27 @@ pub const FILE_DESCRIPTOR_SET: &[u8] =
 pub mod common {
     pub mod v1 {
         tonic::include_proto!("liaison.common.v1");
+
+        impl EntityRef {
+            pub fn new(kind: &str, id: impl Into<String>) -> Self {
+                EntityRef {
+                    kind: kind.to_owned(),
+                    id: id.into(),
+                }
+            }
+        }
     }
+}
+
+/// The kinds of entity, `<service>.<kind>`, as an `EntityRef` names them in
+/// every service: the owning service's name, then the entity's.
+pub mod kinds {
+    pub const PERSON: &str = "contacts.person";
+    pub const ORGANISATION: &str = "contacts.organisation";
+    pub const CATEGORY: &str = "contacts.category";
+    pub const RELATION_TYPE: &str = "relations.relation_type";
+    pub const RELATION: &str = "relations.relation";
+    pub const USER: &str = "gateway.user";
 }
 
 pub mod events {

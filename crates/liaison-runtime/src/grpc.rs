@@ -210,9 +210,11 @@ async fn require_token(
     status.into_http()
 }
 
-/// Replaces whatever actor and role a call claims by those of its verified
-/// signed identity; refuses a call whose identity does not verify, and one
-/// without an identity unless unsigned calls are allowed.
+/// Hands the services the identity a call's signature proves, in the
+/// call's extensions ([`VerifiedIdentity`], read by
+/// [`RequestContext`](crate::RequestContext)); refuses a call whose identity
+/// does not verify, one without an identity unless unsigned calls are
+/// allowed, and an unsigned one that names an actor or role itself.
 async fn verify_identity(
     axum::extract::State(policy): axum::extract::State<Arc<IdentityPolicy>>,
     mut request: axum::extract::Request,
@@ -222,6 +224,9 @@ async fn verify_identity(
     if path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.") {
         return next.run(request).await;
     }
+    let claims_identity = [ACTOR_METADATA_KEY, ROLE_METADATA_KEY]
+        .iter()
+        .any(|key| request.headers().contains_key(*key));
     let presented = request
         .headers()
         .get(IDENTITY_METADATA_KEY)
@@ -229,22 +234,17 @@ async fn verify_identity(
     match presented {
         Some(value) => match policy.key.verify(&value, SystemTime::now()) {
             Ok(identity) => {
-                let headers = request.headers_mut();
-                match (identity.actor.parse(), identity.role.parse()) {
-                    (Ok(actor), Ok(role)) => {
-                        headers.insert(ACTOR_METADATA_KEY, actor);
-                        headers.insert(ROLE_METADATA_KEY, role);
-                    }
-                    _ => {
-                        return tonic::Status::unauthenticated(
-                            "the signed identity holds characters metadata cannot carry",
-                        )
-                        .into_http()
-                    }
-                }
+                request.extensions_mut().insert(identity);
             }
             Err(error) => return tonic::Status::unauthenticated(error.to_string()).into_http(),
         },
+        None if claims_identity => {
+            return tonic::Status::unauthenticated(format!(
+                "{ACTOR_METADATA_KEY} and {ROLE_METADATA_KEY} are not taken from callers: \
+                 an actor is proven by a signed identity ({IDENTITY_METADATA_KEY})"
+            ))
+            .into_http()
+        }
         None if policy.allow_unsigned => {}
         None => {
             return tonic::Status::unauthenticated(

@@ -1,3 +1,6 @@
+//! The small HTTP side of every process: liveness, readiness naming what
+//! is down, Prometheus metrics; and serving a router until shutdown.
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,7 +19,7 @@ pub type ReadinessCheck =
 /// Liveness (`/healthz`), readiness (`/readyz`, naming what is down) and
 /// Prometheus metrics (`/metrics`).
 pub fn probe_routes(
-    checks: Vec<(&'static str, ReadinessCheck)>,
+    checks: Vec<(String, ReadinessCheck)>,
     metrics: Arc<crate::metrics::Metrics>,
 ) -> Router {
     let probes = Router::new()
@@ -42,13 +45,13 @@ async fn render_metrics(
 }
 
 async fn readiness(
-    State(checks): State<Arc<Vec<(&'static str, ReadinessCheck)>>>,
+    State(checks): State<Arc<Vec<(String, ReadinessCheck)>>>,
 ) -> (StatusCode, Json<serde_json_value::Report>) {
     let mut report = serde_json_value::Report::default();
     for (name, check) in checks.iter() {
         if let Err(reason) = check().await {
             report.down.push(serde_json_value::Down {
-                dependency: name,
+                dependency: name.clone(),
                 reason,
             });
         }
@@ -71,7 +74,7 @@ mod serde_json_value {
 
     #[derive(serde::Serialize)]
     pub struct Down {
-        pub dependency: &'static str,
+        pub dependency: String,
         pub reason: String,
     }
 }

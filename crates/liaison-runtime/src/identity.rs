@@ -16,9 +16,9 @@ use sha2::Sha256;
 
 /// Metadata key of the signed identity.
 pub const IDENTITY_METADATA_KEY: &str = "liaison-identity";
-/// Metadata keys a verified identity is written to, for the services'
-/// request context. Callers cannot set them on a closed server: the
-/// verification layer removes whatever came in.
+/// Metadata keys a caller might use to claim an actor or a role. Nothing
+/// reads them: a call that sends them without a signed identity is refused,
+/// so no local process can pass for the system by naming it.
 pub const ACTOR_METADATA_KEY: &str = "liaison-actor";
 pub const ROLE_METADATA_KEY: &str = "liaison-role";
 

@@ -9,6 +9,7 @@ pub mod grpc;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod paging;
 pub mod settings;
 pub mod shutdown;
 pub mod telemetry;
@@ -16,6 +17,6 @@ pub mod telemetry;
 pub mod testing;
 pub mod trace;
 
-pub use context::RequestContext;
+pub use context::{RequestContext, SYSTEM_ROLE};
 pub use errors::{ErrorCode, ServiceError};
 pub use settings::Settings;

@@ -25,3 +25,28 @@ pub fn field_of(status: &tonic::Status) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// The key test servers verify identities with.
+pub fn identity_key() -> crate::identity::IdentityKey {
+    crate::identity::IdentityKey::new(b"liaison-tests-identity-key-0123456789")
+}
+
+/// What a test server asks of its callers: identities signed with
+/// [`identity_key`] are verified, unsigned calls pass (as anonymous).
+pub fn identity_policy() -> crate::grpc::IdentityPolicy {
+    crate::grpc::IdentityPolicy {
+        key: identity_key(),
+        allow_unsigned: true,
+    }
+}
+
+/// `message` as a call by `actor` in `role`, signed with [`identity_key`].
+pub fn signed<T>(message: T, actor: &str, role: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let signed = identity_key().sign(actor, role, std::time::SystemTime::now());
+    request.metadata_mut().insert(
+        crate::identity::IDENTITY_METADATA_KEY,
+        signed.parse().expect("a signed identity is ASCII"),
+    );
+    request
+}

@@ -3,29 +3,20 @@
 
 use std::sync::{Arc, OnceLock};
 
-use liaison_eventstore::{
-    AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StoreError,
-    StreamAppend,
-};
-use liaison_proto::contacts::v1::{
-    category_event, contact_event, CategoryEvent, ContactData, ContactEvent, HistoryEntry,
-};
-use prost::Message;
+use liaison_eventstore::aggregate::{self, stream_append, stream_id, Retries, Versioned};
+use liaison_eventstore::{AppendRequest, EventStore, RecordedEvent};
+use liaison_proto::contacts::v1::{contact_event, ContactData, HistoryEntry};
 use uuid::Uuid;
 
 use crate::domain::category::{self, Category};
 use crate::domain::contact::{self, Command, Contact, Kind, Lifecycle};
-use crate::domain::{category_stream, contact_stream, fields, validation};
+use crate::domain::fields::Field;
+use crate::domain::validation;
 use crate::history;
 use crate::purge_guard::PurgeGuard;
 use crate::storage::queries::{ListFilter, Page};
 use crate::storage::ReadModel;
 use crate::ContactsError;
-
-/// Commands retried this many times when another writer got there first and
-/// the caller did not ask for a precise version.
-const CONFLICT_RETRIES: usize = 5;
-const SCHEMA_VERSION: u32 = 1;
 
 pub use liaison_runtime::RequestContext;
 
@@ -33,7 +24,7 @@ pub use liaison_runtime::RequestContext;
 #[derive(Debug, Clone, Default)]
 pub struct FieldChanges {
     pub values: ContactData,
-    pub fields: Vec<&'static str>,
+    pub fields: Vec<Field>,
 }
 
 pub struct ContactsApp {
@@ -75,17 +66,19 @@ impl ContactsApp {
     ) -> Result<Contact, ContactsError> {
         let data = validation::normalise(kind, data)?;
         let id = Uuid::now_v7().to_string();
-        let contact = Contact::new(&id);
-        let events = contact::decide(
-            &contact,
-            Command::Create {
-                kind,
-                data,
-                allow_shared_email,
-            },
-        )?;
-        self.append_contact(&contact, kind, ExpectedVersion::NoStream, events, context)
-            .await
+        let command = Command::Create {
+            kind,
+            data,
+            allow_shared_email,
+        };
+        let created = aggregate::execute_new::<Contact>(
+            self.store.as_ref(),
+            &id,
+            &context.event_metadata(),
+            command,
+        )
+        .await?;
+        Ok(created.state)
     }
 
     pub async fn update(
@@ -100,7 +93,7 @@ impl ContactsApp {
             let kind = contact.require_live("update")?;
             let mut proposed = contact.data.clone();
             for field in &changes.fields {
-                fields::copy_field(&changes.values, &mut proposed, field);
+                field.copy(&changes.values, &mut proposed);
             }
             let proposed = validation::normalise(kind, proposed)?;
             contact::decide(
@@ -141,10 +134,7 @@ impl ContactsApp {
             // Not purgeable anyway: the decision says why.
             return Ok(());
         };
-        let entity = liaison_proto::common::v1::EntityRef {
-            kind: kind.entity_kind().to_owned(),
-            id: id.to_owned(),
-        };
+        let entity = liaison_proto::common::v1::EntityRef::new(kind.entity_kind(), id);
         match guard.objection(&entity).await? {
             None => Ok(()),
             Some(reason) => Err(ContactsError::FailedPrecondition(format!(
@@ -154,6 +144,8 @@ impl ContactsApp {
         }
     }
 
+    /// Erases a person: the erasure is recorded in clear, and the person's
+    /// key is destroyed in the same transaction.
     pub async fn erase(
         &self,
         id: &str,
@@ -161,21 +153,30 @@ impl ContactsApp {
         context: &RequestContext,
     ) -> Result<(), ContactsError> {
         let reason = validation::text("reason", reason, 500)?;
-        let contact = self.load_contact(id).await?;
-        let events = contact::decide(&contact, Command::Erase { reason })?;
-        let kind = contact_kind(&contact)?;
-        let request = AppendRequest {
-            streams: vec![StreamAppend {
-                stream_id: contact_stream(id),
-                expected: ExpectedVersion::Exactly(contact.version),
-                events: encode_contact_events(kind, &events),
-                // The erasure itself holds no personal data and must stay readable.
-                encrypt_for_subject: None,
-            }],
-            metadata: metadata(context),
-            forget_subjects: vec![id.to_owned()],
-        };
-        self.store.append(request).await?;
+        let metadata = context.event_metadata();
+        let mut retries = Retries::for_expected(None);
+        loop {
+            let loaded = aggregate::load::<Contact>(self.store.as_ref(), id).await?;
+            let events = contact::decide(
+                &loaded.state,
+                Command::Erase {
+                    reason: reason.clone(),
+                },
+            )?;
+            let mut erasure = stream_append(id, &loaded, &events);
+            // The erasure itself holds no personal data and must stay readable.
+            erasure.encrypt_for_subject = None;
+            let request = AppendRequest {
+                streams: vec![erasure],
+                metadata: metadata.clone(),
+                forget_subjects: vec![id.to_owned()],
+            };
+            match self.store.append(request).await {
+                Ok(_) => break,
+                Err(error) if retries.again(&error) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
         tracing::info!(person = id, "person erased");
         Ok(())
     }
@@ -186,46 +187,33 @@ impl ContactsApp {
         merged_id: &str,
         context: &RequestContext,
     ) -> Result<Contact, ContactsError> {
-        for _ in 0..CONFLICT_RETRIES {
-            let survivor = self.load_contact(survivor_id).await?;
-            let merged = self.load_contact(merged_id).await?;
-            let (survivor_events, merged_events) = contact::decide_merge(&survivor, &merged)?;
-            let kind = contact_kind(&survivor)?;
-            let subject = |id: &str| (kind == Kind::Person).then(|| id.to_owned());
+        let metadata = context.event_metadata();
+        let store = self.store.as_ref();
+        let mut retries = Retries::for_expected(None);
+        loop {
+            let survivor = aggregate::load::<Contact>(store, survivor_id).await?;
+            let merged = aggregate::load::<Contact>(store, merged_id).await?;
+            let (survivor_events, merged_events) =
+                contact::decide_merge(&survivor.state, &merged.state)?;
             let request = AppendRequest {
                 // The merged contact first: its emails and references leave it
                 // before the survivor takes them.
                 streams: vec![
-                    StreamAppend {
-                        stream_id: contact_stream(merged_id),
-                        expected: ExpectedVersion::Exactly(merged.version),
-                        events: encode_contact_events(kind, &merged_events),
-                        encrypt_for_subject: subject(merged_id),
-                    },
-                    StreamAppend {
-                        stream_id: contact_stream(survivor_id),
-                        expected: ExpectedVersion::Exactly(survivor.version),
-                        events: encode_contact_events(kind, &survivor_events),
-                        encrypt_for_subject: subject(survivor_id),
-                    },
+                    stream_append(merged_id, &merged, &merged_events),
+                    stream_append(survivor_id, &survivor, &survivor_events),
                 ],
-                metadata: metadata(context),
+                metadata: metadata.clone(),
                 forget_subjects: Vec::new(),
             };
-            match self.store.append(request).await {
+            match store.append(request).await {
                 Ok(_) => {
-                    let at = liaison_eventstore::now_micros();
-                    return Ok(survivor_events
-                        .iter()
-                        .fold(survivor, |c, e| contact::evolve(c, e, at)));
+                    let after = survivor.after(&survivor_events, metadata.occurred_at_micros);
+                    return Ok(after.state);
                 }
-                Err(StoreError::VersionConflict { .. }) => continue,
-                Err(other) => return Err(other.into()),
+                Err(error) if retries.again(&error) => continue,
+                Err(error) => return Err(error.into()),
             }
         }
-        Err(ContactsError::Unavailable(
-            "too many concurrent changes; retry later".into(),
-        ))
     }
 
     pub async fn get(&self, id: &str) -> Result<Contact, ContactsError> {
@@ -301,13 +289,14 @@ impl ContactsApp {
         let name = category_name(name)?;
         let description = validation::text("description", description, 1_000)?;
         let id = Uuid::now_v7().to_string();
-        let category = Category {
-            id: id.clone(),
-            ..Default::default()
-        };
-        let events = category::decide(&category, category::Command::Create { name, description })?;
-        self.append_category(category, ExpectedVersion::NoStream, events, context)
-            .await
+        let created = aggregate::execute_new::<Category>(
+            self.store.as_ref(),
+            &id,
+            &context.event_metadata(),
+            category::Command::Create { name, description },
+        )
+        .await?;
+        Ok(created.state)
     }
 
     pub async fn rename_category(
@@ -318,12 +307,20 @@ impl ContactsApp {
         context: &RequestContext,
     ) -> Result<Category, ContactsError> {
         let name = category_name(name)?;
-        let category = self.load_category(id).await?;
-        check_expected(id, expected_version, category.version)?;
-        let events = category::decide(&category, category::Command::Rename { name })?;
-        let expected = ExpectedVersion::Exactly(category.version);
-        self.append_category(category, expected, events, context)
-            .await
+        let renamed = aggregate::execute::<Category>(
+            self.store.as_ref(),
+            id,
+            expected_version,
+            &context.event_metadata(),
+            |category| {
+                category::decide(
+                    &category.state,
+                    category::Command::Rename { name: name.clone() },
+                )
+            },
+        )
+        .await?;
+        Ok(renamed.state)
     }
 
     pub async fn delete_category(
@@ -331,11 +328,14 @@ impl ContactsApp {
         id: &str,
         context: &RequestContext,
     ) -> Result<(), ContactsError> {
-        let category = self.load_category(id).await?;
-        let events = category::decide(&category, category::Command::Delete)?;
-        let expected = ExpectedVersion::Exactly(category.version);
-        self.append_category(category, expected, events, context)
-            .await?;
+        aggregate::execute::<Category>(
+            self.store.as_ref(),
+            id,
+            None,
+            &context.event_metadata(),
+            |category| category::decide(&category.state, category::Command::Delete),
+        )
+        .await?;
         Ok(())
     }
 
@@ -343,8 +343,7 @@ impl ContactsApp {
         self.read_model.list_categories().await
     }
 
-    /// Loads, decides and appends; retries on a conflict unless the caller
-    /// named the version it expects.
+    /// Loads, decides and appends (see [`aggregate::execute`]).
     async fn execute(
         &self,
         id: &str,
@@ -352,177 +351,30 @@ impl ContactsApp {
         context: &RequestContext,
         decide: impl Fn(&Contact) -> Result<Vec<contact_event::Event>, ContactsError>,
     ) -> Result<Contact, ContactsError> {
-        for _ in 0..CONFLICT_RETRIES {
-            let contact = self.load_contact(id).await?;
-            if contact.version == 0 {
-                return Err(ContactsError::NotFound {
-                    kind: "contact",
-                    id: id.to_owned(),
-                });
-            }
-            check_expected(id, expected_version, contact.version)?;
-            let events = decide(&contact)?;
-            if events.is_empty() {
-                return Ok(contact);
-            }
-            let kind = contact_kind(&contact)?;
-            let expected = ExpectedVersion::Exactly(contact.version);
-            match self
-                .append_contact(&contact, kind, expected, events, context)
-                .await
-            {
-                Err(ContactsError::VersionConflict { .. }) if expected_version.is_none() => {
-                    continue
-                }
-                other => return other,
-            }
-        }
-        Err(ContactsError::Unavailable(
-            "too many concurrent changes; retry later".into(),
-        ))
-    }
-
-    async fn append_contact(
-        &self,
-        contact: &Contact,
-        kind: Kind,
-        expected: ExpectedVersion,
-        events: Vec<contact_event::Event>,
-        context: &RequestContext,
-    ) -> Result<Contact, ContactsError> {
-        let request = AppendRequest {
-            streams: vec![StreamAppend {
-                stream_id: contact_stream(&contact.id),
-                expected,
-                events: encode_contact_events(kind, &events),
-                encrypt_for_subject: (kind == Kind::Person).then(|| contact.id.clone()),
-            }],
-            metadata: metadata(context),
-            forget_subjects: Vec::new(),
-        };
-        let at = request.metadata.occurred_at_micros;
-        self.store.append(request).await?;
-        Ok(events
-            .iter()
-            .fold(contact.clone(), |c, e| contact::evolve(c, e, at)))
-    }
-
-    async fn append_category(
-        &self,
-        category: Category,
-        expected: ExpectedVersion,
-        events: Vec<category_event::Event>,
-        context: &RequestContext,
-    ) -> Result<Category, ContactsError> {
-        if events.is_empty() {
-            return Ok(category);
-        }
-        let encoded = events
-            .iter()
-            .map(|event| NewEvent {
-                event_id: Uuid::now_v7(),
-                event_type: category::event_type(event).to_owned(),
-                schema_version: SCHEMA_VERSION,
-                payload: CategoryEvent {
-                    event: Some(event.clone()),
-                }
-                .encode_to_vec(),
-            })
-            .collect();
-        self.store
-            .append(AppendRequest {
-                streams: vec![StreamAppend {
-                    stream_id: category_stream(&category.id),
-                    expected,
-                    events: encoded,
-                    encrypt_for_subject: None,
-                }],
-                metadata: metadata(context),
-                forget_subjects: Vec::new(),
-            })
-            .await?;
-        Ok(events.iter().fold(category, category::evolve))
+        let executed = aggregate::execute::<Contact>(
+            self.store.as_ref(),
+            id,
+            expected_version,
+            &context.event_metadata(),
+            |loaded: &Versioned<Contact>| decide(&loaded.state),
+        )
+        .await?;
+        Ok(executed.state)
     }
 
     async fn read_contact_stream(&self, id: &str) -> Result<Vec<RecordedEvent>, ContactsError> {
         Ok(self
             .store
-            .read_stream(&contact_stream(id), 0, u32::MAX)
+            .read_stream(&stream_id::<Contact>(id), 0, u32::MAX)
             .await?)
     }
 
     /// Rebuilds a contact from its events. Events of an erased person are
     /// shredded: such a contact is known only as erased.
     pub async fn load_contact(&self, id: &str) -> Result<Contact, ContactsError> {
-        let mut contact = Contact::new(id);
-        for event in self.read_contact_stream(id).await? {
-            if event.shredded {
-                contact.version = event.stream_version;
-                contact.lifecycle = Lifecycle::Erased;
-                contact.kind =
-                    Kind::from_aggregate(event.event_type.split('.').next().unwrap_or_default());
-                contact.data = ContactData::default();
-                continue;
-            }
-            let decoded = ContactEvent::decode(event.payload.as_slice()).map_err(|error| {
-                ContactsError::Internal(format!(
-                    "event {} does not decode: {error}",
-                    event.event_id
-                ))
-            })?;
-            if let Some(domain_event) = decoded.event {
-                contact =
-                    contact::evolve(contact, &domain_event, event.metadata.occurred_at_micros);
-            }
-        }
-        Ok(contact)
-    }
-
-    async fn load_category(&self, id: &str) -> Result<Category, ContactsError> {
-        let mut category = Category {
-            id: id.to_owned(),
-            ..Default::default()
-        };
-        for event in self
-            .store
-            .read_stream(&category_stream(id), 0, u32::MAX)
+        Ok(aggregate::load::<Contact>(self.store.as_ref(), id)
             .await?
-        {
-            let decoded = CategoryEvent::decode(event.payload.as_slice()).map_err(|error| {
-                ContactsError::Internal(format!(
-                    "event {} does not decode: {error}",
-                    event.event_id
-                ))
-            })?;
-            if let Some(domain_event) = decoded.event {
-                category = category::evolve(category, &domain_event);
-            }
-        }
-        if !category.exists || category.deleted {
-            return Err(ContactsError::NotFound {
-                kind: "category",
-                id: id.to_owned(),
-            });
-        }
-        Ok(category)
-    }
-}
-
-fn contact_kind(contact: &Contact) -> Result<Kind, ContactsError> {
-    contact.kind.ok_or_else(|| ContactsError::NotFound {
-        kind: "contact",
-        id: contact.id.clone(),
-    })
-}
-
-fn check_expected(id: &str, expected: Option<u64>, actual: u64) -> Result<(), ContactsError> {
-    match expected {
-        Some(expected) if expected != actual => Err(ContactsError::VersionConflict {
-            id: id.to_owned(),
-            expected,
-            actual,
-        }),
-        _ => Ok(()),
+            .state)
     }
 }
 
@@ -532,29 +384,4 @@ fn category_name(name: &str) -> Result<String, ContactsError> {
         return Err(ContactsError::invalid("name", "a category needs a name"));
     }
     Ok(name)
-}
-
-fn encode_contact_events(kind: Kind, events: &[contact_event::Event]) -> Vec<NewEvent> {
-    events
-        .iter()
-        .map(|event| NewEvent {
-            event_id: Uuid::now_v7(),
-            event_type: contact::event_type(kind, event),
-            schema_version: SCHEMA_VERSION,
-            payload: ContactEvent {
-                event: Some(event.clone()),
-            }
-            .encode_to_vec(),
-        })
-        .collect()
-}
-
-fn metadata(context: &RequestContext) -> EventMetadata {
-    EventMetadata {
-        actor: context.actor.clone(),
-        correlation_id: context.correlation_id.clone(),
-        causation_id: String::new(),
-        traceparent: context.traceparent.clone(),
-        occurred_at_micros: liaison_eventstore::now_micros(),
-    }
 }

@@ -1,4 +1,5 @@
-use liaison_eventstore::StoreError;
+use liaison_eventstore::FromStoreError;
+use liaison_runtime::paging::PagingError;
 use liaison_runtime::{ErrorCode, ServiceError};
 use thiserror::Error;
 
@@ -79,32 +80,28 @@ impl ServiceError for ContactsError {
     }
 }
 
-impl From<StoreError> for ContactsError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::VersionConflict {
-                stream_id,
-                expected,
-                actual,
-            } => ContactsError::VersionConflict {
-                id: crate::domain::id_of_stream(&stream_id).to_owned(),
-                expected,
-                actual,
-            },
-            StoreError::Rejected(inner) => match inner.downcast::<ContactsError>() {
-                Ok(own) => *own,
-                Err(other) => ContactsError::Internal(other.to_string()),
-            },
-            StoreError::Unavailable(reason) => ContactsError::Unavailable(reason),
-            StoreError::Corrupt(reason) | StoreError::InvalidAppend(reason) => {
-                ContactsError::Internal(reason)
-            }
+impl FromStoreError for ContactsError {
+    fn version_conflict(id: &str, expected: u64, actual: u64) -> Self {
+        ContactsError::VersionConflict {
+            id: id.to_owned(),
+            expected,
+            actual,
         }
+    }
+
+    fn unavailable(reason: String) -> Self {
+        ContactsError::Unavailable(reason)
+    }
+
+    fn internal(reason: String) -> Self {
+        ContactsError::Internal(reason)
     }
 }
 
-impl From<sqlx::Error> for ContactsError {
-    fn from(error: sqlx::Error) -> Self {
-        ContactsError::from(StoreError::from_sqlx(error))
+liaison_eventstore::service_error_from_store!(ContactsError);
+
+impl From<PagingError> for ContactsError {
+    fn from(error: PagingError) -> Self {
+        ContactsError::invalid(error.field, error.message)
     }
 }

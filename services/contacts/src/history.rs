@@ -5,7 +5,7 @@ use liaison_proto::contacts::v1::{contact_event::Event, ContactEvent, FieldChang
 use prost::Message;
 
 use crate::domain::contact::{self, Contact};
-use crate::domain::fields::{self, FIELDS};
+use crate::domain::fields::Field;
 use crate::ContactsError;
 
 /// One entry per event, oldest first.
@@ -38,31 +38,28 @@ pub fn entries(id: &str, events: &[RecordedEvent]) -> Result<Vec<HistoryEntry>, 
             &domain_event,
             event.metadata.occurred_at_micros,
         );
-        let changed: Vec<&str> = match &domain_event {
-            Event::Created(_) => FIELDS
-                .iter()
-                .copied()
-                .filter(|f| fields::is_set(&after.data, f))
+        let changed: Vec<Field> = match &domain_event {
+            Event::Created(_) => Field::ALL
+                .into_iter()
+                .filter(|field| field.is_set(&after.data))
                 .collect(),
             Event::Updated(updated) => updated
                 .changed
                 .iter()
-                .map(String::as_str)
-                .filter(|f| fields::is_field(f))
+                .filter_map(|name| Field::from_name(name))
                 .collect(),
-            Event::Absorbed(_) => FIELDS
-                .iter()
-                .copied()
-                .filter(|f| fields::differs(&state.data, &after.data, f))
+            Event::Absorbed(_) => Field::ALL
+                .into_iter()
+                .filter(|field| field.differs(&state.data, &after.data))
                 .collect(),
             _ => Vec::new(),
         };
         entry.changes = changed
             .into_iter()
             .map(|field| FieldChange {
-                field: field.to_owned(),
-                old_value: fields::render_field(&state.data, field),
-                new_value: fields::render_field(&after.data, field),
+                field: field.name().to_owned(),
+                old_value: field.render(&state.data),
+                new_value: field.render(&after.data),
             })
             .collect();
         entry.detail = match &domain_event {

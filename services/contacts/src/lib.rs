@@ -24,6 +24,7 @@
 pub mod app;
 pub mod domain;
 mod error;
+pub mod events;
 pub mod grpc;
 mod history;
 pub mod purge_guard;
@@ -52,13 +53,15 @@ impl ContactsService {
     /// `sqlite://<path>` or `postgres://…` (schema `contacts` unless
     /// `postgres_schema` names another).
     pub async fn open(url: &str, postgres_schema: Option<String>) -> Result<Self, ContactsError> {
-        domain::validation::warm_up_in_background();
+        // Off the request path, so the first request does not pay for it.
+        tokio::task::spawn_blocking(domain::validation::load_phone_metadata);
         let projection = Arc::new(storage::ContactsProjection);
         let (store, reader) = open_by_url(
             url,
             postgres_schema,
             ServiceStorage {
                 service: SERVICE,
+                entity_of: events::entity_of,
                 migrations_sqlite: storage::MIGRATIONS_SQLITE,
                 migrations_postgres: storage::MIGRATIONS_POSTGRES,
                 projections: vec![projection],

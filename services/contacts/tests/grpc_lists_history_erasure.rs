@@ -3,7 +3,7 @@
 mod support;
 
 use liaison_proto::contacts::v1 as pb;
-use support::{expect_code, on_both_backends, organisation, person, Backend, Server};
+use support::{expect_code, on_both_backends, organisation, person, signed, Backend, Server};
 use tonic::Code;
 
 async fn lists_filter_sort_and_paginate_with_a_total(backend: Backend) {
@@ -213,23 +213,25 @@ async fn categories_have_unique_names_and_are_not_deleted_while_used(backend: Ba
 async fn history_says_who_changed_what_and_when(backend: Backend) {
     let server = Server::start(backend).await;
     let mut client = server.client.clone();
-    let mut create = tonic::Request::new(person("Marcel", "Dupont", "marcel@untel.fr"));
-    create
-        .metadata_mut()
-        .insert("liaison-actor", "user:alice".parse().expect("header"));
+    let create = signed(
+        person("Marcel", "Dupont", "marcel@untel.fr"),
+        "user:alice",
+        "staff",
+    );
     let created = client
         .create_person(create)
         .await
         .expect("create")
         .into_inner();
-    let mut update = tonic::Request::new(pb::UpdatePersonRequest {
-        id: created.id.clone(),
-        family_name: Some("Dupond".into()),
-        ..Default::default()
-    });
-    update
-        .metadata_mut()
-        .insert("liaison-actor", "user:bob".parse().expect("header"));
+    let update = signed(
+        pb::UpdatePersonRequest {
+            id: created.id.clone(),
+            family_name: Some("Dupond".into()),
+            ..Default::default()
+        },
+        "user:bob",
+        "staff",
+    );
     client.update_person(update).await.expect("update");
 
     let history = client

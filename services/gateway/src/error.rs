@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use liaison_eventstore::StoreError;
+use liaison_eventstore::FromStoreError;
 use liaison_runtime::errors::FIELD_METADATA_KEY;
 use liaison_runtime::{ErrorCode, ServiceError};
 
@@ -103,29 +103,23 @@ impl From<tonic::Status> for GatewayError {
     }
 }
 
-impl From<StoreError> for GatewayError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::VersionConflict { .. } => GatewayError::Aborted(error.to_string()),
-            StoreError::Rejected(inner) => match inner.downcast::<GatewayError>() {
-                Ok(refusal) => *refusal,
-                Err(other) => GatewayError::Internal(other.to_string()),
-            },
-            StoreError::Unavailable(reason) => GatewayError::Unavailable(format!(
-                "the gateway's database is unavailable: {reason}"
-            )),
-            StoreError::Corrupt(_) | StoreError::InvalidAppend(_) => {
-                GatewayError::Internal(error.to_string())
-            }
-        }
+impl FromStoreError for GatewayError {
+    fn version_conflict(id: &str, expected: u64, actual: u64) -> Self {
+        GatewayError::Aborted(format!(
+            "user {id} is at version {actual}, not {expected}: reload and retry"
+        ))
+    }
+
+    fn unavailable(reason: String) -> Self {
+        GatewayError::Unavailable(format!("the gateway's database is unavailable: {reason}"))
+    }
+
+    fn internal(reason: String) -> Self {
+        GatewayError::Internal(reason)
     }
 }
 
-impl From<sqlx::Error> for GatewayError {
-    fn from(error: sqlx::Error) -> Self {
-        GatewayError::from(StoreError::from_sqlx(error))
-    }
-}
+liaison_eventstore::service_error_from_store!(GatewayError);
 
 impl ServiceError for GatewayError {
     fn code(&self) -> ErrorCode {

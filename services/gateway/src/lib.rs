@@ -20,9 +20,12 @@
 
 pub mod accounts;
 pub mod api;
+pub mod auth;
 pub mod backends;
 mod docs_page;
 mod error;
+pub mod settings;
+pub mod state;
 pub mod storage;
 mod web;
 
@@ -31,11 +34,11 @@ use std::time::Duration;
 
 use axum::Router;
 use liaison_eventstore::{open_by_url, EventStore, ServiceStorage};
-use liaison_runtime::settings::AuthSettings;
 
 pub use accounts::Accounts;
 pub use backends::Backends;
 pub use error::{ErrorBody, GatewayError};
+pub use settings::{AuthSettings, GatewaySettings};
 use storage::ReadModel;
 
 /// The service's name: its database schema and migrations.
@@ -62,6 +65,7 @@ impl GatewayService {
             postgres_schema,
             ServiceStorage {
                 service: SERVICE,
+                entity_of: liaison_eventstore::no_entity,
                 migrations_sqlite: storage::MIGRATIONS_SQLITE,
                 migrations_postgres: storage::MIGRATIONS_POSTGRES,
                 projections: vec![projection],
@@ -111,7 +115,7 @@ impl GatewayService {
     /// Every HTTP route of the gateway, calling the services through
     /// `backends`.
     pub fn router(&self, backends: Backends) -> Router {
-        let state = api::AppState {
+        let state = state::AppState {
             accounts: self.accounts.clone(),
             backends,
             secure_cookies: self.auth.secure_cookies,

@@ -1,4 +1,5 @@
-use liaison_eventstore::StoreError;
+use liaison_eventstore::FromStoreError;
+use liaison_runtime::paging::PagingError;
 use liaison_runtime::{ErrorCode, ServiceError};
 use thiserror::Error;
 
@@ -169,32 +170,28 @@ impl ServiceError for RelationsError {
     }
 }
 
-impl From<StoreError> for RelationsError {
-    fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::VersionConflict {
-                stream_id,
-                expected,
-                actual,
-            } => RelationsError::VersionConflict {
-                id: crate::domain::id_of_stream(&stream_id).to_owned(),
-                expected,
-                actual,
-            },
-            StoreError::Rejected(inner) => match inner.downcast::<RelationsError>() {
-                Ok(own) => *own,
-                Err(other) => RelationsError::Internal(other.to_string()),
-            },
-            StoreError::Unavailable(reason) => RelationsError::Unavailable(reason),
-            StoreError::Corrupt(reason) | StoreError::InvalidAppend(reason) => {
-                RelationsError::Internal(reason)
-            }
+impl FromStoreError for RelationsError {
+    fn version_conflict(id: &str, expected: u64, actual: u64) -> Self {
+        RelationsError::VersionConflict {
+            id: id.to_owned(),
+            expected,
+            actual,
         }
+    }
+
+    fn unavailable(reason: String) -> Self {
+        RelationsError::Unavailable(reason)
+    }
+
+    fn internal(reason: String) -> Self {
+        RelationsError::Internal(reason)
     }
 }
 
-impl From<sqlx::Error> for RelationsError {
-    fn from(error: sqlx::Error) -> Self {
-        RelationsError::from(StoreError::from_sqlx(error))
+liaison_eventstore::service_error_from_store!(RelationsError);
+
+impl From<PagingError> for RelationsError {
+    fn from(error: PagingError) -> Self {
+        RelationsError::invalid(error.field, error.message)
     }
 }

@@ -9,6 +9,7 @@ use liaison_proto::common::v1::EntityRef;
 use liaison_proto::relations::v1 as pb;
 use liaison_proto::relations::v1::relation_service_server::RelationService;
 use liaison_runtime::errors::to_status;
+use liaison_runtime::paging::{self, page_size};
 use tonic::{Request, Response, Status};
 
 use crate::app::{RelationsApp, RequestContext, TripleRequest, TypeChanges};
@@ -18,8 +19,9 @@ use crate::domain::{entity_kind, entity_ref, predicate_id};
 use crate::storage::{EntityRelationsFilter, StoredRelation};
 use crate::RelationsError;
 
-const DEFAULT_PAGE_SIZE: u32 = 50;
-const MAX_PAGE_SIZE: u32 = 500;
+/// The listings whose pages continue with a token.
+const ENTITY_RELATIONS: &str = "relations.entity_relations";
+const TRIPLES: &str = "relations.triples";
 const DEFAULT_PATH_LIMIT: u32 = 100;
 const MAX_PATH_LIMIT: u32 = 1_000;
 const MAX_HOPS: usize = 4;
@@ -47,30 +49,13 @@ fn context<T>(request: &Request<T>) -> RequestContext {
     RequestContext::of(request)
 }
 
-fn page_size(requested: u32) -> Result<u32, RelationsError> {
-    match requested {
-        0 => Ok(DEFAULT_PAGE_SIZE),
-        size if size > MAX_PAGE_SIZE => Err(RelationsError::invalid(
-            "page_size",
-            format!("at most {MAX_PAGE_SIZE}"),
-        )),
-        size => Ok(size),
-    }
-}
-
-/// Splits a page token into `parts` pieces, refusing anything else.
-fn page_token(token: &str, parts: usize) -> Result<Option<Vec<String>>, RelationsError> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    let pieces: Vec<String> = token.split('|').map(str::to_owned).collect();
-    if pieces.len() != parts || pieces.iter().any(String::is_empty) {
-        return Err(RelationsError::invalid(
-            "page_token",
-            "not a token this query returned",
-        ));
-    }
-    Ok(Some(pieces))
+/// The token continuing `listing` after the row whose key is `key`.
+fn next_token(listing: &str, key: Option<Vec<String>>) -> String {
+    key.map(|key| {
+        let parts: Vec<&str> = key.iter().map(String::as_str).collect();
+        paging::encode_token(listing, &parts)
+    })
+    .unwrap_or_default()
 }
 
 /// An end of a pattern: absent or with an empty id means open.
@@ -200,10 +185,9 @@ impl RelationService for RelationsGrpc {
                 object_side,
                 copiable,
             };
-            let expected = (expected_version > 0).then_some(expected_version);
             let updated = self
                 .app
-                .update_type(&id, expected, changes, &context)
+                .update_type(&id, expected_version, changes, &context)
                 .await?;
             self.app.get_type(&updated.id).await
         }
@@ -376,10 +360,8 @@ impl RelationService for RelationsGrpc {
                 .enumerate()
                 .map(|(i, k)| entity_kind(&format!("other_kinds[{i}]"), k))
                 .collect::<Result<Vec<_>, _>>()?;
-            let after = page_token(&token, 2)?.map(|mut parts| {
-                let other = parts.pop().unwrap_or_default();
-                (parts.pop().unwrap_or_default(), other)
-            });
+            let after = paging::decode_token(ENTITY_RELATIONS, &token, 2)?
+                .map(|key| (key[0].clone(), key[1].clone()));
             let filter = EntityRelationsFilter {
                 entity_id: entity.id,
                 predicates,
@@ -403,7 +385,7 @@ impl RelationService for RelationsGrpc {
                         internal: row.internal,
                     })
                     .collect(),
-                next_page_token: page.next.unwrap_or_default(),
+                next_page_token: next_token(ENTITY_RELATIONS, page.next),
                 total: page.total,
             })
         }
@@ -429,8 +411,8 @@ impl RelationService for RelationsGrpc {
                 "" => None,
                 given => Some(predicate_id("predicate", given)?),
             };
-            let after = page_token(&token, 3)?
-                .map(|parts| (parts[0].clone(), parts[1].clone(), parts[2].clone()));
+            let after = paging::decode_token(TRIPLES, &token, 3)?
+                .map(|key| (key[0].clone(), key[1].clone(), key[2].clone()));
             let page = self
                 .app
                 .triples(subject, predicate, object, after, page_size(requested)?)
@@ -448,7 +430,7 @@ impl RelationService for RelationsGrpc {
                         object_label: row.object_label,
                     })
                     .collect(),
-                next_page_token: page.next.unwrap_or_default(),
+                next_page_token: next_token(TRIPLES, page.next),
                 total: page.total,
             })
         }

@@ -26,7 +26,7 @@
 pub mod app;
 pub mod domain;
 mod error;
-mod events;
+pub mod events;
 pub mod grpc;
 mod reactions;
 pub mod storage;
@@ -78,6 +78,7 @@ impl RelationsService {
             postgres_schema,
             ServiceStorage {
                 service: SERVICE,
+                entity_of: events::entity_of,
                 migrations_sqlite: storage::MIGRATIONS_SQLITE,
                 migrations_postgres: storage::MIGRATIONS_POSTGRES,
                 projections: vec![projection],

@@ -10,10 +10,10 @@ use liaison_proto::events::v1::EventEnvelope;
 use liaison_proto::relations::v1 as pb;
 use prost::Message;
 
+use liaison_proto::kinds;
+
 use crate::domain::entity::{Entity, EntityState};
-use crate::domain::relation_type::{ORGANISATION, PERSON};
-use crate::domain::{id_of_stream, relation_stream};
-use crate::events::relation_event;
+use crate::events::{relation_event, relation_stream};
 use crate::storage::EntityRow;
 
 /// Who records the reactions.
@@ -65,29 +65,37 @@ pub fn person_label(given: &str, family: &str) -> String {
     }
 }
 
-/// The entity kind of a contacts event, from its aggregate.
-fn contact_kind(envelope: &EventEnvelope) -> Option<&'static str> {
+/// The person or organisation an event of the contacts service concerns,
+/// as its envelope names it; `None` for any other event. An envelope of
+/// contacts that names no entity cannot be placed: it is refused (and so
+/// dead-lettered), never skipped.
+fn contact_of(envelope: &EventEnvelope) -> Result<Option<&EntityRef>, ProjectionError> {
     if envelope.service != "contacts" {
-        return None;
+        return Ok(None);
     }
-    match envelope.event_type.split('.').next() {
-        Some("person") => Some(PERSON),
-        Some("organisation") => Some(ORGANISATION),
-        _ => None,
+    match &envelope.entity {
+        Some(entity) if entity.kind == kinds::PERSON || entity.kind == kinds::ORGANISATION => {
+            Ok(Some(entity))
+        }
+        Some(_) => Ok(None),
+        None => Err(ProjectionError::Decode {
+            event_type: envelope.event_type.clone(),
+            reason: format!(
+                "event {} of contacts names no entity in its envelope",
+                envelope.event_id
+            ),
+        }),
     }
 }
 
 pub fn registry_changes(envelope: &EventEnvelope) -> Result<Vec<RegistryChange>, ProjectionError> {
-    let Some(kind) = contact_kind(envelope) else {
+    let Some(contact) = contact_of(envelope)? else {
         return Ok(Vec::new());
     };
-    let id = id_of_stream(&envelope.stream_id).to_owned();
+    let id = contact.id.clone();
     let created = |label: String, tags: Vec<String>, person_name| RegistryChange::Created {
         entity: Entity {
-            reference: EntityRef {
-                kind: kind.to_owned(),
-                id: id.clone(),
-            },
+            reference: contact.clone(),
             label,
             tags,
             in_trash: false,
@@ -112,7 +120,7 @@ pub fn registry_changes(envelope: &EventEnvelope) -> Result<Vec<RegistryChange>,
     let Some(event) = decoded.event else {
         return Ok(Vec::new());
     };
-    let is_person = kind == PERSON;
+    let is_person = contact.kind == kinds::PERSON;
     Ok(match event {
         contact_event::Event::Created(created_event) => {
             let data = created_event.data.unwrap_or_default();
@@ -179,14 +187,17 @@ fn gone(id: String, state: EntityState, merged_into: String) -> RegistryChange {
 
 /// Events after which the entity's relations are removed or moved.
 pub fn may_react(envelope: &EventEnvelope) -> bool {
-    contact_kind(envelope).is_some()
+    matches!(contact_of(envelope), Ok(Some(_)))
         && [".purged", ".erased", ".merged"]
             .iter()
             .any(|suffix| envelope.event_type.ends_with(suffix))
 }
 
 pub fn entity_of(envelope: &EventEnvelope) -> Option<String> {
-    contact_kind(envelope).map(|_| id_of_stream(&envelope.stream_id).to_owned())
+    contact_of(envelope)
+        .ok()
+        .flatten()
+        .map(|contact| contact.id.clone())
 }
 
 /// The relations of a purged, erased or merged `entity` (its `rows`), as

@@ -491,8 +491,20 @@ async fn internal_types_are_for_the_system_only(backend: Backend) {
         client.create_relation_type(definition.clone()).await,
         Code::PermissionDenied,
     );
+    // Naming the system in the metadata does not make a caller the system.
+    let forged = expect_code(
+        client
+            .create_relation_type(forged_system(definition.clone()))
+            .await,
+        Code::Unauthenticated,
+    );
+    assert!(
+        forged.message().contains("signed identity"),
+        "{}",
+        forged.message()
+    );
     let internal = client
-        .create_relation_type(as_actor(definition, "system:billing"))
+        .create_relation_type(as_system(definition, "billing"))
         .await
         .expect("system creates it")
         .into_inner();
@@ -507,8 +519,14 @@ async fn internal_types_are_for_the_system_only(backend: Backend) {
         "{}",
         status.message()
     );
+    expect_code(
+        client
+            .create_relation(forged_system(create(&a, "billed_to", &b)))
+            .await,
+        Code::Unauthenticated,
+    );
     let relation = client
-        .create_relation(as_actor(create(&a, "billed_to", &b), "system:billing"))
+        .create_relation(as_system(create(&a, "billed_to", &b), "billing"))
         .await
         .expect("system creates the relation")
         .into_inner();
@@ -519,6 +537,14 @@ async fn internal_types_are_for_the_system_only(backend: Backend) {
             })
             .await,
         Code::PermissionDenied,
+    );
+    expect_code(
+        client
+            .delete_relation(forged_system(pb::DeleteRelationRequest {
+                id: relation.id.clone(),
+            }))
+            .await,
+        Code::Unauthenticated,
     );
 
     // Such a relation holds its entities against a purge.
@@ -549,9 +575,9 @@ async fn internal_types_are_for_the_system_only(backend: Backend) {
         .into_inner();
     assert!(listed.types.iter().all(|t| t.id != "billed_to"));
     client
-        .delete_relation(as_actor(
+        .delete_relation(as_system(
             pb::DeleteRelationRequest { id: relation.id },
-            "system:billing",
+            "billing",
         ))
         .await
         .expect("system deletes");

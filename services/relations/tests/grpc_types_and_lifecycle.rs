@@ -140,7 +140,7 @@ async fn a_custom_type_is_created_edited_and_deleted(backend: Backend) {
     let edited = client
         .update_relation_type(pb::UpdateRelationTypeRequest {
             id: subject_id.clone(),
-            expected_version: created.version,
+            expected_version: Some(created.version),
             subject_side: Some(pb::PredicateSide {
                 label: "prospects".into(),
                 ..Default::default()
@@ -164,7 +164,7 @@ async fn a_custom_type_is_created_edited_and_deleted(backend: Backend) {
         client
             .update_relation_type(pb::UpdateRelationTypeRequest {
                 id: subject_id.clone(),
-                expected_version: created.version,
+                expected_version: Some(created.version),
                 subject_side: Some(pb::PredicateSide {
                     label: "x".into(),
                     ..Default::default()

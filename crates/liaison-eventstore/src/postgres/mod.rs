@@ -144,6 +144,7 @@ impl LogStore<PgPool> {
         );
         let store = LogStore::new(
             components.service,
+            components.entity_of,
             pool.clone(),
             Box::new(PgReader(pool.clone())),
             writer,
@@ -208,15 +209,6 @@ async fn follow_other_writers(pool: PgPool, channel: String, head: Weak<watch::S
         };
         writer::advance_head(&head, position);
     }
-}
-
-/// Checks that the database answers (readiness).
-pub async fn ping(pool: &PgPool) -> Result<(), StoreError> {
-    sqlx::query("SELECT 1")
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::from_sqlx)
 }
 
 async fn connect_within(

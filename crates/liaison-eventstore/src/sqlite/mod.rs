@@ -133,6 +133,7 @@ impl LogStore<SqlitePool> {
         );
         Ok(LogStore::new(
             components.service,
+            components.entity_of,
             reader.clone(),
             Box::new(SqliteReader(reader)),
             writer,
@@ -141,15 +142,6 @@ impl LogStore<SqlitePool> {
             appended,
         ))
     }
-}
-
-/// Checks that the database answers (readiness).
-pub async fn ping(pool: &SqlitePool) -> Result<(), StoreError> {
-    sqlx::query("SELECT 1")
-        .execute(pool)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::from_sqlx)
 }
 
 /// Parses `sqlite://path` or a bare path into a file path.

@@ -4,6 +4,20 @@
 #[error("refused by the test projection")]
 pub struct Refused;
 
+/// Their tables: a row per projected event, a counter of consumed ones.
+pub const SCHEMA_SQL: &str = "CREATE TABLE projected (position BIGINT NOT NULL); \
+     CREATE TABLE counted (kind TEXT NOT NULL, n BIGINT NOT NULL); \
+     INSERT INTO counted VALUES ('consumed', 0);";
+
+/// The query of a count a harness reads (`projected` or `consumed`), in
+/// `schema` (with its dot) or the connection's own.
+pub fn count_sql(kind: &str, schema: &str) -> String {
+    match kind {
+        "projected" => format!("SELECT COUNT(*) FROM {schema}projected"),
+        _ => format!("SELECT n FROM {schema}counted WHERE kind = 'consumed'"),
+    }
+}
+
 /// `Counter` (inline projection counting events, refusing
 /// [`REFUSED_TYPE`](liaison_eventstore::conformance::REFUSED_TYPE)) and
 /// `Consumed` (consumer projection counting events) on database `$db`.
@@ -27,19 +41,14 @@ macro_rules! counting_projections {
                         $crate::support::Refused,
                     )));
                 }
-                sqlx::query("UPDATE counted SET n = n + 1 WHERE kind = 'projected'")
+                sqlx::query("INSERT INTO projected (position) VALUES ($1)")
+                    .bind(i64::try_from(event.position).unwrap_or(i64::MAX))
                     .execute(&mut *conn)
                     .await?;
                 Ok(())
             }
-            async fn reset(
-                &self,
-                conn: &mut <$db as sqlx::Database>::Connection,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query("UPDATE counted SET n = 0 WHERE kind = 'projected'")
-                    .execute(&mut *conn)
-                    .await?;
-                Ok(())
+            fn tables(&self) -> &'static [&'static str] {
+                &["projected"]
             }
         }
 

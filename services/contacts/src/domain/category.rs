@@ -79,17 +79,11 @@ pub fn event_type(event: &Event) -> &'static str {
 
 #[cfg(test)]
 mod tests {
+    use liaison_eventstore::testing::given;
+
     use super::*;
 
-    fn given(events: &[Event]) -> Category {
-        events.iter().fold(
-            Category {
-                id: "c1".into(),
-                ..Default::default()
-            },
-            evolve,
-        )
-    }
+    const ID: &str = "c1";
 
     fn created() -> Event {
         Event::Created(CategoryCreated {
@@ -100,62 +94,47 @@ mod tests {
 
     #[test]
     fn creates_renames_and_deletes() {
-        let events = decide(
-            &given(&[]),
-            Command::Create {
+        let category = given::<Category>(ID, [])
+            .when(Command::Create {
                 name: "Alumni".into(),
                 description: String::new(),
-            },
-        )
-        .expect("create");
-        assert_eq!(events, vec![created()]);
-        let renamed = decide(
-            &given(&[created()]),
-            Command::Rename {
+            })
+            .then([created()]);
+        assert!(category.exists && category.name == "Alumni");
+        let existing = given::<Category>(ID, [created()]);
+        existing
+            .when(Command::Rename {
                 name: "Alumnus".into(),
-            },
-        )
-        .expect("rename");
-        assert_eq!(
-            renamed,
-            vec![Event::Renamed(CategoryRenamed {
-                name: "Alumnus".into()
-            })]
-        );
-        assert!(decide(
-            &given(&[created()]),
-            Command::Rename {
-                name: "Alumni".into()
-            }
-        )
-        .expect("same")
-        .is_empty());
-        assert_eq!(
-            decide(&given(&[created()]), Command::Delete).expect("delete"),
-            vec![Event::Deleted(CategoryDeleted {})]
-        );
+            })
+            .then([Event::Renamed(CategoryRenamed {
+                name: "Alumnus".into(),
+            })]);
+        existing
+            .when(Command::Rename {
+                name: "Alumni".into(),
+            })
+            .then_nothing();
+        let deleted = existing
+            .when(Command::Delete)
+            .then([Event::Deleted(CategoryDeleted {})]);
+        assert!(deleted.deleted);
     }
 
     #[test]
     fn refuses_missing_or_deleted_categories() {
-        assert!(matches!(
-            decide(&given(&[]), Command::Delete),
-            Err(ContactsError::NotFound { .. })
-        ));
-        let deleted = given(&[created(), Event::Deleted(CategoryDeleted {})]);
-        assert!(matches!(
-            decide(&deleted, Command::Rename { name: "x".into() }),
-            Err(ContactsError::NotFound { .. })
-        ));
-        assert!(matches!(
-            decide(
-                &given(&[created()]),
-                Command::Create {
-                    name: "x".into(),
-                    description: String::new()
-                }
-            ),
-            Err(ContactsError::FailedPrecondition(_))
-        ));
+        let missing = given::<Category>(ID, []).when(Command::Delete).then_err();
+        assert!(matches!(missing, ContactsError::NotFound { .. }));
+        let deleted = given::<Category>(ID, [created(), Event::Deleted(CategoryDeleted {})]);
+        let renamed = deleted
+            .when(Command::Rename { name: "x".into() })
+            .then_err();
+        assert!(matches!(renamed, ContactsError::NotFound { .. }));
+        let twice = given::<Category>(ID, [created()])
+            .when(Command::Create {
+                name: "x".into(),
+                description: String::new(),
+            })
+            .then_err();
+        assert!(matches!(twice, ContactsError::FailedPrecondition(_)));
     }
 }

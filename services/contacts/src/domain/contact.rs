@@ -6,7 +6,7 @@ use liaison_proto::contacts::v1::{
     ContactRestored, ContactTrashed, ContactUpdated, PersonErased,
 };
 
-use super::fields::{self, FIELDS};
+use super::fields::Field;
 use super::validation::email_key;
 use crate::ContactsError;
 
@@ -178,21 +178,23 @@ pub fn decide(contact: &Contact, command: Command) -> Result<Vec<Event>, Contact
             allow_shared_email,
         } => {
             contact.require_live("update")?;
-            let changed: Vec<String> = FIELDS
-                .iter()
-                .filter(|field| fields::differs(&contact.data, &proposed, field))
-                .map(|field| (*field).to_owned())
+            let changed: Vec<Field> = Field::ALL
+                .into_iter()
+                .filter(|field| field.differs(&contact.data, &proposed))
                 .collect();
             if changed.is_empty() {
                 return Ok(Vec::new());
             }
             let mut data = ContactData::default();
             for field in &changed {
-                fields::copy_field(&proposed, &mut data, field);
+                field.copy(&proposed, &mut data);
             }
             Ok(vec![Event::Updated(ContactUpdated {
                 data: Some(data),
-                changed,
+                changed: changed
+                    .iter()
+                    .map(|field| field.name().to_owned())
+                    .collect(),
                 shared_email_allowed: allow_shared_email,
             })])
         }
@@ -333,9 +335,9 @@ pub fn evolve(mut contact: Contact, event: &Event, occurred_at: i64) -> Contact 
             for field in updated
                 .changed
                 .iter()
-                .filter(|field| fields::is_field(field))
+                .filter_map(|name| Field::from_name(name))
             {
-                fields::copy_field(&changes, &mut contact.data, field);
+                field.copy(&changes, &mut contact.data);
             }
         }
         Event::Trashed(_) => contact.lifecycle = Lifecycle::Trashed,

@@ -241,14 +241,10 @@ fn normalise_phones(phones: Vec<Phone>) -> Result<Vec<Phone>, ContactsError> {
     Ok(normalised)
 }
 
-/// Loads the phone-number metadata (a few hundred milliseconds, once per
-/// process) off the request path, so the first request does not pay for it.
-pub fn warm_up_in_background() {
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        runtime.spawn_blocking(|| {
-            let _ = phonenumber::parse(None, "+33612345678");
-        });
-    }
+/// Loads the phone-number metadata: a few hundred milliseconds, once per
+/// process, that the caller spends off the request path.
+pub fn load_phone_metadata() {
+    let _ = phonenumber::parse(None, "+33612345678");
 }
 
 /// E.164 when the country is known (given, or a leading `+`); otherwise the

@@ -1,8 +1,9 @@
 //! The service's read models: schema, the projection that maintains them in
-//! the append's transaction, and the queries that read them, on SQLite or
-//! PostgreSQL. The SQL is written once (`read_model_sql.rs`) and compiled
-//! for each; what differs lives in `sqlite.rs`, `postgres.rs` and the two
-//! schema files.
+//! the append's transaction (`projection_sql.rs`, with the rules that span
+//! contacts in `rules_sql.rs`), and the queries that read them
+//! (`queries_sql.rs`), on SQLite or PostgreSQL. The SQL is written once and
+//! compiled for each backend by `sqlite.rs` and `postgres.rs`; what differs
+//! lives in those two files and the schema files (ADR 0007).
 
 mod postgres;
 pub mod queries;
@@ -10,7 +11,7 @@ mod rows;
 mod sqlite;
 
 use liaison_eventstore::migrate::Migration;
-use sqlx::{PgPool, SqlitePool};
+use liaison_eventstore::{on_backend, ReaderPool, StoreError};
 
 use crate::domain::category::Category;
 use crate::domain::contact::Contact;
@@ -59,43 +60,27 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     },
 ];
 
-/// The read pool of the service's database, whichever it is.
+/// The read models, on whichever backend holds them.
 #[derive(Clone)]
-pub enum ReadModel {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
+pub struct ReadModel(ReaderPool);
 
-impl From<liaison_eventstore::ReaderPool> for ReadModel {
-    fn from(pool: liaison_eventstore::ReaderPool) -> Self {
-        match pool {
-            liaison_eventstore::ReaderPool::Sqlite(pool) => ReadModel::Sqlite(pool),
-            liaison_eventstore::ReaderPool::Postgres(pool) => ReadModel::Postgres(pool),
-        }
+impl From<ReaderPool> for ReadModel {
+    fn from(pool: ReaderPool) -> Self {
+        ReadModel(pool)
     }
-}
-
-/// Runs the same query on whichever backend holds the read models.
-macro_rules! on_backend {
-    ($model:expr, $function:ident($($argument:expr),*)) => {
-        match $model {
-            ReadModel::Sqlite(pool) => sqlite::$function(pool, $($argument),*).await,
-            ReadModel::Postgres(pool) => postgres::$function(pool, $($argument),*).await,
-        }
-    };
 }
 
 impl ReadModel {
     pub async fn get_contact(&self, id: &str) -> Result<Option<Contact>, ContactsError> {
-        on_backend!(self, get_contact(id))
+        on_backend!(&self.0, get_contact(id))
     }
 
     pub async fn list(&self, filter: &ListFilter) -> Result<Page, ContactsError> {
-        on_backend!(self, list(filter))
+        on_backend!(&self.0, list(filter))
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Vec<Contact>, ContactsError> {
-        on_backend!(self, find_by_email(email))
+        on_backend!(&self.0, find_by_email(email))
     }
 
     pub async fn find_by_external_ref(
@@ -103,34 +88,22 @@ impl ReadModel {
         source: &str,
         external_id: &str,
     ) -> Result<Option<Contact>, ContactsError> {
-        on_backend!(self, find_by_external_ref(source, external_id))
+        on_backend!(&self.0, find_by_external_ref(source, external_id))
     }
 
     pub async fn list_categories(&self) -> Result<Vec<Category>, ContactsError> {
-        on_backend!(self, list_categories())
+        on_backend!(&self.0, list_categories())
     }
 
-    /// Checks that the database answers (readiness).
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        match self {
-            ReadModel::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
-            ReadModel::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
-        }
+    /// The pool, for readiness checks.
+    pub fn pool(&self) -> &ReaderPool {
+        &self.0
     }
 
-    /// Every row of every read model as text, sorted per table: equal
-    /// snapshots mean equal read models (how a rebuild is checked against
-    /// the live ones).
-    pub async fn snapshot(&self) -> Result<Vec<String>, sqlx::Error> {
-        let mut rows = Vec::new();
-        for table in READ_MODEL_TABLES {
-            let columns = on_backend!(self, columns_of(table))?;
-            let mut text = on_backend!(self, rows_as_text(table, &columns))?;
-            text.sort();
-            rows.push(format!("{table}: {} rows", text.len()));
-            rows.extend(text);
-        }
-        Ok(rows)
+    /// Every read model as text (see [`ReaderPool::snapshot`]): how a
+    /// rebuild is checked against the live models.
+    pub async fn snapshot(&self) -> Result<Vec<String>, StoreError> {
+        self.0.snapshot(READ_MODEL_TABLES).await
     }
 }
 

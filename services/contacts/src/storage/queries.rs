@@ -1,6 +1,8 @@
 //! What a listing asks for and what it gets back; the SQL is in
 //! `read_model_sql.rs`.
 
+use liaison_runtime::paging;
+
 use crate::domain::contact::{Contact, Kind};
 use crate::ContactsError;
 
@@ -43,53 +45,32 @@ pub struct Cursor {
     pub id: String,
 }
 
+impl SortBy {
+    /// The listing a page token of this order belongs to.
+    fn listing(self) -> &'static str {
+        match self {
+            SortBy::Name => "contacts.by_name",
+            SortBy::CreatedAt => "contacts.by_created",
+            SortBy::UpdatedAt => "contacts.by_updated",
+        }
+    }
+}
+
 impl Cursor {
-    /// An opaque token: hex of `sort-code \x1f value \x1f id`.
+    /// The page token continuing after this row.
     pub fn encode(&self, sort: SortBy) -> String {
-        let code = match sort {
-            SortBy::Name => 'n',
-            SortBy::CreatedAt => 'c',
-            SortBy::UpdatedAt => 'u',
-        };
-        format!("{code}\u{1f}{}\u{1f}{}", self.sort_value, self.id)
-            .bytes()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        paging::encode_token(sort.listing(), &[&self.sort_value, &self.id])
     }
 
-    pub fn decode(token: &str, sort: SortBy) -> Result<Cursor, ContactsError> {
-        let bad = || {
-            ContactsError::invalid(
-                "page_token",
-                format!("{token:?} is not a page token of this listing"),
-            )
+    /// The row a page token continues after; `None` for the first page.
+    pub fn decode(token: &str, sort: SortBy) -> Result<Option<Cursor>, ContactsError> {
+        let Some(key) = paging::decode_token(sort.listing(), token, 2)? else {
+            return Ok(None);
         };
-        if !token.len().is_multiple_of(2) || token.len() > 2_000 {
-            return Err(bad());
-        }
-        let bytes: Vec<u8> = (0..token.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(token.get(i..i + 2).unwrap_or("zz"), 16))
-            .collect::<Result<_, _>>()
-            .map_err(|_| bad())?;
-        let text = String::from_utf8(bytes).map_err(|_| bad())?;
-        let mut parts = text.splitn(3, '\u{1f}');
-        let (Some(code), Some(sort_value), Some(id)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(bad());
-        };
-        let expected = match sort {
-            SortBy::Name => "n",
-            SortBy::CreatedAt => "c",
-            SortBy::UpdatedAt => "u",
-        };
-        if code != expected {
-            return Err(bad());
-        }
-        Ok(Cursor {
-            sort_value: sort_value.to_owned(),
-            id: id.to_owned(),
-        })
+        let [sort_value, id]: [String; 2] = key.try_into().map_err(|_| {
+            ContactsError::invalid("page_token", "not a page token of this listing")
+        })?;
+        Ok(Some(Cursor { sort_value, id }))
     }
 }
 
@@ -112,13 +93,14 @@ mod tests {
         let token = cursor.encode(SortBy::Name);
         assert_eq!(
             Cursor::decode(&token, SortBy::Name).expect("decode"),
-            cursor
+            Some(cursor)
         );
+        assert_eq!(Cursor::decode("", SortBy::Name).expect("first page"), None);
         assert!(
             Cursor::decode(&token, SortBy::CreatedAt).is_err(),
             "token of another sort order"
         );
         assert!(Cursor::decode("zz", SortBy::Name).is_err());
-        assert!(Cursor::decode("abc", SortBy::Name).is_err());
+        assert!(Cursor::decode("abc!", SortBy::Name).is_err());
     }
 }

@@ -16,7 +16,7 @@ use tonic::transport::Channel;
 
 pub use liaison_eventstore::on_both_backends;
 pub use liaison_eventstore::testing_postgres::Backend;
-pub use liaison_runtime::testing::{expect_code, field_of};
+pub use liaison_runtime::testing::{expect_code, field_of, signed};
 
 pub struct Server {
     pub client: ContactServiceClient<Channel>,
@@ -48,7 +48,9 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
-        let server = liaison_runtime::grpc::GrpcServer::new().add_service(service.grpc());
+        let server = liaison_runtime::grpc::GrpcServer::new()
+            .verify_identities(liaison_runtime::testing::identity_policy())
+            .add_service(service.grpc());
         tokio::spawn(server.serve(listener, shutdown.clone()));
         let client = ContactServiceClient::connect(format!("http://{addr}"))
             .await

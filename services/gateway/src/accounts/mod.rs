@@ -1,32 +1,27 @@
 //! Users, logins, sessions and API tokens: the gateway's own data.
 
 pub mod credentials;
+pub mod events;
 pub mod rate_limit;
 pub mod user;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use liaison_eventstore::{
-    now_micros, AppendRequest, EventMetadata, EventStore, ExpectedVersion, NewEvent, StreamAppend,
-};
-use liaison_proto::gateway::v1 as pb;
-use prost::Message;
+use liaison_eventstore::aggregate::{self, Aggregate};
+use liaison_eventstore::{now_micros, EventStore};
+use liaison_runtime::RequestContext;
 
 use crate::storage::{ReadModel, TokenRow, UserRow};
 use crate::GatewayError;
 use credentials::{csrf_token_for, secret_hash};
+use events::Account;
 use rate_limit::LoginLimiter;
-use user::{Role, User, UserCommand};
+use user::{Role, UserCommand};
 
-pub const STREAM_PREFIX: &str = "user-";
 const MAX_DISPLAY_NAME_CHARS: usize = 200;
 const MAX_TOKEN_NAME_CHARS: usize = 100;
 const MAX_TOKENS_PER_USER: usize = 50;
-
-pub fn user_id_of_stream(stream_id: &str) -> &str {
-    stream_id.strip_prefix(STREAM_PREFIX).unwrap_or(stream_id)
-}
 
 /// Who is calling, once authenticated.
 #[derive(Debug, Clone, PartialEq)]
@@ -416,25 +411,6 @@ impl Accounts {
         .map(|_| ())
     }
 
-    async fn load(&self, user_id: &str) -> Result<(Option<User>, u64), GatewayError> {
-        let stream_id = format!("{STREAM_PREFIX}{user_id}");
-        let mut user = None;
-        let mut version = 0;
-        loop {
-            let events = self.store.read_stream(&stream_id, version, 1_000).await?;
-            let Some(last) = events.last() else { break };
-            version = last.stream_version;
-            for event in &events {
-                let decoded = pb::UserEvent::decode(event.payload.as_slice())
-                    .map_err(|error| GatewayError::Internal(error.to_string()))?;
-                if let Some(decoded) = decoded.event {
-                    user = user::evolve(user, &decoded);
-                }
-            }
-        }
-        Ok((user, version))
-    }
-
     async fn execute(
         &self,
         user_id: &str,
@@ -447,7 +423,7 @@ impl Accounts {
     }
 
     /// Decides every command on the user in turn and appends all their
-    /// events at once (or none).
+    /// events at once (or none); returns the user's version.
     async fn execute_all(
         &self,
         user_id: &str,
@@ -455,61 +431,26 @@ impl Accounts {
         commands: Vec<UserCommand>,
         actor: &str,
     ) -> Result<u64, GatewayError> {
-        let (mut user, version) = self.load(user_id).await?;
-        if let Some(expected) = expected_version {
-            if expected != version {
-                return Err(GatewayError::Aborted(format!(
-                    "user {user_id} is at version {version}, not {expected}: reload and retry"
-                )));
-            }
-        }
-        let mut events = Vec::new();
-        for command in commands {
-            for event in user::decide(user.as_ref(), command)? {
-                user = user::evolve(user, &event);
-                events.push(event);
-            }
-        }
-        if events.is_empty() {
-            return Ok(version);
-        }
-        let new_events = events
-            .iter()
-            .map(|event| NewEvent {
-                event_id: uuid::Uuid::now_v7(),
-                event_type: user::event_type(event).to_owned(),
-                schema_version: 1,
-                payload: pb::UserEvent {
-                    event: Some(event.clone()),
+        // Who acted, in the current trace; the role is the caller's business.
+        let metadata = RequestContext::authenticated(actor, "", "").event_metadata();
+        let executed = aggregate::execute::<Account>(
+            self.store.as_ref(),
+            user_id,
+            expected_version,
+            &metadata,
+            |loaded| {
+                let mut account = loaded.clone();
+                let mut events = Vec::new();
+                for command in commands.iter().cloned() {
+                    let decided = account.state.decide(command)?;
+                    account = account.after(&decided, metadata.occurred_at_micros);
+                    events.extend(decided);
                 }
-                .encode_to_vec(),
-            })
-            .collect();
-        let expected = if version == 0 {
-            ExpectedVersion::NoStream
-        } else {
-            ExpectedVersion::Exactly(version)
-        };
-        let outcome = self
-            .store
-            .append(AppendRequest {
-                streams: vec![StreamAppend {
-                    stream_id: format!("{STREAM_PREFIX}{user_id}"),
-                    expected,
-                    events: new_events,
-                    encrypt_for_subject: None,
-                }],
-                metadata: EventMetadata {
-                    actor: actor.to_owned(),
-                    correlation_id: uuid::Uuid::now_v7().to_string(),
-                    causation_id: String::new(),
-                    traceparent: String::new(),
-                    occurred_at_micros: now_micros(),
-                },
-                forget_subjects: Vec::new(),
-            })
-            .await?;
-        Ok(outcome.last_position)
+                Ok(events)
+            },
+        )
+        .await?;
+        Ok(executed.version)
     }
 }
 

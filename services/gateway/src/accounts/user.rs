@@ -259,10 +259,13 @@ pub fn event_type(event: &Event) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use liaison_eventstore::testing::{given, Given};
 
-    fn given(events: &[Event]) -> Option<User> {
-        events.iter().fold(None, evolve)
+    use super::*;
+    use crate::accounts::events::Account;
+
+    fn user_with(events: impl IntoIterator<Item = Event>) -> Given<Account> {
+        given::<Account>("ada", events)
     }
 
     fn created(role: Role) -> Event {
@@ -289,26 +292,24 @@ mod tests {
             email: "ada@example.org".into(),
             display_name: "Ada".into(),
             role: Role::Staff,
-            password_hash: "h".into(),
+            password_hash: "$argon2id$…".into(),
         };
-        assert_eq!(
-            decide(None, command.clone()).map(|events| events.len()),
-            Ok(1)
+        let account = user_with([])
+            .when(command.clone())
+            .then([created(Role::Staff)]);
+        assert_eq!(account.user.map(|user| user.role), Some(Role::Staff));
+        let error = user_with([created(Role::Staff)]).when(command).then_err();
+        assert!(
+            matches!(&error, GatewayError::AlreadyExists(message) if message.contains("ada@example.org")),
+            "{error}"
         );
-        let user = given(&[created(Role::Staff)]);
-        assert!(matches!(
-            decide(user.as_ref(), command),
-            Err(GatewayError::AlreadyExists(message)) if message.contains("ada@example.org")
-        ));
     }
 
     #[test]
     fn a_disabled_user_cannot_log_in_or_get_a_token() {
-        let user = given(&[created(Role::Staff), Event::Disabled(pb::UserDisabled {})]);
-        assert!(matches!(
-            decide(user.as_ref(), session("s")),
-            Err(GatewayError::PermissionDenied(_))
-        ));
+        let disabled = user_with([created(Role::Staff), Event::Disabled(pb::UserDisabled {})]);
+        let error = disabled.when(session("s")).then_err();
+        assert!(matches!(error, GatewayError::PermissionDenied(_)));
         let token = UserCommand::CreateToken {
             token_id: "t".into(),
             name: "ci".into(),
@@ -316,63 +317,57 @@ mod tests {
             prefix: "lia_ab".into(),
             expires_at_micros: 0,
         };
-        assert!(matches!(
-            decide(user.as_ref(), token),
-            Err(GatewayError::PermissionDenied(_))
-        ));
+        let error = disabled.when(token).then_err();
+        assert!(matches!(error, GatewayError::PermissionDenied(_)));
     }
 
     #[test]
     fn a_password_change_ends_every_session() {
-        let user = given(&[
+        let logged_in = user_with([
             created(Role::Staff),
             Event::SessionStarted(pb::SessionStarted {
                 session_hash: "s1".into(),
                 ..Default::default()
             }),
         ]);
-        assert!(user
+        assert!(logged_in
+            .state()
+            .user
             .as_ref()
             .is_some_and(|user| user.sessions.contains("s1")));
-        let after = evolve(
-            user,
-            &Event::PasswordChanged(pb::PasswordChanged {
+        let after = logged_in
+            .when(UserCommand::ChangePassword {
                 password_hash: "new".into(),
-            }),
-        );
-        assert!(after.is_some_and(|user| user.sessions.is_empty()));
+            })
+            .then([Event::PasswordChanged(pb::PasswordChanged {
+                password_hash: "new".into(),
+            })]);
+        assert!(after.user.is_some_and(|user| user.sessions.is_empty()));
     }
 
     #[test]
     fn unchanged_values_cause_no_event() {
-        let user = given(&[created(Role::Staff)]);
-        assert_eq!(
-            decide(user.as_ref(), UserCommand::ChangeRole { role: Role::Staff }),
-            Ok(vec![])
-        );
-        assert_eq!(decide(user.as_ref(), UserCommand::Enable), Ok(vec![]));
-        assert_eq!(
-            decide(
-                user.as_ref(),
-                UserCommand::EndSession {
-                    session_hash: "unknown".into()
-                }
-            ),
-            Ok(vec![])
-        );
+        let staff = user_with([created(Role::Staff)]);
+        staff
+            .when(UserCommand::ChangeRole { role: Role::Staff })
+            .then_nothing();
+        staff.when(UserCommand::Enable).then_nothing();
+        staff
+            .when(UserCommand::EndSession {
+                session_hash: "unknown".into(),
+            })
+            .then_nothing();
     }
 
     #[test]
-    fn revoking_an_unknown_token_is_not_found() {
-        let user = given(&[created(Role::Staff)]);
-        assert!(matches!(
-            decide(
-                user.as_ref(),
-                UserCommand::RevokeToken {
-                    token_id: "nope".into()
-                }
-            ),
-            Err(GatewayError::NotFound(_))
-        ));
+    fn a_missing_user_or_token_is_not_found() {
+        let error = user_with([]).when(UserCommand::Disable).then_err();
+        assert!(matches!(error, GatewayError::NotFound(_)));
+        let error = user_with([created(Role::Staff)])
+            .when(UserCommand::RevokeToken {
+                token_id: "nope".into(),
+            })
+            .then_err();
+        assert!(matches!(error, GatewayError::NotFound(_)));
     }
 }

@@ -10,10 +10,11 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Staff;
 use super::contacts_dto::*;
-use super::{non_empty, ApiJson, ApiQuery, AppState};
+use super::{non_empty, ApiJson, ApiQuery};
+use crate::auth::Staff;
 use crate::error::ErrorBody;
+use crate::state::AppState;
 use crate::GatewayError;
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -2,7 +2,6 @@
 //! description (`utoipa::path`) and is registered with `routes!`, so the
 //! document at `/api/openapi.json` is built from the routes themselves.
 
-pub mod auth;
 mod contacts;
 mod contacts_dto;
 mod relations;
@@ -21,19 +20,9 @@ use utoipa::openapi::OpenApi as OpenApiDocument;
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::accounts::Accounts;
-use crate::backends::Backends;
+use crate::auth;
+use crate::state::AppState;
 use crate::GatewayError;
-
-/// What every handler reaches.
-#[derive(Clone)]
-pub struct AppState {
-    pub accounts: Arc<Accounts>,
-    pub backends: Backends,
-    /// Cookies get the `Secure` flag.
-    pub secure_cookies: bool,
-    pub session_max_age_seconds: u64,
-}
 
 #[derive(OpenApi)]
 #[openapi(

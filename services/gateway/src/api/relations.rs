@@ -8,10 +8,11 @@ use liaison_proto::relations::v1 as pb;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Staff;
 use super::relations_dto::*;
-use super::{non_empty, ApiJson, ApiQuery, AppState};
+use super::{non_empty, ApiJson, ApiQuery};
+use crate::auth::Staff;
 use crate::error::ErrorBody;
+use crate::state::AppState;
 use crate::GatewayError;
 
 pub fn routes() -> OpenApiRouter<AppState> {

@@ -170,8 +170,8 @@ pub struct NewRelationType {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelationTypeChanges {
-    /// The version read.
-    pub expected_version: u64,
+    /// The version read; a newer stored version gives 409. Absent: no check.
+    pub expected_version: Option<u64>,
     pub subject_side: PredicateSide,
     pub object_side: PredicateSide,
     pub copiable: bool,

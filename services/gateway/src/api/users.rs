@@ -9,11 +9,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{client_address, session_cookie, Admin, Authenticated};
-use super::{micros_rfc3339, ApiJson, AppState, Json};
+use super::{micros_rfc3339, ApiJson, Json};
 use crate::accounts::user::Role;
 use crate::accounts::{Credential, NewUser, UserChanges};
+use crate::auth::{client_address, session_cookie, Admin, Authenticated};
 use crate::error::ErrorBody;
+use crate::state::AppState;
 use crate::storage::{TokenRow, UserRow};
 use crate::GatewayError;
 

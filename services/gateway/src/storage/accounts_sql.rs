@@ -35,13 +35,8 @@ impl Projection<Db> for AccountsProjection {
         apply_user_event(conn, event, &decoded).await
     }
 
-    async fn reset(&self, conn: &mut Conn) -> Result<(), sqlx::Error> {
-        for table in super::READ_MODEL_TABLES {
-            sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(&mut *conn)
-                .await?;
-        }
-        Ok(())
+    fn tables(&self) -> &'static [&'static str] {
+        super::READ_MODEL_TABLES
     }
 }
 
@@ -54,7 +49,7 @@ async fn apply_user_event(
     event: &RecordedEvent,
     decoded: &Event,
 ) -> Result<(), ProjectionError> {
-    let user_id = crate::accounts::user_id_of_stream(&event.stream_id);
+    let user_id = liaison_eventstore::aggregate::id_of_stream(&event.stream_id);
     let at = event.metadata.occurred_at_micros;
     let version = i64::try_from(event.stream_version).unwrap_or(i64::MAX);
     match decoded {
@@ -216,10 +211,12 @@ pub(crate) async fn user_by(
     column: &'static str,
     value: &str,
 ) -> Result<Option<UserRow>, GatewayError> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE {column} = $1"))
-        .bind(value)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE {column} = $1"
+    ))
+    .bind(value)
+    .fetch_optional(pool)
+    .await?;
     row.as_ref().map(user_row).transpose()
 }
 

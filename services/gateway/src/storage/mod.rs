@@ -6,7 +6,7 @@ mod postgres;
 mod sqlite;
 
 use liaison_eventstore::migrate::Migration;
-use sqlx::{PgPool, SqlitePool};
+use liaison_eventstore::{on_backend, ReaderPool, StoreError};
 
 use crate::accounts::user::Role;
 use crate::GatewayError;
@@ -55,53 +55,42 @@ pub struct TokenRow {
     pub revoked_at: Option<i64>,
 }
 
-/// The read pool of the gateway's database, whichever it is.
+/// The gateway's read models, on whichever backend holds them.
 #[derive(Clone)]
-pub enum ReadModel {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
+pub struct ReadModel(ReaderPool);
 
-impl From<liaison_eventstore::ReaderPool> for ReadModel {
-    fn from(pool: liaison_eventstore::ReaderPool) -> Self {
-        match pool {
-            liaison_eventstore::ReaderPool::Sqlite(pool) => ReadModel::Sqlite(pool),
-            liaison_eventstore::ReaderPool::Postgres(pool) => ReadModel::Postgres(pool),
-        }
+impl From<ReaderPool> for ReadModel {
+    fn from(pool: ReaderPool) -> Self {
+        ReadModel(pool)
     }
-}
-
-macro_rules! on_backend {
-    ($model:expr, $function:ident($($argument:expr),*)) => {
-        match $model {
-            ReadModel::Sqlite(pool) => sqlite::$function(pool, $($argument),*).await,
-            ReadModel::Postgres(pool) => postgres::$function(pool, $($argument),*).await,
-        }
-    };
 }
 
 impl ReadModel {
-    pub async fn ping(&self) -> Result<(), liaison_eventstore::StoreError> {
-        match self {
-            ReadModel::Sqlite(pool) => liaison_eventstore::sqlite::ping(pool).await,
-            ReadModel::Postgres(pool) => liaison_eventstore::postgres::ping(pool).await,
-        }
+    /// The pool, for readiness checks.
+    pub fn pool(&self) -> &ReaderPool {
+        &self.0
+    }
+
+    /// Every read model as text (see [`ReaderPool::snapshot`]): how a
+    /// rebuild is checked against the live models.
+    pub async fn snapshot(&self) -> Result<Vec<String>, StoreError> {
+        self.0.snapshot(READ_MODEL_TABLES).await
     }
 
     pub async fn user(&self, id: &str) -> Result<Option<UserRow>, GatewayError> {
-        on_backend!(self, user_by("id", id))
+        on_backend!(&self.0, user_by("id", id))
     }
 
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRow>, GatewayError> {
-        on_backend!(self, user_by("email", email))
+        on_backend!(&self.0, user_by("email", email))
     }
 
     pub async fn users(&self) -> Result<Vec<UserRow>, GatewayError> {
-        on_backend!(self, users())
+        on_backend!(&self.0, users())
     }
 
     pub async fn user_count(&self) -> Result<u64, GatewayError> {
-        on_backend!(self, user_count())
+        on_backend!(&self.0, user_count())
     }
 
     /// The live user holding the session whose secret hashes to `hash`.
@@ -110,15 +99,15 @@ impl ReadModel {
         hash: &str,
         now: i64,
     ) -> Result<Option<UserRow>, GatewayError> {
-        on_backend!(self, session_user(hash, now))
+        on_backend!(&self.0, session_user(hash, now))
     }
 
     /// The live user of an unrevoked, unexpired token.
     pub async fn token_user(&self, hash: &str, now: i64) -> Result<Option<UserRow>, GatewayError> {
-        on_backend!(self, token_user(hash, now))
+        on_backend!(&self.0, token_user(hash, now))
     }
 
     pub async fn tokens_of(&self, user_id: &str) -> Result<Vec<TokenRow>, GatewayError> {
-        on_backend!(self, tokens_of(user_id))
+        on_backend!(&self.0, tokens_of(user_id))
     }
 }

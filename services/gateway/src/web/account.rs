@@ -3,14 +3,14 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Form;
 use serde::Deserialize;
 
-use super::{check_form_csrf, minute, refusal, render, see_other, staff_of, Layout, PageResult};
+use super::{minute, refusal, render, see_other, Layout, PageResult};
 use crate::accounts::Caller;
-use crate::api::AppState;
+use crate::auth::pages::{Button, StaffForm, StaffPage};
+use crate::state::AppState;
 use crate::storage::TokenRow;
 use crate::GatewayError;
 
@@ -121,15 +121,13 @@ async fn account_page(
     Ok((status, render(&page)).into_response())
 }
 
-pub async fn account(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    let caller = staff_of(&state, &headers, "/account").await?;
+pub async fn account(State(state): State<AppState>, StaffPage(caller): StaffPage) -> PageResult {
     account_page(&state, &caller, StatusCode::OK, Answer::default()).await
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct TokenForm {
-    csrf: String,
     name: String,
     /// Days, or empty for a token that does not expire.
     expires_in_days: String,
@@ -137,11 +135,8 @@ pub struct TokenForm {
 
 pub async fn create_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<TokenForm>,
+    StaffForm(caller, form): StaffForm<TokenForm>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, "/account").await?;
-    check_form_csrf(&caller, &form.csrf)?;
     let days = match form.expires_in_days.trim() {
         "" => Ok(None),
         days => days.parse::<u32>().map(Some).map_err(|_| {
@@ -175,20 +170,11 @@ pub async fn create_token(
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfOnly {
-    csrf: String,
-}
-
 pub async fn revoke_token(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(token_id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    StaffForm(caller, Button {}): StaffForm<Button>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, "/account").await?;
-    check_form_csrf(&caller, &form.csrf)?;
     match state.accounts.revoke_token(&caller, &token_id).await {
         Ok(()) => Ok(see_other("/account#tokens")),
         Err(error) => {
@@ -201,7 +187,6 @@ pub async fn revoke_token(
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct PasswordForm {
-    csrf: String,
     current_password: String,
     new_password: String,
     repeated_password: String,
@@ -209,11 +194,8 @@ pub struct PasswordForm {
 
 pub async fn change_password(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<PasswordForm>,
+    StaffForm(caller, form): StaffForm<PasswordForm>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, "/account").await?;
-    check_form_csrf(&caller, &form.csrf)?;
     let changed = if form.new_password != form.repeated_password {
         Err(GatewayError::invalid(
             "repeated_password",

@@ -3,15 +3,14 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, Uri};
 use axum::response::IntoResponse;
-use axum::Form;
 use liaison_proto::contacts::v1 as pb;
 use serde::Deserialize;
 
-use super::{check_form_csrf, refusal, render, see_other, staff_of, urlencode, Layout, PageResult};
+use super::{refusal, render, see_other, urlencode, Layout, PageResult};
 use crate::accounts::Caller;
-use crate::api::AppState;
+use crate::auth::pages::{StaffForm, StaffPage};
+use crate::state::AppState;
 use crate::GatewayError;
 
 /// One contact as a list shows it.
@@ -91,8 +90,7 @@ struct HomePage {
     recent: Vec<(String, Row)>,
 }
 
-pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    let caller = staff_of(&state, &headers, "/").await?;
+pub async fn home(State(state): State<AppState>, StaffPage(caller): StaffPage) -> PageResult {
     let recently = pb::ListContactsRequest {
         sort: pb::ContactSort::UpdatedAt as i32,
         descending: true,
@@ -241,31 +239,28 @@ pub(super) async fn categories(
 
 pub async fn persons(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    StaffPage(caller): StaffPage,
     Query(form): Query<ListForm>,
 ) -> PageResult {
-    list_page(&state, &headers, &uri, form, false).await
+    list_page(&state, &caller, form, false).await
 }
 
 pub async fn organisations(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    StaffPage(caller): StaffPage,
     Query(form): Query<ListForm>,
 ) -> PageResult {
-    list_page(&state, &headers, &uri, form, true).await
+    list_page(&state, &caller, form, true).await
 }
 
 /// One page of persons, or of organisations.
 async fn list_page(
     state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
+    caller: &Caller,
     form: ListForm,
     organisations: bool,
 ) -> PageResult {
-    let caller = staff_of(state, headers, &uri.to_string()).await?;
+    let caller = caller.clone();
     let request = state.backends.request(&caller, form.request());
     let mut contacts = state.backends.contacts();
     let page = async {
@@ -310,7 +305,6 @@ async fn list_page(
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct ContactForm {
-    pub csrf: String,
     pub name: String,
     pub managed: Option<String>,
     pub title: String,
@@ -370,28 +364,22 @@ struct NewContactPage {
     error_field: String,
 }
 
-pub async fn new_organisation(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    new_form(&state, &headers, true).await
+pub async fn new_organisation(StaffPage(caller): StaffPage) -> PageResult {
+    new_form(&caller, true)
 }
 
-pub async fn new_person(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    new_form(&state, &headers, false).await
+pub async fn new_person(StaffPage(caller): StaffPage) -> PageResult {
+    new_form(&caller, false)
 }
 
-async fn new_form(state: &AppState, headers: &HeaderMap, organisation: bool) -> PageResult {
-    let path = if organisation {
-        "/organisations/new"
-    } else {
-        "/persons/new"
-    };
-    let caller = staff_of(state, headers, path).await?;
+fn new_form(caller: &Caller, organisation: bool) -> PageResult {
     let section = if organisation {
         "organisations"
     } else {
         "persons"
     };
     Ok(render(&NewContactPage {
-        layout: Layout::of(&caller, section),
+        layout: Layout::of(caller, section),
         organisation,
         form: ContactForm::default(),
         error: String::new(),
@@ -401,11 +389,8 @@ async fn new_form(state: &AppState, headers: &HeaderMap, organisation: bool) -> 
 
 pub async fn create_organisation(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<ContactForm>,
+    StaffForm(caller, form): StaffForm<ContactForm>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, "/organisations/new").await?;
-    check_form_csrf(&caller, &form.csrf)?;
     let request = pb::CreateOrganisationRequest {
         name: form.name.clone(),
         managed: form.managed.is_some(),
@@ -432,11 +417,8 @@ pub async fn create_organisation(
 
 pub async fn create_person(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<ContactForm>,
+    StaffForm(caller, form): StaffForm<ContactForm>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, "/persons/new").await?;
-    check_form_csrf(&caller, &form.csrf)?;
     let request = pb::CreatePersonRequest {
         title: form.title.clone(),
         given_name: form.given_name.clone(),

@@ -4,23 +4,19 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use axum::Form;
 use liaison_proto::common::v1::EntityRef;
 use liaison_proto::contacts::v1 as pb;
 use liaison_proto::relations::v1 as rel;
 use serde::Deserialize;
 
-use super::{
-    check_form_csrf, render, see_other, staff_of, urlencode, Layout, PageError, PageResult,
-};
+use super::{render, see_other, urlencode, Layout, PageError, PageResult};
 use crate::accounts::Caller;
-use crate::api::AppState;
+use crate::auth::pages::{Button, StaffForm, StaffPage};
+use crate::state::AppState;
 use crate::GatewayError;
 
-pub const PERSON: &str = "contacts.person";
-pub const ORGANISATION: &str = "contacts.organisation";
+pub use liaison_proto::kinds::{ORGANISATION, PERSON};
 
 /// The relations of one predicate.
 pub struct RelationGroup {
@@ -261,11 +257,10 @@ pub struct PageQuery {
 
 pub async fn page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    StaffPage(caller): StaffPage,
     Path(id): Path<String>,
     axum::extract::Query(query): axum::extract::Query<PageQuery>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, &format!("/contacts/{}", urlencode(&id))).await?;
     let hops = if query.hops == Some(2) { 2 } else { 1 };
     render_page_with_hops(&state, &caller, &id, String::new(), hops).await
 }
@@ -273,7 +268,6 @@ pub async fn page(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct RelationForm {
-    csrf: String,
     predicate: String,
     /// Set by the search-as-you-type list: `kind:id`.
     target: String,
@@ -284,12 +278,9 @@ pub struct RelationForm {
 
 pub async fn add_relation(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<RelationForm>,
+    StaffForm(caller, form): StaffForm<RelationForm>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, &format!("/contacts/{}", urlencode(&id))).await?;
-    check_form_csrf(&caller, &form.csrf)?;
     let loaded = load_contact(&state, &caller, &id).await?;
     let object = match find_contact(&state, &caller, &form.target, &form.target_name, &[]).await {
         Ok(object) => object,
@@ -399,20 +390,11 @@ pub(super) async fn find_contact(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn remove_relation(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path((id, relation_id)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
+    StaffForm(caller, Button {}): StaffForm<Button>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, &format!("/contacts/{}", urlencode(&id))).await?;
-    check_form_csrf(&caller, &form.csrf)?;
     match state
         .backends
         .relations()
@@ -438,7 +420,6 @@ pub async fn remove_relation(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct LifecycleForm {
-    csrf: String,
     version: Option<u64>,
 }
 
@@ -453,13 +434,11 @@ pub enum Lifecycle {
 
 async fn change_lifecycle(
     state: &AppState,
-    headers: &HeaderMap,
+    caller: Caller,
     id: &str,
     form: LifecycleForm,
     change: Lifecycle,
 ) -> PageResult {
-    let caller = staff_of(state, headers, &format!("/contacts/{}", urlencode(id))).await?;
-    check_form_csrf(&caller, &form.csrf)?;
     let loaded = load_contact(state, &caller, id).await?;
     let request = pb::ContactVersionRequest {
         id: id.to_owned(),
@@ -491,27 +470,24 @@ async fn change_lifecycle(
 
 pub async fn trash(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<LifecycleForm>,
+    StaffForm(caller, form): StaffForm<LifecycleForm>,
 ) -> PageResult {
-    change_lifecycle(&state, &headers, &id, form, Lifecycle::Trash).await
+    change_lifecycle(&state, caller, &id, form, Lifecycle::Trash).await
 }
 
 pub async fn restore(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<LifecycleForm>,
+    StaffForm(caller, form): StaffForm<LifecycleForm>,
 ) -> PageResult {
-    change_lifecycle(&state, &headers, &id, form, Lifecycle::Restore).await
+    change_lifecycle(&state, caller, &id, form, Lifecycle::Restore).await
 }
 
 pub async fn purge(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<LifecycleForm>,
+    StaffForm(caller, form): StaffForm<LifecycleForm>,
 ) -> PageResult {
-    change_lifecycle(&state, &headers, &id, form, Lifecycle::Purge).await
+    change_lifecycle(&state, caller, &id, form, Lifecycle::Purge).await
 }

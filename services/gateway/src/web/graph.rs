@@ -10,7 +10,7 @@ use liaison_proto::common::v1::EntityRef;
 use liaison_proto::relations::v1 as rel;
 
 use crate::accounts::Caller;
-use crate::api::AppState;
+use crate::state::AppState;
 use crate::GatewayError;
 
 const SIZE: f64 = 640.0;

@@ -13,15 +13,14 @@ mod session;
 mod users;
 
 use askama::Template;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-use crate::accounts::credentials::same_secret;
 use crate::accounts::{Caller, Credential};
-use crate::api::auth::{cookie, SESSION_COOKIE};
-use crate::api::{micros_rfc3339, AppState};
+use crate::api::micros_rfc3339;
+use crate::state::AppState;
 use crate::GatewayError;
 
 pub fn routes() -> Router<AppState> {
@@ -103,6 +102,7 @@ impl Layout {
 /// A page's answer: rendered HTML, a redirect, or an error page.
 pub type PageResult = Result<Response, PageError>;
 
+#[derive(Debug)]
 pub enum PageError {
     /// Not logged in: to the login page, then back.
     Login {
@@ -150,41 +150,6 @@ impl IntoResponse for PageError {
             }
         }
     }
-}
-
-/// The logged-in back-office person of a page request.
-pub async fn staff_of(
-    state: &AppState,
-    headers: &HeaderMap,
-    path: &str,
-) -> Result<Caller, PageError> {
-    let caller = match cookie(headers, SESSION_COOKIE) {
-        Some(secret) => state.accounts.by_session(secret).await?,
-        None => None,
-    };
-    let caller = caller.ok_or_else(|| PageError::Login {
-        next: path.to_owned(),
-    })?;
-    if !caller.role.is_back_office() {
-        return Err(PageError::Failed(GatewayError::PermissionDenied(
-            "your account has no access to the back office".into(),
-        )));
-    }
-    Ok(caller)
-}
-
-/// Refuses a form whose CSRF field does not match the session's.
-pub fn check_form_csrf(caller: &Caller, presented: &str) -> Result<(), PageError> {
-    let expected = match &caller.via {
-        Credential::Session { csrf_token, .. } => csrf_token.as_str(),
-        Credential::ApiToken => "",
-    };
-    if presented.is_empty() || expected.is_empty() || !same_secret(presented, expected) {
-        return Err(PageError::Failed(GatewayError::PermissionDenied(
-            "the form's security token is missing or stale: reload the page and try again".into(),
-        )));
-    }
-    Ok(())
 }
 
 /// Renders a template; a template error is a bug, logged, shown as 500.

@@ -3,15 +3,14 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
-use axum::Form;
 use liaison_proto::relations::v1 as rel;
 use serde::Deserialize;
 
-use super::{check_form_csrf, render, see_other, staff_of, Layout, PageResult};
+use super::{render, see_other, Layout, PageResult};
 use crate::accounts::Caller;
-use crate::api::AppState;
+use crate::auth::pages::{Button, StaffForm, StaffPage};
+use crate::state::AppState;
 use crate::GatewayError;
 
 pub struct TypeRow {
@@ -28,7 +27,6 @@ pub struct TypeRow {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct TypeForm {
-    csrf: String,
     verb: String,
     symmetric_verb: String,
     /// Checkbox values: `contacts.person`, `contacts.organisation`.
@@ -113,18 +111,14 @@ async fn render_types(
     Ok((status, render(&page)).into_response())
 }
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    let caller = staff_of(&state, &headers, "/relation-types").await?;
+pub async fn list(State(state): State<AppState>, StaffPage(caller): StaffPage) -> PageResult {
     render_types(&state, &caller, TypeForm::default(), String::new()).await
 }
 
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<TypeForm>,
+    StaffForm(caller, form): StaffForm<TypeForm>,
 ) -> PageResult {
-    let caller = staff_of(&state, &headers, "/relation-types").await?;
-    check_form_csrf(&caller, &form.csrf)?;
     let kinds = |person: &Option<String>, organisation: &Option<String>| {
         let mut kinds = Vec::new();
         if person.is_some() {
@@ -166,39 +160,23 @@ pub async fn create(
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn disable(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    StaffForm(caller, Button {}): StaffForm<Button>,
 ) -> PageResult {
-    set_enabled(state, headers, id, form, false).await
+    set_enabled(state, caller, id, false).await
 }
 
 pub async fn enable(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    StaffForm(caller, Button {}): StaffForm<Button>,
 ) -> PageResult {
-    set_enabled(state, headers, id, form, true).await
+    set_enabled(state, caller, id, true).await
 }
 
-async fn set_enabled(
-    state: AppState,
-    headers: HeaderMap,
-    id: String,
-    form: CsrfForm,
-    enabled: bool,
-) -> PageResult {
-    let caller = staff_of(&state, &headers, "/relation-types").await?;
-    check_form_csrf(&caller, &form.csrf)?;
+async fn set_enabled(state: AppState, caller: Caller, id: String, enabled: bool) -> PageResult {
     match state
         .backends
         .relations()

@@ -4,16 +4,16 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::{check_form_csrf, render, see_other, staff_of, PageResult};
+use super::{render, see_other, PageError, PageResult};
 use crate::accounts::credentials::{new_secret, same_secret};
-use crate::api::auth::{cookie, session_cookie};
-use crate::api::AppState;
-use crate::GatewayError;
+use crate::auth::pages::{Button, StaffForm};
+use crate::auth::{cookie, session_cookie};
+use crate::state::AppState;
 
 const LOGIN_COOKIE: &str = "liaison_login";
 
@@ -95,7 +95,7 @@ pub async fn login(
             "The login form expired: please try again.",
         );
     }
-    let address = crate::api::auth::client_address(&parts);
+    let address = crate::auth::client_address(&parts);
     let user_agent = headers
         .get(header::USER_AGENT)
         .and_then(|value| value.to_str().ok())
@@ -127,28 +127,21 @@ pub async fn login(
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 pub async fn logout(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    form: Result<StaffForm<Button>, PageError>,
 ) -> PageResult {
-    let caller = match staff_of(&state, &headers, "/").await {
-        Ok(caller) => caller,
-        // Already out, or a customer: nothing to end here.
-        Err(_) => return Ok(see_other("/login")),
+    let caller = match form {
+        Ok(StaffForm(caller, Button {})) => caller,
+        // Already out: nothing to end here.
+        Err(PageError::Login { .. }) => return Ok(see_other("/login")),
+        Err(refused) => return Err(refused),
     };
-    check_form_csrf(&caller, &form.csrf)?;
     state
         .accounts
         .logout(&caller)
         .await
-        .map_err(|error: GatewayError| super::PageError::Failed(error))?;
+        .map_err(PageError::Failed)?;
     let mut response = see_other("/login");
     response.headers_mut().append(
         header::SET_COOKIE,

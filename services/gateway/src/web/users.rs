@@ -3,38 +3,22 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Form;
 use serde::Deserialize;
 
-use super::{
-    check_form_csrf, minute, refusal, render, see_other, staff_of, urlencode, Layout, PageError,
-    PageResult,
-};
+use super::{minute, refusal, render, see_other, urlencode, Layout, PageResult};
 use crate::accounts::user::Role;
 use crate::accounts::{Caller, NewUser, UserChanges};
-use crate::api::AppState;
+use crate::auth::pages::{AdminForm, AdminPage};
+use crate::state::AppState;
 use crate::storage::UserRow;
-use crate::GatewayError;
-
-/// The logged-in admin of a page request.
-async fn admin_of(state: &AppState, headers: &HeaderMap, path: &str) -> Result<Caller, PageError> {
-    let caller = staff_of(state, headers, path).await?;
-    if caller.role != Role::Admin {
-        return Err(PageError::Failed(GatewayError::PermissionDenied(
-            "only admins manage users".into(),
-        )));
-    }
-    Ok(caller)
-}
 
 const ROLES: [Role; 3] = [Role::Admin, Role::Staff, Role::Customer];
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct NewUserForm {
-    csrf: String,
     email: String,
     display_name: String,
     role: String,
@@ -72,7 +56,6 @@ async fn users_page(
         roles: ROLES,
         form: NewUserForm {
             password: String::new(),
-            csrf: String::new(),
             ..form
         },
         error,
@@ -81,8 +64,7 @@ async fn users_page(
     Ok((status, render(&page)).into_response())
 }
 
-pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> PageResult {
-    let caller = admin_of(&state, &headers, "/users").await?;
+pub async fn list(State(state): State<AppState>, AdminPage(caller): AdminPage) -> PageResult {
     let form = NewUserForm {
         role: Role::Staff.as_str().to_owned(),
         ..Default::default()
@@ -100,11 +82,8 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> PageResu
 
 pub async fn create(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    Form(form): Form<NewUserForm>,
+    AdminForm(caller, form): AdminForm<NewUserForm>,
 ) -> PageResult {
-    let caller = admin_of(&state, &headers, "/users").await?;
-    check_form_csrf(&caller, &form.csrf)?;
     let Some(role) = Role::parse(&form.role) else {
         let message = format!("{:?} is not a role", form.role);
         return users_page(
@@ -135,7 +114,6 @@ pub async fn create(
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
 pub struct UserForm {
-    csrf: String,
     version: Option<u64>,
     display_name: String,
     role: String,
@@ -174,22 +152,18 @@ fn user_page(
 
 pub async fn show(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    AdminPage(caller): AdminPage,
     Path(id): Path<String>,
 ) -> PageResult {
-    let caller = admin_of(&state, &headers, &format!("/users/{}", urlencode(&id))).await?;
     let user = state.accounts.user(&id).await?;
     user_page(&caller, user, StatusCode::OK, String::new(), String::new())
 }
 
 pub async fn update(
     State(state): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<UserForm>,
+    AdminForm(caller, form): AdminForm<UserForm>,
 ) -> PageResult {
-    let caller = admin_of(&state, &headers, &format!("/users/{}", urlencode(&id))).await?;
-    check_form_csrf(&caller, &form.csrf)?;
     let user = state.accounts.user(&id).await?;
     let Some(version) = form.version else {
         let message = "the form lacks the version it was read at".to_owned();

@@ -6,18 +6,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use liaison_eventstore::{
-    AppendRequest, EventMetadata, EventStore, ExpectedVersion, StoreError, StreamAppend,
-};
+use liaison_eventstore::aggregate::{self, Versioned};
+use liaison_eventstore::{EventStore, ExpectedVersion, StreamAppend};
 use liaison_proto::common::v1::EntityRef;
 use liaison_proto::relations::v1 as pb;
 use tokio::sync::watch;
-use uuid::Uuid;
 
 use crate::domain::entity::Entity;
-use crate::domain::relation_type;
-use crate::domain::{describe, relation_stream, relation_type_stream, Caller};
-use crate::events::{relation_event, relation_type_event};
+use crate::domain::relation_type::{self, RelationType};
+use crate::domain::{describe, Caller};
+use crate::events::{relation_event, relation_stream};
 use crate::storage::{
     EntityRelationRow, EntityRelationsFilter, Page, ReadModel, RowPattern, StoredRelation,
     TripleRow,
@@ -30,18 +28,13 @@ pub const DEFAULT_ARRIVAL_WAIT: Duration = Duration::from_secs(2);
 
 pub use liaison_runtime::RequestContext;
 
+/// The system is a caller whose identity says so: one signed by another
+/// service, or a call from inside this process.
 fn caller(context: &RequestContext) -> Caller {
-    Caller::from_actor(&context.actor)
-}
-
-/// What the events of a call record of it.
-fn metadata(context: &RequestContext) -> EventMetadata {
-    EventMetadata {
-        actor: context.actor.clone(),
-        correlation_id: context.correlation_id.clone(),
-        causation_id: String::new(),
-        traceparent: context.traceparent.clone(),
-        occurred_at_micros: liaison_eventstore::now_micros(),
+    if context.is_system() {
+        Caller::System
+    } else {
+        Caller::User
     }
 }
 
@@ -122,22 +115,18 @@ impl RelationsApp {
             if self.read_model.relation_type(&id).await?.is_some() {
                 continue;
             }
-            let request = AppendRequest {
-                streams: vec![StreamAppend {
-                    stream_id: relation_type_stream(&id),
-                    expected: ExpectedVersion::NoStream,
-                    events: vec![relation_type_event(
-                        pb::relation_type_event::Event::Created(created),
-                    )],
-                    encrypt_for_subject: None,
-                }],
-                metadata: metadata(&system_context()),
-                forget_subjects: Vec::new(),
-            };
-            match self.store.append(request).await {
+            let installing = aggregate::execute_new::<RelationType>(
+                self.store.as_ref(),
+                &id,
+                &system_context().event_metadata(),
+                relation_type::Command::Create(created),
+            )
+            .await;
+            match installing {
                 Ok(_) => installed += 1,
-                Err(StoreError::VersionConflict { .. }) => {}
-                Err(other) => return Err(other.into()),
+                // Another process installed it meanwhile.
+                Err(RelationsError::VersionConflict { .. }) => {}
+                Err(other) => return Err(other),
             }
         }
         if installed > 0 {
@@ -337,10 +326,5 @@ fn deletion(
 }
 
 fn system_context() -> RequestContext {
-    RequestContext {
-        actor: crate::reactions::SYSTEM_ACTOR.to_owned(),
-        correlation_id: Uuid::now_v7().to_string(),
-        role: "system".to_owned(),
-        traceparent: String::new(),
-    }
+    RequestContext::system(crate::SERVICE)
 }

@@ -11,8 +11,8 @@ use super::*;
 use crate::domain::entity::Entity;
 use crate::domain::relation::{self, check_create, describe_triple};
 use crate::domain::relation_type::RelationType;
-use crate::domain::{describe, relation_stream, Caller};
-use crate::events::relation_event;
+use crate::domain::{describe, Caller};
+use crate::events::{relation_event, relation_stream};
 use crate::storage::StoredRelation;
 
 impl RelationsApp {
@@ -75,7 +75,7 @@ impl RelationsApp {
         let mut created = Vec::new();
         let mut streams = Vec::new();
         let mut skipped = 0u32;
-        let metadata = metadata(context);
+        let metadata = context.event_metadata();
         for (prefix, subject, predicate, object) in checked {
             let relation_type = &types[&predicate];
             let subject_entity = known_entity(&entities, &subject, &prefix)?;
@@ -176,7 +176,7 @@ impl RelationsApp {
             .store
             .append(AppendRequest {
                 streams: vec![deletion(&relation, pb::DeletionCause::Requested, None)],
-                metadata: metadata(context),
+                metadata: context.event_metadata(),
                 forget_subjects: Vec::new(),
             })
             .await;

@@ -1,16 +1,14 @@
 //! Commands on relation types.
 
-use liaison_eventstore::{AppendRequest, ExpectedVersion, StreamAppend};
+use liaison_eventstore::aggregate::{self, stream_append, Retries};
+use liaison_eventstore::AppendRequest;
 use liaison_proto::relations::v1 as pb;
-use prost::Message;
 use uuid::Uuid;
 
 use super::*;
 use crate::domain::entity::Entity;
 use crate::domain::relation::count_violations;
 use crate::domain::relation_type::{self, normalise_side, Command, RelationType};
-use crate::domain::relation_type_stream;
-use crate::events::relation_type_event;
 
 impl RelationsApp {
     // ---- relation types -------------------------------------------------
@@ -97,20 +95,24 @@ impl RelationsApp {
                 });
             }
         }
-        let state = self.load_type(&subject_side.id).await?;
-        let events = relation_type::decide(
-            &state,
-            Command::Create(pb::RelationTypeCreated {
-                subject_side: Some(subject_side),
-                object_side: Some(object_side),
-                symmetric_to_itself,
-                custom: !internal,
-                internal,
-                copiable,
-            }),
-        )?;
-        self.append_type(state, ExpectedVersion::NoStream, events, context)
-            .await
+        let id = subject_side.id.clone();
+        let created = pb::RelationTypeCreated {
+            subject_side: Some(subject_side),
+            object_side: Some(object_side),
+            symmetric_to_itself,
+            custom: !internal,
+            internal,
+            copiable,
+        };
+        let created = aggregate::execute::<RelationType>(
+            self.store.as_ref(),
+            &id,
+            None,
+            &context.event_metadata(),
+            |loaded| relation_type::decide(&loaded.state, Command::Create(created.clone())),
+        )
+        .await?;
+        Ok(created.state)
     }
 
     pub async fn update_type(
@@ -120,41 +122,58 @@ impl RelationsApp {
         changes: TypeChanges,
         context: &RequestContext,
     ) -> Result<RelationType, RelationsError> {
-        let state = self.load_live_type(id).await?;
-        check_expected(&state, expected_version)?;
-        let subject_side = normalise_side(
-            "subject_side",
-            changes.subject_side,
-            Some(state.subject_side.id.clone()),
-        )?;
-        let object_side = if state.symmetric_to_itself {
-            subject_side.clone()
-        } else {
-            normalise_side(
-                "object_side",
-                changes.object_side,
-                Some(state.object_side.id.clone()),
-            )?
-        };
-        let events = relation_type::decide(
-            &state,
-            Command::Change {
-                subject_side,
-                object_side,
-                copiable: changes.copiable,
-            },
-        )?;
-        let proposed = events.iter().fold(state.clone(), relation_type::evolve);
-        let broken = self.count_broken_relations(&proposed).await?;
-        if broken > 0 {
-            return Err(RelationsError::FailedPrecondition(format!(
-                "{broken} existing relation(s) of type {:?} would break the new constraints; \
-                 delete them first or keep the constraints",
-                state.id
-            )));
+        let (known, _) = self.get_type(id).await?;
+        let metadata = context.event_metadata();
+        let mut retries = Retries::for_expected(expected_version);
+        loop {
+            let loaded = self.load_live_type(&known.id).await?;
+            loaded.check_expected(&known.id, expected_version)?;
+            let state = &loaded.state;
+            let subject_side = normalise_side(
+                "subject_side",
+                changes.subject_side.clone(),
+                Some(state.subject_side.id.clone()),
+            )?;
+            let object_side = if state.symmetric_to_itself {
+                subject_side.clone()
+            } else {
+                normalise_side(
+                    "object_side",
+                    changes.object_side.clone(),
+                    Some(state.object_side.id.clone()),
+                )?
+            };
+            let events = relation_type::decide(
+                state,
+                Command::Change {
+                    subject_side,
+                    object_side,
+                    copiable: changes.copiable,
+                },
+            )?;
+            if events.is_empty() {
+                return Ok(loaded.state);
+            }
+            let proposed = loaded.clone().after(&events, metadata.occurred_at_micros);
+            let broken = self.count_broken_relations(&proposed.state).await?;
+            if broken > 0 {
+                return Err(RelationsError::FailedPrecondition(format!(
+                    "{broken} existing relation(s) of type {:?} would break the new constraints; \
+                     delete them first or keep the constraints",
+                    state.id
+                )));
+            }
+            let request = AppendRequest {
+                streams: vec![stream_append(&known.id, &loaded, &events)],
+                metadata: metadata.clone(),
+                forget_subjects: Vec::new(),
+            };
+            match self.store.append(request).await {
+                Ok(_) => return Ok(proposed.state),
+                Err(error) if retries.again(&error) => continue,
+                Err(error) => return Err(error.into()),
+            }
         }
-        let expected = ExpectedVersion::Exactly(state.version);
-        self.append_type(state, expected, events, context).await
     }
 
     async fn count_broken_relations(&self, proposed: &RelationType) -> Result<u64, RelationsError> {
@@ -189,10 +208,16 @@ impl RelationsApp {
         enabled: bool,
         context: &RequestContext,
     ) -> Result<RelationType, RelationsError> {
-        let state = self.load_live_type(id).await?;
-        let events = relation_type::decide(&state, Command::SetEnabled(enabled))?;
-        let expected = ExpectedVersion::Exactly(state.version);
-        self.append_type(state, expected, events, context).await
+        let (known, _) = self.get_type(id).await?;
+        let changed = aggregate::execute::<RelationType>(
+            self.store.as_ref(),
+            &known.id,
+            None,
+            &context.event_metadata(),
+            |loaded| relation_type::decide(&loaded.state, Command::SetEnabled(enabled)),
+        )
+        .await?;
+        Ok(changed.state)
     }
 
     /// Deletes a custom type. With relations, refused unless `cascade`:
@@ -204,7 +229,8 @@ impl RelationsApp {
         cascade: bool,
         context: &RequestContext,
     ) -> Result<u64, RelationsError> {
-        let mut state = self.load_live_type(id).await?;
+        let (known, count) = self.get_type(id).await?;
+        let mut state = self.load_live_type(&known.id).await?.state;
         // Refuses a built-in type before anything else.
         relation_type::decide(
             &state,
@@ -212,7 +238,6 @@ impl RelationsApp {
                 relations_removed: 0,
             },
         )?;
-        let (_, count) = self.get_type(&state.id).await?;
         if count > 0 && !cascade {
             return Err(RelationsError::FailedPrecondition(format!(
                 "relation type {:?} still has {count} relation(s); delete them first, or delete with cascade",
@@ -222,102 +247,50 @@ impl RelationsApp {
         if count > 0 && state.enabled {
             state = self.set_type_enabled(&state.id, false, context).await?;
         }
-        let relations = self.read_model.relations_of_type(&state).await?;
-        let removed = relations.len() as u64;
-        let events = relation_type::decide(
-            &state,
-            Command::Delete {
-                relations_removed: removed,
-            },
-        )?;
-        let mut streams: Vec<StreamAppend> = relations
-            .iter()
-            .map(|r| deletion(r, pb::DeletionCause::TypeDeleted, None))
-            .collect();
-        streams.push(StreamAppend {
-            stream_id: relation_type_stream(&state.id),
-            expected: ExpectedVersion::Exactly(state.version),
-            events: events.into_iter().map(relation_type_event).collect(),
-            encrypt_for_subject: None,
-        });
-        self.store
-            .append(AppendRequest {
+        let metadata = context.event_metadata();
+        let mut retries = Retries::for_expected(None);
+        let removed = loop {
+            let loaded = self.load_live_type(&state.id).await?;
+            let relations = self.read_model.relations_of_type(&loaded.state).await?;
+            let removed = relations.len() as u64;
+            let events = relation_type::decide(
+                &loaded.state,
+                Command::Delete {
+                    relations_removed: removed,
+                },
+            )?;
+            let mut streams: Vec<_> = relations
+                .iter()
+                .map(|r| deletion(r, pb::DeletionCause::TypeDeleted, None))
+                .collect();
+            streams.push(stream_append(&state.id, &loaded, &events));
+            let request = AppendRequest {
                 streams,
-                metadata: metadata(context),
+                metadata: metadata.clone(),
                 forget_subjects: Vec::new(),
-            })
-            .await?;
+            };
+            match self.store.append(request).await {
+                Ok(_) => break removed,
+                Err(error) if retries.again(&error) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        };
         tracing::info!(relation_type = %state.id, removed, "relation type deleted");
         Ok(removed)
     }
 
-    async fn load_type(&self, type_id: &str) -> Result<RelationType, RelationsError> {
-        let mut state = RelationType::new(type_id);
-        for event in self
-            .store
-            .read_stream(&relation_type_stream(type_id), 0, u32::MAX)
-            .await?
-        {
-            let decoded =
-                pb::RelationTypeEvent::decode(event.payload.as_slice()).map_err(|error| {
-                    RelationsError::Internal(format!(
-                        "event {} does not decode: {error}",
-                        event.event_id
-                    ))
-                })?;
-            if let Some(domain_event) = decoded.event {
-                state = relation_type::evolve(state, &domain_event);
-            }
-        }
-        Ok(state)
-    }
-
-    /// The type of `predicate` (either side), from its events.
-    async fn load_live_type(&self, predicate: &str) -> Result<RelationType, RelationsError> {
-        let (known, _) = self.get_type(predicate).await?;
-        let state = self.load_type(&known.id).await?;
-        if !state.is_live() {
+    /// The type `type_id` from its events, if it exists and was not deleted.
+    async fn load_live_type(
+        &self,
+        type_id: &str,
+    ) -> Result<Versioned<RelationType>, RelationsError> {
+        let loaded = aggregate::load::<RelationType>(self.store.as_ref(), type_id).await?;
+        if !loaded.state.is_live() {
             return Err(RelationsError::NotFound {
                 kind: "relation type",
-                id: predicate.to_owned(),
+                id: type_id.to_owned(),
             });
         }
-        Ok(state)
-    }
-
-    async fn append_type(
-        &self,
-        state: RelationType,
-        expected: ExpectedVersion,
-        events: Vec<pb::relation_type_event::Event>,
-        context: &RequestContext,
-    ) -> Result<RelationType, RelationsError> {
-        if events.is_empty() {
-            return Ok(state);
-        }
-        self.store
-            .append(AppendRequest {
-                streams: vec![StreamAppend {
-                    stream_id: relation_type_stream(&state.id),
-                    expected,
-                    events: events.iter().cloned().map(relation_type_event).collect(),
-                    encrypt_for_subject: None,
-                }],
-                metadata: metadata(context),
-                forget_subjects: Vec::new(),
-            })
-            .await?;
-        Ok(events.iter().fold(state, relation_type::evolve))
-    }
-}
-
-fn check_expected(state: &RelationType, expected: Option<u64>) -> Result<(), RelationsError> {
-    match expected {
-        Some(expected) if expected != state.version => Err(RelationsError::VersionConflict {
-            id: state.id.clone(),
-            expected,
-            actual: state.version,
-        }),
-        _ => Ok(()),
+        Ok(loaded)
     }
 }

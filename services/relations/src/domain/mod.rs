@@ -9,40 +9,13 @@ use liaison_proto::common::v1::EntityRef;
 
 use crate::RelationsError;
 
-/// Streams are `relation_type-<type id>` and `relation-<relation id>`.
-pub fn relation_type_stream(type_id: &str) -> String {
-    format!("relation_type-{type_id}")
-}
-
-pub fn relation_stream(relation_id: &str) -> String {
-    format!("relation-{relation_id}")
-}
-
-/// The aggregate id inside a stream id.
-pub fn id_of_stream(stream_id: &str) -> &str {
-    stream_id
-        .split_once('-')
-        .map(|(_, id)| id)
-        .unwrap_or(stream_id)
-}
-
 /// Who calls: internal types are reserved to the system (other services
-/// and Liaison's own reactions).
+/// and Liaison's own reactions, proven by a signed identity or calling from
+/// inside the process).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
     User,
     System,
-}
-
-impl Caller {
-    /// Actors `system` and `system:<service>` are the system.
-    pub fn from_actor(actor: &str) -> Self {
-        if actor == "system" || actor.starts_with("system:") {
-            Caller::System
-        } else {
-            Caller::User
-        }
-    }
 }
 
 /// `contacts.person 0190…`, how messages name an entity.
@@ -163,13 +136,5 @@ mod tests {
         assert!(predicate_id("p", "Employed By").is_err());
         assert!(predicate_id("p", "").is_err());
         assert!(predicate_id("p", &"x".repeat(65)).is_err());
-    }
-
-    #[test]
-    fn only_system_actors_are_the_system() {
-        assert_eq!(Caller::from_actor("system:billing"), Caller::System);
-        assert_eq!(Caller::from_actor("system"), Caller::System);
-        assert_eq!(Caller::from_actor("systemic"), Caller::User);
-        assert_eq!(Caller::from_actor("alice"), Caller::User);
     }
 }

@@ -8,8 +8,7 @@ use pb::relation_type_event::Event;
 use super::{entity_kind, predicate_id};
 use crate::RelationsError;
 
-pub const PERSON: &str = "contacts.person";
-pub const ORGANISATION: &str = "contacts.organisation";
+pub use liaison_proto::kinds::{ORGANISATION, PERSON};
 
 const MAX_LABEL_LEN: usize = 100;
 const MAX_TAG_LEN: usize = 50;

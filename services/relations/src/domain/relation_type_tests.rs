@@ -1,7 +1,9 @@
 use super::*;
 
-fn given(events: &[Event]) -> RelationType {
-    events.iter().fold(RelationType::new("likes"), evolve)
+use liaison_eventstore::testing::{given, Given};
+
+fn type_with(events: impl IntoIterator<Item = Event>) -> Given<RelationType> {
+    given::<RelationType>("likes", events)
 }
 
 fn custom_created() -> Event {
@@ -17,7 +19,12 @@ fn custom_created() -> Event {
 
 #[test]
 fn a_created_type_is_enabled_with_both_sides() {
-    let state = given(&[custom_created()]);
+    let state = type_with([])
+        .when(Command::Create(match custom_created() {
+            Event::Created(created) => created,
+            _ => unreachable!("a creation"),
+        }))
+        .then([custom_created()]);
     assert!(state.enabled && state.custom && state.is_live());
     let orientation = state.orientation("liked_by").expect("symmetric side");
     assert_eq!(orientation.subject.id, "liked_by");
@@ -35,16 +42,19 @@ fn a_type_that_is_its_own_symmetric_has_one_predicate() {
                 .is_some_and(|s| s.id == "competitor_of")
         })
         .expect("competitor_of is built in");
-    let state = evolve(RelationType::new("competitor_of"), &Event::Created(created));
-    let orientation = state.orientation("competitor_of").expect("side");
+    let competitor = given::<RelationType>("competitor_of", [Event::Created(created)]);
+    let orientation = competitor
+        .state()
+        .orientation("competitor_of")
+        .expect("side");
     assert_eq!(orientation.subject.id, orientation.object.id);
 }
 
 #[test]
 fn refuses_to_create_a_type_twice() {
-    let state = given(&[custom_created()]);
-    let error =
-        decide(&state, Command::Create(pb::RelationTypeCreated::default())).expect_err("exists");
+    let error = type_with([custom_created()])
+        .when(Command::Create(pb::RelationTypeCreated::default()))
+        .then_err();
     assert!(
         matches!(error, RelationsError::PredicateTaken { .. }),
         "{error}"
@@ -53,18 +63,18 @@ fn refuses_to_create_a_type_twice() {
 
 #[test]
 fn disabling_twice_records_one_event() {
-    let state = given(&[custom_created()]);
-    let events = decide(&state, Command::SetEnabled(false)).expect("disable");
-    assert_eq!(events, vec![Event::Disabled(pb::RelationTypeDisabled {})]);
-    let state = given(&[custom_created(), events[0].clone()]);
-    assert!(!state.enabled);
-    assert!(decide(&state, Command::SetEnabled(false))
-        .expect("again")
-        .is_empty());
-    assert_eq!(
-        decide(&state, Command::SetEnabled(true)).expect("enable"),
-        vec![Event::Enabled(pb::RelationTypeEnabled {})]
-    );
+    let disabled = type_with([custom_created()])
+        .when(Command::SetEnabled(false))
+        .then([Event::Disabled(pb::RelationTypeDisabled {})]);
+    assert!(!disabled.enabled);
+    let disabled = type_with([
+        custom_created(),
+        Event::Disabled(pb::RelationTypeDisabled {}),
+    ]);
+    disabled.when(Command::SetEnabled(false)).then_nothing();
+    disabled
+        .when(Command::SetEnabled(true))
+        .then([Event::Enabled(pb::RelationTypeEnabled {})]);
 }
 
 #[test]
@@ -73,29 +83,25 @@ fn built_in_types_cannot_be_edited_or_deleted() {
     if let Event::Created(created) = &mut created {
         created.custom = false;
     }
-    let state = given(&[created]);
-    let error = decide(
-        &state,
-        Command::Delete {
+    let built_in = type_with([created]);
+    let error = built_in
+        .when(Command::Delete {
             relations_removed: 0,
-        },
-    )
-    .expect_err("built in");
+        })
+        .then_err();
     assert!(
         error
             .to_string()
             .contains("only custom types can be deleted"),
         "{error}"
     );
-    let error = decide(
-        &state,
-        Command::Change {
+    let error = built_in
+        .when(Command::Change {
             subject_side: side("x", "x", &[]),
             object_side: side("y", "y", &[]),
             copiable: false,
-        },
-    )
-    .expect_err("built in");
+        })
+        .then_err();
     assert!(
         error
             .to_string()
@@ -106,51 +112,54 @@ fn built_in_types_cannot_be_edited_or_deleted() {
 
 #[test]
 fn an_edit_keeps_the_predicate_ids() {
-    let state = given(&[custom_created()]);
-    let events = decide(
-        &state,
-        Command::Change {
+    let edited = type_with([custom_created()])
+        .when(Command::Change {
             subject_side: side("renamed", "adores", &[PERSON]),
             object_side: side("renamed_too", "is adored by", &[PERSON]),
             copiable: true,
-        },
-    )
-    .expect("edit");
-    let state = given(&[custom_created(), events[0].clone()]);
-    assert_eq!(state.subject_side.id, "likes");
-    assert_eq!(state.subject_side.label, "adores");
-    assert_eq!(state.object_side.id, "liked_by");
-    assert_eq!(state.object_side.kinds, vec![PERSON.to_owned()]);
+        })
+        .then([Event::Changed(pb::RelationTypeChanged {
+            subject_side: Some(side("likes", "adores", &[PERSON])),
+            object_side: Some(side("liked_by", "is adored by", &[PERSON])),
+            copiable: true,
+        })]);
+    assert_eq!(edited.subject_side.id, "likes");
+    assert_eq!(edited.subject_side.label, "adores");
+    assert_eq!(edited.object_side.id, "liked_by");
+    assert_eq!(edited.object_side.kinds, vec![PERSON.to_owned()]);
 }
 
 #[test]
 fn an_edit_that_changes_nothing_records_nothing() {
-    let state = given(&[custom_created()]);
-    let events = decide(
-        &state,
-        Command::Change {
+    let existing = type_with([custom_created()]);
+    let state = existing.state().clone();
+    existing
+        .when(Command::Change {
             subject_side: state.subject_side.clone(),
             object_side: state.object_side.clone(),
             copiable: true,
-        },
-    )
-    .expect("no-op edit");
-    assert!(events.is_empty());
+        })
+        .then_nothing();
 }
 
 #[test]
 fn a_deleted_type_is_gone() {
-    let state = given(&[custom_created()]);
-    let events = decide(
-        &state,
-        Command::Delete {
+    let deleted = type_with([custom_created()])
+        .when(Command::Delete {
             relations_removed: 3,
-        },
-    )
-    .expect("delete");
-    let state = given(&[custom_created(), events[0].clone()]);
-    assert!(!state.is_live());
-    let error = decide(&state, Command::SetEnabled(false)).expect_err("gone");
+        })
+        .then([Event::Deleted(pb::RelationTypeDeleted {
+            relations_removed: 3,
+        })]);
+    assert!(!deleted.is_live());
+    let error = type_with([
+        custom_created(),
+        Event::Deleted(pb::RelationTypeDeleted {
+            relations_removed: 3,
+        }),
+    ])
+    .when(Command::SetEnabled(false))
+    .then_err();
     assert!(matches!(error, RelationsError::NotFound { .. }));
 }
 

@@ -1,8 +1,9 @@
 //! The service's read models and the entity registry: schema, the inline
 //! projection, the consumer of other services' events, and the queries, on
-//! SQLite or PostgreSQL. The SQL is written once (`*_sql.rs`, included by
-//! `sqlite.rs` and `postgres.rs`); what differs lives in those two files and
-//! the two schema files.
+//! SQLite or PostgreSQL. The SQL is written once (`projection_sql.rs`,
+//! `registry_sql.rs`, `queries_sql.rs`, included by `sqlite.rs` and
+//! `postgres.rs`); what differs lives in those two files and the two schema
+//! files (ADR 0007).
 
 mod postgres;
 mod sqlite;
@@ -10,8 +11,8 @@ mod sqlite;
 use std::collections::HashMap;
 
 use liaison_eventstore::migrate::Migration;
+use liaison_eventstore::{on_backend, ReaderPool, StoreError};
 use liaison_proto::common::v1::EntityRef;
-use sqlx::{PgPool, SqlitePool};
 
 use crate::domain::entity::Entity;
 use crate::domain::relation_type::RelationType;
@@ -80,11 +81,11 @@ pub struct TripleRow {
     pub object_label: String,
 }
 
-/// One page of a query: `next` continues after its last row.
+/// One page of a query: `next`, the key of its last row, when a page follows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
-    pub next: Option<String>,
+    pub next: Option<Vec<String>>,
     pub total: u64,
 }
 
@@ -125,30 +126,14 @@ pub(crate) struct EntityRow {
     pub forward: bool,
 }
 
-/// The read pool of the service's database, whichever it is.
+/// The read models and the registry, on whichever backend holds them.
 #[derive(Clone)]
-pub enum ReadModel {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
-}
+pub struct ReadModel(ReaderPool);
 
-impl From<liaison_eventstore::ReaderPool> for ReadModel {
-    fn from(pool: liaison_eventstore::ReaderPool) -> Self {
-        match pool {
-            liaison_eventstore::ReaderPool::Sqlite(pool) => ReadModel::Sqlite(pool),
-            liaison_eventstore::ReaderPool::Postgres(pool) => ReadModel::Postgres(pool),
-        }
+impl From<ReaderPool> for ReadModel {
+    fn from(pool: ReaderPool) -> Self {
+        ReadModel(pool)
     }
-}
-
-/// Runs the same query on whichever backend holds the read models.
-macro_rules! on_backend {
-    ($model:expr, $function:ident($($argument:expr),*)) => {
-        match $model {
-            ReadModel::Sqlite(pool) => sqlite::$function(pool, $($argument),*).await,
-            ReadModel::Postgres(pool) => postgres::$function(pool, $($argument),*).await,
-        }
-    };
 }
 
 impl ReadModel {
@@ -156,7 +141,7 @@ impl ReadModel {
         &self,
         type_id: &str,
     ) -> Result<Option<(RelationType, u64)>, RelationsError> {
-        on_backend!(self, relation_type(type_id))
+        on_backend!(&self.0, relation_type(type_id))
     }
 
     /// The type a predicate belongs to.
@@ -164,20 +149,20 @@ impl ReadModel {
         &self,
         predicate: &str,
     ) -> Result<Option<(RelationType, u64)>, RelationsError> {
-        on_backend!(self, type_of_predicate(predicate))
+        on_backend!(&self.0, type_of_predicate(predicate))
     }
 
     pub async fn relation_types(&self) -> Result<Vec<(RelationType, u64)>, RelationsError> {
-        on_backend!(self, relation_types())
+        on_backend!(&self.0, relation_types())
     }
 
     /// The type owning each predicate id used by a live type.
     pub async fn predicate_owners(&self) -> Result<HashMap<String, String>, RelationsError> {
-        on_backend!(self, predicate_owners())
+        on_backend!(&self.0, predicate_owners())
     }
 
     pub async fn entities(&self, ids: &[&str]) -> Result<HashMap<String, Entity>, RelationsError> {
-        on_backend!(self, entities(ids))
+        on_backend!(&self.0, entities(ids))
     }
 
     /// The relation holding the row `subject -predicate-> object`, and
@@ -188,25 +173,25 @@ impl ReadModel {
         predicate: &str,
         object: &str,
     ) -> Result<Option<(String, bool)>, RelationsError> {
-        on_backend!(self, triple(subject, predicate, object))
+        on_backend!(&self.0, triple(subject, predicate, object))
     }
 
     pub async fn relation(
         &self,
         relation_id: &str,
     ) -> Result<Option<StoredRelation>, RelationsError> {
-        on_backend!(self, relation(relation_id))
+        on_backend!(&self.0, relation(relation_id))
     }
 
     pub async fn entity_relations(
         &self,
         filter: &EntityRelationsFilter,
     ) -> Result<Page<EntityRelationRow>, RelationsError> {
-        on_backend!(self, entity_relations(filter))
+        on_backend!(&self.0, entity_relations(filter))
     }
 
     pub async fn triples(&self, pattern: &RowPattern) -> Result<Page<TripleRow>, RelationsError> {
-        on_backend!(self, triples(pattern))
+        on_backend!(&self.0, triples(pattern))
     }
 
     /// Paths from `start` along `predicates`, one per hop, no entity twice;
@@ -217,7 +202,7 @@ impl ReadModel {
         predicates: &[String],
         limit: u32,
     ) -> Result<Vec<Vec<EntityRef>>, RelationsError> {
-        on_backend!(self, paths(start, predicates, limit))
+        on_backend!(&self.0, paths(start, predicates, limit))
     }
 
     /// Relations per predicate (seen from the entity), with the label.
@@ -225,7 +210,7 @@ impl ReadModel {
         &self,
         entity_id: &str,
     ) -> Result<Vec<(String, String, u64)>, RelationsError> {
-        on_backend!(self, predicate_counts(entity_id))
+        on_backend!(&self.0, predicate_counts(entity_id))
     }
 
     /// Every relation of a type, forward, with both ends as the registry knows them.
@@ -233,7 +218,7 @@ impl ReadModel {
         &self,
         relation_type: &RelationType,
     ) -> Result<Vec<StoredRelation>, RelationsError> {
-        on_backend!(self, relations_of_type(relation_type))
+        on_backend!(&self.0, relations_of_type(relation_type))
     }
 
     /// Relations of the entity whose type is internal, by predicate.
@@ -241,28 +226,18 @@ impl ReadModel {
         &self,
         entity_id: &str,
     ) -> Result<Vec<(String, u64)>, RelationsError> {
-        on_backend!(self, internal_relations(entity_id))
+        on_backend!(&self.0, internal_relations(entity_id))
     }
 
-    /// Checks that the database answers (readiness).
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        match self {
-            ReadModel::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
-            ReadModel::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
-        }
+    /// The pool, for readiness checks.
+    pub fn pool(&self) -> &ReaderPool {
+        &self.0
     }
 
-    /// Every row of every read model of the log as text, sorted per table:
-    /// equal snapshots mean equal read models (a rebuild is checked so).
-    pub async fn snapshot(&self) -> Result<Vec<String>, sqlx::Error> {
-        let mut rows = Vec::new();
-        for table in READ_MODEL_TABLES {
-            let mut text = on_backend!(self, rows_as_text(table))?;
-            text.sort();
-            rows.push(format!("{table}: {} rows", text.len()));
-            rows.extend(text);
-        }
-        Ok(rows)
+    /// The read models of the log as text (see [`ReaderPool::snapshot`]):
+    /// how a rebuild is checked against the live models.
+    pub async fn snapshot(&self) -> Result<Vec<String>, StoreError> {
+        self.0.snapshot(READ_MODEL_TABLES).await
     }
 }
 

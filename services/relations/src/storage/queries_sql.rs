@@ -1,8 +1,13 @@
-// The read models' queries, compiled once per backend (see read_model_sql.rs).
+// The read models' queries, compiled once per backend (see projection_sql.rs).
 
-use super::{EntityRelationRow, EntityRelationsFilter, Page, RowPattern, StoredRelation, TripleRow};
+use super::{
+    EntityRelationRow, EntityRelationsFilter, Page, RowPattern, StoredRelation, TripleRow,
+};
 
-pub(crate) async fn relation_type(pool: &DbPool, type_id: &str) -> Result<Option<(RelationType, u64)>, RelationsError> {
+pub(crate) async fn relation_type(
+    pool: &DbPool,
+    type_id: &str,
+) -> Result<Option<(RelationType, u64)>, RelationsError> {
     let mut conn = pool.acquire().await?;
     Ok(stored_type(&mut conn, type_id).await?)
 }
@@ -21,22 +26,31 @@ pub(crate) async fn type_of_predicate(
     Ok(row.map(|row| type_from_row(&row)).transpose()?)
 }
 
-pub(crate) async fn relation_types(pool: &DbPool) -> Result<Vec<(RelationType, u64)>, RelationsError> {
+pub(crate) async fn relation_types(
+    pool: &DbPool,
+) -> Result<Vec<(RelationType, u64)>, RelationsError> {
     let rows = sqlx::query("SELECT definition, relation_count FROM relation_types ORDER BY id")
         .fetch_all(pool)
         .await?;
     Ok(rows.iter().map(type_from_row).collect::<Result<_, _>>()?)
 }
 
-pub(crate) async fn predicate_owners(pool: &DbPool) -> Result<HashMap<String, String>, RelationsError> {
-    let rows = sqlx::query("SELECT id, type_id FROM predicates").fetch_all(pool).await?;
+pub(crate) async fn predicate_owners(
+    pool: &DbPool,
+) -> Result<HashMap<String, String>, RelationsError> {
+    let rows = sqlx::query("SELECT id, type_id FROM predicates")
+        .fetch_all(pool)
+        .await?;
     rows.iter()
         .map(|row| Ok((row.try_get("id")?, row.try_get("type_id")?)))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(RelationsError::from)
 }
 
-pub(crate) async fn entities(pool: &DbPool, ids: &[&str]) -> Result<HashMap<String, Entity>, RelationsError> {
+pub(crate) async fn entities(
+    pool: &DbPool,
+    ids: &[&str],
+) -> Result<HashMap<String, Entity>, RelationsError> {
     let mut conn = pool.acquire().await?;
     Ok(entities_on(&mut conn, ids).await?)
 }
@@ -82,7 +96,10 @@ fn relation_from_row(row: &DbRow) -> Result<StoredRelation, sqlx::Error> {
     })
 }
 
-pub(crate) async fn relation(pool: &DbPool, relation_id: &str) -> Result<Option<StoredRelation>, RelationsError> {
+pub(crate) async fn relation(
+    pool: &DbPool,
+    relation_id: &str,
+) -> Result<Option<StoredRelation>, RelationsError> {
     let row: Option<DbRow> = sqlx::query(&format!(
         "SELECT {RELATION_COLUMNS} FROM relations r JOIN predicates p ON p.id = r.predicate_id \
          WHERE r.relation_id = $1 AND r.forward = $2"
@@ -107,12 +124,17 @@ pub(crate) async fn relations_of_type(
     .bind(true)
     .fetch_all(pool)
     .await?;
-    Ok(rows.iter().map(relation_from_row).collect::<Result<_, _>>()?)
+    Ok(rows
+        .iter()
+        .map(relation_from_row)
+        .collect::<Result<_, _>>()?)
 }
 
 /// The filters of an entity's relations, after `WHERE`.
 fn push_entity_filter<'q>(query: &mut QueryBuilder<'q, Db>, filter: &'q EntityRelationsFilter) {
-    query.push("r.subject_id = ").push_bind(filter.entity_id.as_str());
+    query
+        .push("r.subject_id = ")
+        .push_bind(filter.entity_id.as_str());
     if !filter.predicates.is_empty() {
         query.push(" AND r.predicate_id IN (");
         let items: Vec<&str> = filter.predicates.iter().map(String::as_str).collect();
@@ -176,7 +198,7 @@ pub(crate) async fn entity_relations(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let next = page_end(&mut items, filter.limit, |last| {
-        format!("{}|{}", last.predicate, last.other.id)
+        vec![last.predicate.clone(), last.other.id.clone()]
     });
     Ok(Page {
         items,
@@ -185,35 +207,52 @@ pub(crate) async fn entity_relations(
     })
 }
 
-/// Cuts the extra row fetched to learn whether a page follows, and makes
-/// the token that continues after the last row kept.
-fn page_end<T>(items: &mut Vec<T>, limit: u32, token: impl Fn(&T) -> String) -> Option<String> {
+/// Cuts the extra row fetched to learn whether a page follows, and gives
+/// the key of the last row kept, which the next page continues after.
+fn page_end<T>(
+    items: &mut Vec<T>,
+    limit: u32,
+    key: impl Fn(&T) -> Vec<String>,
+) -> Option<Vec<String>> {
     if items.len() <= limit as usize {
         return None;
     }
     items.truncate(limit as usize);
-    items.last().map(token)
+    items.last().map(key)
 }
 
 fn push_pattern<'q>(query: &mut QueryBuilder<'q, Db>, pattern: &'q RowPattern) {
     query.push(" WHERE 1 = 1");
     if let Some(subject) = &pattern.row_subject {
-        query.push(" AND r.subject_id = ").push_bind(subject.as_str());
+        query
+            .push(" AND r.subject_id = ")
+            .push_bind(subject.as_str());
     }
     if let Some(predicate) = &pattern.row_predicate {
-        query.push(" AND r.predicate_id = ").push_bind(predicate.as_str());
+        query
+            .push(" AND r.predicate_id = ")
+            .push_bind(predicate.as_str());
     }
     if let Some(object) = &pattern.row_object {
         query.push(" AND r.object_id = ").push_bind(object.as_str());
     }
 }
 
-pub(crate) async fn triples(pool: &DbPool, pattern: &RowPattern) -> Result<Page<TripleRow>, RelationsError> {
+pub(crate) async fn triples(
+    pool: &DbPool,
+    pattern: &RowPattern,
+) -> Result<Page<TripleRow>, RelationsError> {
     // With only a predicate, the predicate index gives the order.
     let order = if pattern.row_subject.is_none() {
-        ("r.predicate_id, r.subject_id, r.object_id", "(r.predicate_id, r.subject_id, r.object_id)")
+        (
+            "r.predicate_id, r.subject_id, r.object_id",
+            "(r.predicate_id, r.subject_id, r.object_id)",
+        )
     } else {
-        ("r.subject_id, r.predicate_id, r.object_id", "(r.subject_id, r.predicate_id, r.object_id)")
+        (
+            "r.subject_id, r.predicate_id, r.object_id",
+            "(r.subject_id, r.predicate_id, r.object_id)",
+        )
     };
     let mut query = QueryBuilder::<Db>::new(
         "SELECT r.relation_id, r.subject_id, r.subject_kind, r.predicate_id, p.symmetric_id, \
@@ -254,7 +293,11 @@ pub(crate) async fn triples(pool: &DbPool, pattern: &RowPattern) -> Result<Page<
             id: row.try_get("object_id")?,
         };
         let predicate: String = row.try_get("predicate_id")?;
-        keys.push(format!("{}|{}|{}", subject.id, predicate, object.id));
+        keys.push(vec![
+            subject.id.clone(),
+            predicate.clone(),
+            object.id.clone(),
+        ]);
         let subject_label: String = row.try_get("subject_label")?;
         let object_label: String = row.try_get("object_label")?;
         let relation_id: String = row.try_get("relation_id")?;
@@ -303,7 +346,9 @@ pub(crate) async fn paths(
         if hop > 1 {
             query.push(", ");
         }
-        query.push(format!("r{hop}.object_id AS id{hop}, r{hop}.object_kind AS kind{hop}"));
+        query.push(format!(
+            "r{hop}.object_id AS id{hop}, r{hop}.object_kind AS kind{hop}"
+        ));
     }
     // CROSS JOIN keeps SQLite to this order (from the start, hop by hop,
     // each by primary key); without statistics it may begin with a scan of
@@ -313,7 +358,9 @@ pub(crate) async fn paths(
         query.push(format!(" CROSS JOIN relations r{hop}"));
     }
     query.push(" WHERE r1.subject_id = ").push_bind(start);
-    query.push(" AND r1.predicate_id = ").push_bind(predicates[0].as_str());
+    query
+        .push(" AND r1.predicate_id = ")
+        .push_bind(predicates[0].as_str());
     for hop in 2..=hops {
         query.push(format!(
             " AND r{hop}.subject_id = r{}.object_id AND r{hop}.predicate_id = ",
@@ -379,7 +426,10 @@ pub(crate) async fn predicate_counts(
         .map_err(RelationsError::from)
 }
 
-pub(crate) async fn internal_relations(pool: &DbPool, entity_id: &str) -> Result<Vec<(String, u64)>, RelationsError> {
+pub(crate) async fn internal_relations(
+    pool: &DbPool,
+    entity_id: &str,
+) -> Result<Vec<(String, u64)>, RelationsError> {
     let rows = sqlx::query(
         "SELECT r.predicate_id, COUNT(*) AS relations FROM relations r \
          JOIN predicates p ON p.id = r.predicate_id JOIN relation_types t ON t.id = p.type_id \
@@ -392,7 +442,10 @@ pub(crate) async fn internal_relations(pool: &DbPool, entity_id: &str) -> Result
     rows.iter()
         .map(|row| {
             let count: i64 = row.try_get("relations")?;
-            Ok((row.try_get("predicate_id")?, u64::try_from(count).unwrap_or(0)))
+            Ok((
+                row.try_get("predicate_id")?,
+                u64::try_from(count).unwrap_or(0),
+            ))
         })
         .collect::<Result<_, sqlx::Error>>()
         .map_err(RelationsError::from)

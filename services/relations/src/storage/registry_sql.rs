@@ -1,4 +1,4 @@
-// The entity registry's SQL, compiled once per backend (see read_model_sql.rs).
+// The entity registry's SQL, compiled once per backend (see projection_sql.rs).
 
 use liaison_eventstore::{AppendRequest, ConsumerProjection};
 use liaison_proto::events::v1::EventEnvelope;
@@ -12,7 +12,11 @@ impl ConsumerProjection<Db> for EntityRegistry {
         super::CONSUMER
     }
 
-    async fn apply(&self, conn: &mut Conn, envelope: &EventEnvelope) -> Result<(), ProjectionError> {
+    async fn apply(
+        &self,
+        conn: &mut Conn,
+        envelope: &EventEnvelope,
+    ) -> Result<(), ProjectionError> {
         for change in reactions::registry_changes(envelope)? {
             apply_change(conn, &change).await?;
         }
@@ -23,7 +27,11 @@ impl ConsumerProjection<Db> for EntityRegistry {
         reactions::may_react(envelope)
     }
 
-    async fn react(&self, conn: &mut Conn, envelope: &EventEnvelope) -> Result<Vec<AppendRequest>, ProjectionError> {
+    async fn react(
+        &self,
+        conn: &mut Conn,
+        envelope: &EventEnvelope,
+    ) -> Result<Vec<AppendRequest>, ProjectionError> {
         let Some(entity_id) = reactions::entity_of(envelope) else {
             return Ok(Vec::new());
         };
@@ -31,24 +39,40 @@ impl ConsumerProjection<Db> for EntityRegistry {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let entity = entities_on(&mut *conn, &[entity_id.as_str()]).await?.remove(&entity_id);
+        let entity = entities_on(&mut *conn, &[entity_id.as_str()])
+            .await?
+            .remove(&entity_id);
         let survivor = match entity.as_ref().filter(|e| e.state == EntityState::Merged) {
             Some(merged) => {
                 let survivor_id = merged.merged_into.clone();
                 let entities = entities_on(&mut *conn, &[survivor_id.as_str()]).await?;
                 let survivor_rows = rows_of_entity(&mut *conn, &survivor_id).await?;
-                entities.get(&survivor_id).cloned().map(|survivor| (survivor, survivor_rows))
+                entities
+                    .get(&survivor_id)
+                    .cloned()
+                    .map(|survivor| (survivor, survivor_rows))
             }
             None => None,
         };
-        Ok(reactions::react(envelope, entity.as_ref(), &rows, survivor.as_ref()))
+        Ok(reactions::react(
+            envelope,
+            entity.as_ref(),
+            &rows,
+            survivor.as_ref(),
+        ))
     }
 }
 
-async fn apply_change(conn: &mut Conn, change: &reactions::RegistryChange) -> Result<(), ProjectionError> {
+async fn apply_change(
+    conn: &mut Conn,
+    change: &reactions::RegistryChange,
+) -> Result<(), ProjectionError> {
     use reactions::RegistryChange as Change;
     match change {
-        Change::Created { entity, person_name } => {
+        Change::Created {
+            entity,
+            person_name,
+        } => {
             sqlx::query(
                 "INSERT INTO entities (id, kind, label, tags, in_trash, state, merged_into, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, '', $7) ON CONFLICT (id) DO UPDATE SET \
@@ -92,10 +116,11 @@ async fn apply_change(conn: &mut Conn, change: &reactions::RegistryChange) -> Re
             update_entity(conn, id, "tags = $2", join_tags(tags)).await?;
         }
         Change::TagsAdded { id, tags } => {
-            let stored: Option<String> = sqlx::query_scalar("SELECT tags FROM entities WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let stored: Option<String> =
+                sqlx::query_scalar("SELECT tags FROM entities WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
             let mut all = split_tags(&stored.unwrap_or_default());
             for tag in tags {
                 if !all.iter().any(|own| own.eq_ignore_ascii_case(tag)) {
@@ -112,7 +137,11 @@ async fn apply_change(conn: &mut Conn, change: &reactions::RegistryChange) -> Re
                 .execute(&mut *conn)
                 .await?;
         }
-        Change::Gone { id, state, merged_into } => {
+        Change::Gone {
+            id,
+            state,
+            merged_into,
+        } => {
             update_entity(conn, id, "state = $2", state.as_str().to_owned()).await?;
             update_entity(conn, id, "merged_into = $2", merged_into.clone()).await?;
             if *state == EntityState::Erased {
@@ -129,17 +158,29 @@ async fn apply_change(conn: &mut Conn, change: &reactions::RegistryChange) -> Re
     Ok(())
 }
 
-async fn update_entity(conn: &mut Conn, id: &str, assignment: &str, value: String) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!("UPDATE entities SET {assignment}, updated_at = $3 WHERE id = $1"))
-        .bind(id)
-        .bind(value)
-        .bind(liaison_eventstore::now_micros())
-        .execute(&mut *conn)
-        .await?;
+async fn update_entity(
+    conn: &mut Conn,
+    id: &str,
+    assignment: &str,
+    value: String,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "UPDATE entities SET {assignment}, updated_at = $3 WHERE id = $1"
+    ))
+    .bind(id)
+    .bind(value)
+    .bind(liaison_eventstore::now_micros())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
-async fn save_person_name(conn: &mut Conn, id: &str, given: &str, family: &str) -> Result<(), sqlx::Error> {
+async fn save_person_name(
+    conn: &mut Conn,
+    id: &str,
+    given: &str,
+    family: &str,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO person_names (id, given_name, family_name) VALUES ($1, $2, $3) \
          ON CONFLICT (id) DO UPDATE SET given_name = excluded.given_name, family_name = excluded.family_name",

@@ -66,7 +66,9 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shutdown = CancellationToken::new();
-        let server = liaison_runtime::grpc::GrpcServer::new().add_service(service.grpc());
+        let server = liaison_runtime::grpc::GrpcServer::new()
+            .verify_identities(liaison_runtime::testing::identity_policy())
+            .add_service(service.grpc());
         tokio::spawn(server.serve(listener, shutdown.clone()));
         let client = RelationServiceClient::connect(format!("http://{addr}"))
             .await
@@ -132,6 +134,10 @@ impl FakeContacts {
             schema_version: 1,
             service: "contacts".into(),
             payload: ContactEvent { event: Some(event) }.encode_to_vec(),
+            entity: Some(EntityRef {
+                kind: kind.into(),
+                id: id.into(),
+            }),
             ..Default::default()
         };
         self.handler
@@ -241,12 +247,21 @@ pub fn triple(subject: &EntityRef, predicate: &str, object: &EntityRef) -> pb::T
     }
 }
 
-/// Sets the actor of a request.
-pub fn as_actor<T>(message: T, actor: &str) -> tonic::Request<T> {
+/// A call by another service (`system:<service>`), with its signed identity.
+pub fn as_system<T>(message: T, service: &str) -> tonic::Request<T> {
+    liaison_runtime::testing::signed(message, &format!("system:{service}"), "system")
+}
+
+/// A call that claims to be the system in its metadata, without a signed
+/// identity: what any local process could send.
+pub fn forged_system<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request
         .metadata_mut()
-        .insert("liaison-actor", actor.parse().expect("ascii actor"));
+        .insert("liaison-actor", "system:billing".parse().expect("ascii"));
+    request
+        .metadata_mut()
+        .insert("liaison-role", "system".parse().expect("ascii"));
     request
 }
 

@@ -1,7 +1,9 @@
-// The read models' SQL and the projection, compiled once per backend:
-// `sqlite.rs` and `postgres.rs` each define `Db`, `Conn`, `DbRow`, `DbPool`
-// and `MULTI_STATEMENT`, then `include!` this file. Placeholders are `$N`, which
-// SQLite accepts too; SQL that must differ stays in those two files.
+// The projection: the read models kept in the append's transaction, from
+// the service's events. Compiled once per backend: `sqlite.rs` and
+// `postgres.rs` each define `Db`, `Conn`, `DbRow`, `DbPool` and
+// `MULTI_STATEMENT`, then `include!` the `*_sql.rs` files (ADR 0007).
+// Placeholders are `$N`, which SQLite accepts too. The imports here serve
+// every included file.
 
 use async_trait::async_trait;
 use liaison_eventstore::{Projection, ProjectionError, RecordedEvent};
@@ -11,15 +13,13 @@ use liaison_proto::contacts::v1::{
 use prost::Message;
 use sqlx::{QueryBuilder, Row};
 
-use super::queries::{Cursor, ListFilter, Page, SortBy, TrashFilter};
 use super::rows::{ContactRow, CONTACT_COLUMNS};
 use super::ContactsProjection;
 use crate::domain::category::Category;
 use crate::domain::contact::{self, Contact, Kind, Lifecycle};
-use crate::domain::id_of_stream;
 use crate::domain::validation::email_key;
 use crate::ContactsError;
-
+use liaison_eventstore::aggregate::id_of_stream;
 
 #[async_trait]
 impl Projection<Db> for ContactsProjection {
@@ -39,13 +39,16 @@ impl Projection<Db> for ContactsProjection {
         apply_events(conn, events).await
     }
 
-    async fn reset(&self, conn: &mut Conn) -> Result<(), sqlx::Error> {
-        reset(conn).await
+    fn tables(&self) -> &'static [&'static str] {
+        super::READ_MODEL_TABLES
     }
 }
 
 /// Applies one event to the read models (the projection of both backends).
-pub(crate) async fn apply_event(conn: &mut Conn, event: &RecordedEvent) -> Result<(), ProjectionError> {
+pub(crate) async fn apply_event(
+    conn: &mut Conn,
+    event: &RecordedEvent,
+) -> Result<(), ProjectionError> {
     let aggregate = event.event_type.split('.').next().unwrap_or_default();
     match (aggregate, Kind::from_aggregate(aggregate)) {
         (_, Some(kind)) => apply_contact(conn, event, kind).await,
@@ -91,12 +94,19 @@ fn creation_of(event: &RecordedEvent) -> Result<Option<(Contact, bool)>, Project
     };
     let shared = matches!(&domain_event, contact_event::Event::Created(created) if created.shared_email_allowed);
     let id = id_of_stream(&event.stream_id);
-    let contact = contact::evolve(Contact::new(id), &domain_event, event.metadata.occurred_at_micros);
+    let contact = contact::evolve(
+        Contact::new(id),
+        &domain_event,
+        event.metadata.occurred_at_micros,
+    );
     Ok(Some((contact, shared)))
 }
 
 /// Checks the rules for new contacts together, then writes them together.
-async fn create_contacts(conn: &mut Conn, creations: &[(Contact, bool)]) -> Result<(), ProjectionError> {
+async fn create_contacts(
+    conn: &mut Conn,
+    creations: &[(Contact, bool)],
+) -> Result<(), ProjectionError> {
     match creations {
         [] => return Ok(()),
         [(contact, shared)] => {
@@ -144,8 +154,13 @@ async fn create_contacts(conn: &mut Conn, creations: &[(Contact, bool)]) -> Resu
         }
         query.push(")");
         let known: Vec<(String,)> = query.build_query_as().fetch_all(&mut *conn).await?;
-        if let Some(missing) = categories.iter().find(|id| !known.iter().any(|(k,)| k == *id)) {
-            return Err(reject(ContactsError::UnknownCategory { id: missing.clone() }));
+        if let Some(missing) = categories
+            .iter()
+            .find(|id| !known.iter().any(|(k,)| k == *id))
+        {
+            return Err(reject(ContactsError::UnknownCategory {
+                id: missing.clone(),
+            }));
         }
     }
     if !checked_emails.is_empty() {
@@ -185,15 +200,28 @@ async fn create_contacts(conn: &mut Conn, creations: &[(Contact, bool)]) -> Resu
 /// all in one round trip: several statements in one query where the driver
 /// takes them, else one statement whose inserts but the last are CTEs
 /// (inserts only: the parts of one statement do not see each other).
-async fn write_new_contacts(conn: &mut Conn, creations: &[(Contact, bool)]) -> Result<(), sqlx::Error> {
+async fn write_new_contacts(
+    conn: &mut Conn,
+    creations: &[(Contact, bool)],
+) -> Result<(), sqlx::Error> {
     let contacts: Vec<&Contact> = creations.iter().map(|(contact, _)| contact).collect();
     let emails: Vec<(String, &str)> = contacts
         .iter()
-        .flat_map(|c| c.data.emails.iter().map(|e| (email_key(&e.address), c.id.as_str())))
+        .flat_map(|c| {
+            c.data
+                .emails
+                .iter()
+                .map(|e| (email_key(&e.address), c.id.as_str()))
+        })
         .collect();
     let tags: Vec<(String, &str)> = contacts
         .iter()
-        .flat_map(|c| c.data.tags.iter().map(|t| (t.to_lowercase(), c.id.as_str())))
+        .flat_map(|c| {
+            c.data
+                .tags
+                .iter()
+                .map(|t| (t.to_lowercase(), c.id.as_str()))
+        })
         .collect();
     let references: Vec<(&str, &str, &str)> = contacts
         .iter()
@@ -225,14 +253,18 @@ async fn write_new_contacts(conn: &mut Conn, creations: &[(Contact, bool)]) -> R
             .push_bind(values.data);
     });
     if !emails.is_empty() {
-        parts.next().push("INSERT INTO contact_emails (email, contact_id) ");
+        parts
+            .next()
+            .push("INSERT INTO contact_emails (email, contact_id) ");
         parts.query.push_values(&emails, |mut row, (email, id)| {
             row.push_bind(email.clone()).push_bind(id.to_string());
         });
         parts.query.push(" ON CONFLICT DO NOTHING");
     }
     if !tags.is_empty() {
-        parts.next().push("INSERT INTO contact_tags (tag, contact_id) ");
+        parts
+            .next()
+            .push("INSERT INTO contact_tags (tag, contact_id) ");
         parts.query.push_values(&tags, |mut row, (tag, id)| {
             row.push_bind(tag.clone()).push_bind(id.to_string());
         });
@@ -242,11 +274,13 @@ async fn write_new_contacts(conn: &mut Conn, creations: &[(Contact, bool)]) -> R
         parts
             .next()
             .push("INSERT INTO contact_external_refs (source, external_id, contact_id) ");
-        parts.query.push_values(&references, |mut row, (source, external_id, id)| {
-            row.push_bind(source.to_string())
-                .push_bind(external_id.to_string())
-                .push_bind(id.to_string());
-        });
+        parts
+            .query
+            .push_values(&references, |mut row, (source, external_id, id)| {
+                row.push_bind(source.to_string())
+                    .push_bind(external_id.to_string())
+                    .push_bind(id.to_string());
+            });
     }
     parts.finish().build().execute(&mut *conn).await?;
     Ok(())
@@ -273,7 +307,8 @@ impl Inserts {
                 self.query.push("; ");
             }
         } else {
-            self.query.push(if self.parts == 0 { "WITH " } else { "), " });
+            self.query
+                .push(if self.parts == 0 { "WITH " } else { "), " });
             self.query.push(format!("part{} AS (", self.parts));
         }
         self.parts += 1;
@@ -286,16 +321,6 @@ impl Inserts {
         }
         self.query
     }
-}
-
-/// Empties every read model before a rebuild.
-pub(crate) async fn reset(conn: &mut Conn) -> Result<(), sqlx::Error> {
-    for table in super::READ_MODEL_TABLES {
-        sqlx::query(&format!("DELETE FROM {table}"))
-            .execute(&mut *conn)
-            .await?;
-    }
-    Ok(())
 }
 
 pub(crate) fn contact_from_row(row: &DbRow) -> Result<Contact, sqlx::Error> {
@@ -323,7 +348,6 @@ pub(crate) fn contact_from_row(row: &DbRow) -> Result<Contact, sqlx::Error> {
         updated_at: row.try_get("updated_at")?,
     })
 }
-
 
 /// Writes the whole row and its index rows from the contact's state; in one
 /// round trip where the driver takes several statements per query.
@@ -402,7 +426,10 @@ pub(crate) async fn write_contact(
 
 /// Ends a statement: queued after the others where the driver takes several
 /// per query, run now where it does not.
-async fn end_statement(write: &mut QueryBuilder<'_, Db>, conn: &mut Conn) -> Result<(), sqlx::Error> {
+async fn end_statement(
+    write: &mut QueryBuilder<'_, Db>,
+    conn: &mut Conn,
+) -> Result<(), sqlx::Error> {
     if MULTI_STATEMENT {
         write.push("; ");
     } else {
@@ -414,10 +441,7 @@ async fn end_statement(write: &mut QueryBuilder<'_, Db>, conn: &mut Conn) -> Res
 
 const INDEX_TABLES: [&str; 3] = ["contact_emails", "contact_tags", "contact_external_refs"];
 
-pub(crate) async fn delete_indexes(
-    conn: &mut Conn,
-    id: &str,
-) -> Result<(), sqlx::Error> {
+pub(crate) async fn delete_indexes(conn: &mut Conn, id: &str) -> Result<(), sqlx::Error> {
     for table in INDEX_TABLES {
         sqlx::query(&format!("DELETE FROM {table} WHERE contact_id = $1"))
             .bind(id)
@@ -527,116 +551,7 @@ async fn load(conn: &mut Conn, id: &str) -> Result<Option<Contact>, ProjectionEr
     Ok(row.as_ref().map(contact_from_row).transpose()?)
 }
 
-/// One of `emails` held by a live person (other than `except`), if any.
-/// The candidates come from the email index first (a materialized CTE of
-/// one equality per address), then each is looked up by its id (a
-/// correlated subquery, run per candidate), so the cost does not grow with
-/// the address book, whatever the planner's statistics say: without
-/// statistics, PostgreSQL estimates an `IN` list of 32 addresses at a sixth
-/// of the table and scans all of it, and turned an `EXISTS` on the kind and
-/// status into a walk of every live person's index entry.
-async fn live_person_holding(
-    conn: &mut Conn,
-    emails: &[String],
-    except: Option<&str>,
-) -> Result<Option<(String, String)>, sqlx::Error> {
-    // SQLite takes at most 500 parts in one compound select.
-    for chunk in emails.chunks(200) {
-        let taken = email_holder_query(chunk, except)
-            .build_query_as()
-            .fetch_optional(&mut *conn)
-            .await?;
-        if taken.is_some() {
-            return Ok(taken);
-        }
-    }
-    Ok(None)
-}
-
-/// The query of [`live_person_holding`] for one chunk of addresses.
-pub(crate) fn email_holder_query(emails: &[String], except: Option<&str>) -> QueryBuilder<'static, Db> {
-    let mut query = QueryBuilder::<Db>::new("WITH candidates AS MATERIALIZED (");
-    for (index, email) in emails.iter().enumerate() {
-        if index > 0 {
-            query.push(" UNION ALL ");
-        }
-        query
-            .push("SELECT email, contact_id FROM contact_emails WHERE email = ")
-            .push_bind(email.clone());
-        if let Some(except) = except {
-            query.push(" AND contact_id != ").push_bind(except.to_owned());
-        }
-    }
-    query.push(
-        ") SELECT e.email, e.contact_id FROM candidates e WHERE (SELECT c.kind || ':' || c.status \
-         FROM contacts c WHERE c.id = e.contact_id) = 'person:live' LIMIT 1",
-    );
-    query
-}
-
-/// Rules across contacts, checked for what the event adds.
-async fn check_rules(
-    conn: &mut Conn,
-    before: Option<&Contact>,
-    after: &Contact,
-    shared_email_allowed: bool,
-) -> Result<(), ProjectionError> {
-    let data = &after.data;
-    let category_changed = before.is_none_or(|b| b.data.category_id != data.category_id);
-    if category_changed && !data.category_id.is_empty() {
-        let known: Option<String> = sqlx::query_scalar("SELECT id FROM categories WHERE id = $1")
-            .bind(&data.category_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if known.is_none() {
-            return Err(reject(ContactsError::UnknownCategory {
-                id: data.category_id.clone(),
-            }));
-        }
-    }
-
-    let new_emails: Vec<String> = data
-        .emails
-        .iter()
-        .map(|email| email_key(&email.address))
-        .filter(|key| {
-            before.is_none_or(|b| !b.data.emails.iter().any(|e| email_key(&e.address) == *key))
-        })
-        .collect();
-    if after.kind == Some(Kind::Person) && !shared_email_allowed && !new_emails.is_empty() {
-        let taken = live_person_holding(conn, &new_emails, Some(&after.id)).await?;
-        if let Some((email, other_id)) = taken {
-            return Err(reject(ContactsError::EmailTaken { email, other_id }));
-        }
-    }
-
-    for reference in &data.external_refs {
-        if before.is_some_and(|b| b.data.external_refs.contains(reference)) {
-            continue;
-        }
-        let holder: Option<String> = sqlx::query_scalar(
-            "SELECT contact_id FROM contact_external_refs WHERE source = $1 AND external_id = $2 AND contact_id != $3",
-        )
-        .bind(&reference.source)
-        .bind(&reference.external_id)
-        .bind(&after.id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if let Some(other_id) = holder {
-            return Err(reject(ContactsError::ExternalRefTaken {
-                source_name: reference.source.clone(),
-                external_id: reference.external_id.clone(),
-                other_id,
-            }));
-        }
-    }
-    Ok(())
-}
-
-async fn apply_category(
-    conn: &mut Conn,
-    event: &RecordedEvent,
-) -> Result<(), ProjectionError> {
+async fn apply_category(conn: &mut Conn, event: &RecordedEvent) -> Result<(), ProjectionError> {
     let id = id_of_stream(&event.stream_id);
     let decoded =
         CategoryEvent::decode(event.payload.as_slice()).map_err(|e| decode_error(event, e))?;
@@ -657,13 +572,15 @@ async fn apply_category(
         }
         Some(category_event::Event::Renamed(renamed)) => {
             ensure_name_free(conn, id, &renamed.name).await?;
-            sqlx::query("UPDATE categories SET name = $1, name_key = $2, version = $3 WHERE id = $4")
-                .bind(&renamed.name)
-                .bind(renamed.name.to_lowercase())
-                .bind(version)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "UPDATE categories SET name = $1, name_key = $2, version = $3 WHERE id = $4",
+            )
+            .bind(&renamed.name)
+            .bind(renamed.name.to_lowercase())
+            .bind(version)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
         }
         Some(category_event::Event::Deleted(_)) => {
             let users: i64 = sqlx::query_scalar(
@@ -686,222 +603,3 @@ async fn apply_category(
     }
     Ok(())
 }
-
-async fn ensure_name_free(
-    conn: &mut Conn,
-    id: &str,
-    name: &str,
-) -> Result<(), ProjectionError> {
-    let holder: Option<String> =
-        sqlx::query_scalar("SELECT id FROM categories WHERE name_key = $1 AND id != $2")
-            .bind(name.to_lowercase())
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    match holder {
-        Some(other_id) => Err(reject(ContactsError::CategoryNameTaken {
-            name: name.to_owned(),
-            other_id,
-        })),
-        None => Ok(()),
-    }
-}
-
-pub async fn get_contact(pool: &DbPool, id: &str) -> Result<Option<Contact>, ContactsError> {
-    let row = sqlx::query(&format!(
-        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.as_ref().map(contact_from_row).transpose()?)
-}
-
-pub async fn list(pool: &DbPool, filter: &ListFilter) -> Result<Page, ContactsError> {
-    let sort_column = match filter.sort {
-        SortBy::Name => "sort_name",
-        SortBy::CreatedAt => "created_at",
-        SortBy::UpdatedAt => "updated_at",
-    };
-
-    // The total rides along with the rows (computed once: the subquery does
-    // not depend on the row), saving a round trip to the database.
-    let mut select = QueryBuilder::<Db>::new(format!(
-        "SELECT {CONTACT_COLUMNS}, {sort_column} AS sort_value, ("
-    ));
-    push_count(&mut select, filter);
-    select.push(") AS total FROM contacts c WHERE ");
-    push_conditions(&mut select, filter);
-    if let Some(after) = &filter.after {
-        let op = if filter.descending { "<" } else { ">" };
-        select.push(format!(" AND ({sort_column}, id) {op} ("));
-        match filter.sort {
-            SortBy::Name => select.push_bind(after.sort_value.clone()),
-            SortBy::CreatedAt | SortBy::UpdatedAt => {
-                let value: i64 = after.sort_value.parse().map_err(|_| {
-                    ContactsError::invalid("page_token", "page token does not fit this sort order")
-                })?;
-                select.push_bind(value)
-            }
-        };
-        select.push(", ").push_bind(after.id.clone()).push(")");
-    }
-    let direction = if filter.descending { "DESC" } else { "ASC" };
-    select.push(format!(
-        " ORDER BY {sort_column} {direction}, id {direction} LIMIT "
-    ));
-    select.push_bind(i64::from(filter.page_size) + 1);
-
-    let rows = select.build().fetch_all(pool).await?;
-    let total: i64 = match rows.first() {
-        Some(row) => sqlx::Row::try_get(row, "total")?,
-        None => {
-            let mut count = QueryBuilder::<Db>::new("");
-            push_count(&mut count, filter);
-            count.build_query_scalar().fetch_one(pool).await?
-        }
-    };
-    let mut contacts = Vec::with_capacity(rows.len());
-    let mut last_sort_value = String::new();
-    for row in rows.iter().take(filter.page_size as usize) {
-        contacts.push(contact_from_row(row)?);
-        last_sort_value = match filter.sort {
-            SortBy::Name => sqlx::Row::try_get::<String, _>(row, "sort_value")?,
-            _ => sqlx::Row::try_get::<i64, _>(row, "sort_value")?.to_string(),
-        };
-    }
-    let next = (rows.len() > filter.page_size as usize)
-        .then(|| {
-            contacts.last().map(|c| Cursor {
-                sort_value: last_sort_value,
-                id: c.id.clone(),
-            })
-        })
-        .flatten();
-    Ok(Page {
-        contacts,
-        next,
-        total: u64::try_from(total).unwrap_or(0),
-    })
-}
-
-/// A query counting the matches of `filter`. Without a filter beyond kind
-/// and trash, it adds up the counts the triggers keep (a scan of 100,000
-/// index entries costs ~10 ms); otherwise it counts the rows the filter
-/// selects.
-fn push_count(query: &mut QueryBuilder<'_, Db>, filter: &ListFilter) {
-    let unfiltered = filter.category_id.is_none()
-        && filter.managed.is_none()
-        && filter.updated_since.is_none()
-        && filter.query.is_none()
-        && filter.tags.is_empty();
-    if unfiltered {
-        query.push("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM contact_counts c WHERE ");
-        push_status_and_kind(query, filter);
-    } else {
-        query.push("SELECT COUNT(*) FROM contacts c WHERE ");
-        push_conditions(query, filter);
-    }
-}
-
-fn push_status_and_kind(query: &mut QueryBuilder<'_, Db>, filter: &ListFilter) {
-    match filter.trash {
-        TrashFilter::LiveOnly => query.push("c.status = 'live'"),
-        TrashFilter::TrashOnly => query.push("c.status = 'trash'"),
-        TrashFilter::Both => query.push("c.status IN ('live', 'trash')"),
-    };
-    if let Some(kind) = filter.kind {
-        query.push(" AND c.kind = ").push_bind(kind.as_str());
-    }
-}
-
-fn push_conditions(query: &mut QueryBuilder<'_, Db>, filter: &ListFilter) {
-    push_status_and_kind(query, filter);
-    if let Some(category) = &filter.category_id {
-        query
-            .push(" AND c.category_id = ")
-            .push_bind(category.clone());
-    }
-    if let Some(managed) = filter.managed {
-        query.push(" AND c.managed = ").push_bind(managed);
-    }
-    if let Some(since) = filter.updated_since {
-        query.push(" AND c.updated_at >= ").push_bind(since);
-    }
-    if let Some(text) = &filter.query {
-        let escaped = text
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        query
-            .push(" AND c.search_text LIKE ")
-            .push_bind(format!("%{escaped}%"))
-            .push(" ESCAPE '\\'");
-    }
-    for tag in &filter.tags {
-        query
-            .push(
-                " AND EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag = ",
-            )
-            .push_bind(tag.to_lowercase())
-            .push(")");
-    }
-}
-
-/// Live and trashed contacts holding the address.
-pub async fn find_by_email(pool: &DbPool, email: &str) -> Result<Vec<Contact>, ContactsError> {
-    let rows = sqlx::query(&format!(
-        "SELECT {} FROM contacts c JOIN contact_emails e ON e.contact_id = c.id
-         WHERE e.email = $1 AND c.status IN ('live', 'trash') ORDER BY c.id",
-        CONTACT_COLUMNS
-            .split(", ")
-            .map(|column| format!("c.{column}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-    .bind(email_key(email))
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .iter()
-        .map(contact_from_row)
-        .collect::<Result<_, _>>()?)
-}
-
-pub async fn find_by_external_ref(
-    pool: &DbPool,
-    source: &str,
-    external_id: &str,
-) -> Result<Option<Contact>, ContactsError> {
-    let holder: Option<String> = sqlx::query_scalar(
-        "SELECT contact_id FROM contact_external_refs WHERE source = $1 AND external_id = $2",
-    )
-    .bind(source)
-    .bind(external_id)
-    .fetch_optional(pool)
-    .await?;
-    match holder {
-        Some(id) => get_contact(pool, &id).await,
-        None => Ok(None),
-    }
-}
-
-pub async fn list_categories(pool: &DbPool) -> Result<Vec<Category>, ContactsError> {
-    let rows: Vec<(String, i64, String, String)> =
-        sqlx::query_as("SELECT id, version, name, description FROM categories ORDER BY name_key")
-            .fetch_all(pool)
-            .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, version, name, description)| Category {
-            id,
-            version: u64::try_from(version).unwrap_or(0),
-            name,
-            description,
-            exists: true,
-            deleted: false,
-        })
-        .collect())
-}
-

@@ -12,11 +12,12 @@ use prost::Message;
 use sqlx::{QueryBuilder, Row};
 
 use super::{join_tags, split_tags, EntityRegistry, RelationsProjection};
+use crate::domain::describe;
 use crate::domain::entity::{Entity, EntityState};
 use crate::domain::relation::describe_triple;
 use crate::domain::relation_type::{self, RelationType};
-use crate::domain::{describe, id_of_stream};
 use crate::RelationsError;
+use liaison_eventstore::aggregate::id_of_stream;
 
 /// Relations inserted per statement (each is two rows of eight values).
 const INSERT_CHUNK: usize = 500;
@@ -31,19 +32,24 @@ impl Projection<Db> for RelationsProjection {
         apply_events(conn, std::slice::from_ref(event)).await
     }
 
-    async fn apply_batch(&self, conn: &mut Conn, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn apply_batch(
+        &self,
+        conn: &mut Conn,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         apply_events(conn, events).await
     }
 
-    async fn check_new(&self, conn: &mut Conn, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+    async fn check_new(
+        &self,
+        conn: &mut Conn,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
         check_new_relations(conn, events).await
     }
 
-    async fn reset(&self, conn: &mut Conn) -> Result<(), sqlx::Error> {
-        for table in super::READ_MODEL_TABLES {
-            sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *conn).await?;
-        }
-        Ok(())
+    fn tables(&self) -> &'static [&'static str] {
+        super::READ_MODEL_TABLES
     }
 }
 
@@ -51,7 +57,9 @@ fn refused(error: RelationsError) -> ProjectionError {
     ProjectionError::Rejected(Box::new(error))
 }
 
-fn decode_relation(event: &RecordedEvent) -> Result<Option<pb::relation_event::Event>, ProjectionError> {
+fn decode_relation(
+    event: &RecordedEvent,
+) -> Result<Option<pb::relation_event::Event>, ProjectionError> {
     pb::RelationEvent::decode(event.payload.as_slice())
         .map(|decoded| decoded.event)
         .map_err(|error| ProjectionError::Decode {
@@ -105,8 +113,22 @@ async fn insert_relations(
                 let id = id_of_stream(&event.stream_id).to_owned();
                 let at = event.metadata.occurred_at_micros;
                 [
-                    (subject.clone(), created.predicate.clone(), object.clone(), id.clone(), true, at),
-                    (object, created.symmetric_predicate.clone(), subject, id, false, at),
+                    (
+                        subject.clone(),
+                        created.predicate.clone(),
+                        object.clone(),
+                        id.clone(),
+                        true,
+                        at,
+                    ),
+                    (
+                        object,
+                        created.symmetric_predicate.clone(),
+                        subject,
+                        id,
+                        false,
+                        at,
+                    ),
                 ]
             }),
             |mut row, (subject, predicate, object, id, forward, at)| {
@@ -144,8 +166,16 @@ fn duplicate_among(chunk: &[(&RecordedEvent, pb::RelationCreated)]) -> Relations
         .iter()
         .find(|(_, created)| {
             let key = |s: &Option<EntityRef>| s.as_ref().map(|e| e.id.clone()).unwrap_or_default();
-            let forward = (key(&created.subject), created.predicate.clone(), key(&created.object));
-            let mirror = (key(&created.object), created.symmetric_predicate.clone(), key(&created.subject));
+            let forward = (
+                key(&created.subject),
+                created.predicate.clone(),
+                key(&created.object),
+            );
+            let mirror = (
+                key(&created.object),
+                created.symmetric_predicate.clone(),
+                key(&created.subject),
+            );
             !seen.insert(forward) || !seen.insert(mirror)
         })
         .unwrap_or(first);
@@ -169,17 +199,22 @@ async fn count_relations(conn: &mut Conn, type_id: &str, change: i64) -> Result<
     Ok(())
 }
 
-async fn delete_relation(conn: &mut Conn, relation_id: &str, deleted: &pb::RelationDeleted) -> Result<(), ProjectionError> {
+async fn delete_relation(
+    conn: &mut Conn,
+    relation_id: &str,
+    deleted: &pb::RelationDeleted,
+) -> Result<(), ProjectionError> {
     let removed = sqlx::query("DELETE FROM relations WHERE relation_id = $1")
         .bind(relation_id)
         .execute(&mut *conn)
         .await?
         .rows_affected();
     if removed > 0 {
-        let type_id: Option<String> = sqlx::query_scalar("SELECT type_id FROM predicates WHERE id = $1")
-            .bind(&deleted.predicate)
-            .fetch_optional(&mut *conn)
-            .await?;
+        let type_id: Option<String> =
+            sqlx::query_scalar("SELECT type_id FROM predicates WHERE id = $1")
+                .bind(&deleted.predicate)
+                .fetch_optional(&mut *conn)
+                .await?;
         if let Some(type_id) = type_id {
             count_relations(conn, &type_id, -1).await?;
         }
@@ -225,7 +260,10 @@ async fn apply_type_event(conn: &mut Conn, event: &RecordedEvent) -> Result<(), 
     .bind(next.internal)
     .execute(&mut *conn)
     .await?;
-    let sides = [(&next.subject_side, &next.object_side), (&next.object_side, &next.subject_side)];
+    let sides = [
+        (&next.subject_side, &next.object_side),
+        (&next.object_side, &next.subject_side),
+    ];
     for (side, symmetric) in sides {
         sqlx::query(
             "INSERT INTO predicates (id, type_id, label, symmetric_id) VALUES ($1, $2, $3, $4) \
@@ -243,11 +281,15 @@ async fn apply_type_event(conn: &mut Conn, event: &RecordedEvent) -> Result<(), 
 }
 
 /// A stored type and its relation count.
-async fn stored_type(conn: &mut Conn, type_id: &str) -> Result<Option<(RelationType, u64)>, sqlx::Error> {
-    let row: Option<DbRow> = sqlx::query("SELECT definition, relation_count FROM relation_types WHERE id = $1")
-        .bind(type_id)
-        .fetch_optional(&mut *conn)
-        .await?;
+async fn stored_type(
+    conn: &mut Conn,
+    type_id: &str,
+) -> Result<Option<(RelationType, u64)>, sqlx::Error> {
+    let row: Option<DbRow> =
+        sqlx::query("SELECT definition, relation_count FROM relation_types WHERE id = $1")
+            .bind(type_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     row.map(|row| type_from_row(&row)).transpose()
 }
 
@@ -256,12 +298,18 @@ fn type_from_row(row: &DbRow) -> Result<(RelationType, u64), sqlx::Error> {
     let count: i64 = row.try_get("relation_count")?;
     let stored = pb::RelationType::decode(definition.as_slice())
         .map_err(|error| sqlx::Error::Decode(Box::new(error)))?;
-    Ok((relation_type::from_proto(stored), u64::try_from(count).unwrap_or(0)))
+    Ok((
+        relation_type::from_proto(stored),
+        u64::try_from(count).unwrap_or(0),
+    ))
 }
 
 /// For relations being created now (not replayed, not moved by a merge):
 /// both ends are live and the type enabled, as of this transaction.
-async fn check_new_relations(conn: &mut Conn, events: &[RecordedEvent]) -> Result<(), ProjectionError> {
+async fn check_new_relations(
+    conn: &mut Conn,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
     let mut creations = Vec::new();
     for event in events {
         if event.event_type != "relation.created" {
@@ -282,13 +330,20 @@ async fn check_new_relations(conn: &mut Conn, events: &[RecordedEvent]) -> Resul
         .filter_map(|end| end.as_ref().map(|end| end.id.as_str()))
         .collect();
     let entities = entities_on(&mut *conn, &ends).await?;
-    let type_ids: Vec<&str> = creations.iter().map(|created| created.type_id.as_str()).collect();
+    let type_ids: Vec<&str> = creations
+        .iter()
+        .map(|created| created.type_id.as_str())
+        .collect();
     let enabled = types_enabled(&mut *conn, &type_ids).await?;
     for created in &creations {
         for end in [&created.subject, &created.object].into_iter().flatten() {
             match entities.get(&end.id) {
                 Some(entity) => entity.require_live().map_err(refused)?,
-                None => return Err(refused(RelationsError::UnknownEntity { entity: describe(end) })),
+                None => {
+                    return Err(refused(RelationsError::UnknownEntity {
+                        entity: describe(end),
+                    }))
+                }
             }
         }
         if enabled.get(&created.type_id) != Some(&true) {
@@ -301,12 +356,20 @@ async fn check_new_relations(conn: &mut Conn, events: &[RecordedEvent]) -> Resul
     Ok(())
 }
 
-async fn types_enabled(conn: &mut Conn, ids: &[&str]) -> Result<HashMap<String, bool>, sqlx::Error> {
+async fn types_enabled(
+    conn: &mut Conn,
+    ids: &[&str],
+) -> Result<HashMap<String, bool>, sqlx::Error> {
     let mut query = QueryBuilder::<Db>::new("SELECT id, enabled FROM relation_types WHERE id IN (");
     push_list(&mut query, ids);
     let rows = query.build().fetch_all(&mut *conn).await?;
     rows.iter()
-        .map(|row| Ok((row.try_get::<String, _>("id")?, row.try_get::<bool, _>("enabled")?)))
+        .map(|row| {
+            Ok((
+                row.try_get::<String, _>("id")?,
+                row.try_get::<bool, _>("enabled")?,
+            ))
+        })
         .collect()
 }
 
@@ -323,7 +386,10 @@ fn push_list<'q>(query: &mut QueryBuilder<'q, Db>, items: &[&str]) {
     query.push(")");
 }
 
-async fn entities_on(conn: &mut Conn, ids: &[&str]) -> Result<HashMap<String, Entity>, sqlx::Error> {
+async fn entities_on(
+    conn: &mut Conn,
+    ids: &[&str],
+) -> Result<HashMap<String, Entity>, sqlx::Error> {
     let mut query = QueryBuilder::<Db>::new(
         "SELECT id, kind, label, tags, in_trash, state, merged_into FROM entities WHERE id IN (",
     );

@@ -1,24 +1,29 @@
 //! Thin gRPC handlers: convert the request (destructuring it whole, so a new
-//! proto field does not compile until handled), call the application, map
-//! errors in one place.
+//! proto field does not compile until handled, in [`convert`]), call the
+//! application, map errors in one place.
+
+mod convert;
 
 use std::sync::Arc;
 
-use liaison_eventstore::{micros_to_timestamp, timestamp_to_micros};
 use liaison_proto::contacts::v1 as pb;
 use liaison_proto::contacts::v1::contact_service_server::ContactService;
 use liaison_runtime::errors::to_status;
+use liaison_runtime::paging;
 use tonic::{Request, Response, Status};
 
 use crate::app::{ContactsApp, FieldChanges, RequestContext};
-use crate::domain::category::Category;
-use crate::domain::contact::{Command, Contact, Kind, Lifecycle};
+use crate::domain::contact::{Command, Contact, Kind};
+use crate::domain::fields::Field;
 use crate::domain::parse_id;
-use crate::storage::queries::{Cursor, ListFilter, SortBy, TrashFilter};
 use crate::ContactsError;
+use convert::{
+    expect_kind, list_filter, set_common, set_opt, to_category, to_contact, to_organisation,
+    to_person,
+};
 
-const DEFAULT_PAGE_SIZE: u32 = 50;
-const MAX_PAGE_SIZE: u32 = 500;
+/// The listing of a contact's history, for its page tokens.
+const HISTORY: &str = "contacts.history";
 
 /// The routable server type, e.g. for health reporting.
 pub type ContactsGrpcServer =
@@ -113,10 +118,10 @@ impl ContactService for ContactsGrpc {
             let mut changes = FieldChanges::default();
             let values = &mut changes.values;
             let set = &mut changes.fields;
-            set_opt(set, "title", title, &mut values.title);
-            set_opt(set, "given_name", given_name, &mut values.given_name);
-            set_opt(set, "family_name", family_name, &mut values.family_name);
-            set_opt(set, "job_title", job_title, &mut values.job_title);
+            set_opt(set, Field::Title, title, &mut values.title);
+            set_opt(set, Field::GivenName, given_name, &mut values.given_name);
+            set_opt(set, Field::FamilyName, family_name, &mut values.family_name);
+            set_opt(set, Field::JobTitle, job_title, &mut values.job_title);
             set_common(
                 set,
                 values,
@@ -230,13 +235,13 @@ impl ContactService for ContactsGrpc {
             let set = &mut changes.fields;
             set_opt(
                 set,
-                "organisation_name",
+                Field::OrganisationName,
                 name,
                 &mut values.organisation_name,
             );
             if let Some(managed) = managed {
                 values.managed = managed;
-                set.push("managed");
+                set.push(Field::Managed);
             }
             set_common(
                 set,
@@ -372,21 +377,19 @@ impl ContactService for ContactsGrpc {
         } = request.into_inner();
         let result = async {
             let id = parse_id("id", &id)?;
-            let page_size = page_size_or_default(page_size)?;
-            let before = if page_token.is_empty() {
-                None
-            } else {
-                Some(page_token.parse::<u64>().map_err(|_| {
-                    ContactsError::invalid(
-                        "page_token",
-                        format!("{page_token:?} is not a page token of this history"),
-                    )
-                })?)
+            let page_size = paging::page_size(page_size)?;
+            let before = match paging::decode_token(HISTORY, &page_token, 1)? {
+                None => None,
+                Some(key) => Some(key[0].parse::<u64>().map_err(|_| {
+                    ContactsError::invalid("page_token", "not a page token of this listing")
+                })?),
             };
             let (entries, next) = self.app.history(&id, page_size as usize, before).await?;
             Ok(pb::GetHistoryResponse {
                 entries,
-                next_page_token: next.map(|v| v.to_string()).unwrap_or_default(),
+                next_page_token: next
+                    .map(|version| paging::encode_token(HISTORY, &[&version.to_string()]))
+                    .unwrap_or_default(),
             })
         }
         .await;
@@ -555,273 +558,5 @@ impl ContactsGrpc {
             });
         }
         expect_kind(&contact, kind)
-    }
-}
-
-fn expect_kind(contact: &Contact, kind: Kind) -> Result<(), ContactsError> {
-    if contact.kind == Some(kind) {
-        return Ok(());
-    }
-    Err(ContactsError::NotFound {
-        kind: kind.as_str(),
-        id: contact.id.clone(),
-    })
-}
-
-fn set_opt(
-    set: &mut Vec<&'static str>,
-    field: &'static str,
-    value: Option<String>,
-    target: &mut String,
-) {
-    if let Some(value) = value {
-        *target = value;
-        set.push(field);
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn set_common(
-    set: &mut Vec<&'static str>,
-    values: &mut pb::ContactData,
-    emails: Option<pb::EmailList>,
-    phones: Option<pb::PhoneList>,
-    addresses: Option<pb::AddressList>,
-    website: Option<String>,
-    notes: Option<String>,
-    tags: Option<pb::TagList>,
-    category_id: Option<String>,
-    owner: Option<String>,
-    external_refs: Option<pb::ExternalRefList>,
-) {
-    if let Some(pb::EmailList { items }) = emails {
-        values.emails = items;
-        set.push("emails");
-    }
-    if let Some(pb::PhoneList { items }) = phones {
-        values.phones = items;
-        set.push("phones");
-    }
-    if let Some(pb::AddressList { items }) = addresses {
-        values.addresses = items;
-        set.push("addresses");
-    }
-    set_opt(set, "website", website, &mut values.website);
-    set_opt(set, "notes", notes, &mut values.notes);
-    if let Some(pb::TagList { items }) = tags {
-        values.tags = items;
-        set.push("tags");
-    }
-    set_opt(set, "category_id", category_id, &mut values.category_id);
-    set_opt(set, "owner", owner, &mut values.owner);
-    if let Some(pb::ExternalRefList { items }) = external_refs {
-        values.external_refs = items;
-        set.push("external_refs");
-    }
-}
-
-fn page_size_or_default(page_size: u32) -> Result<u32, ContactsError> {
-    match page_size {
-        0 => Ok(DEFAULT_PAGE_SIZE),
-        size if size > MAX_PAGE_SIZE => Err(ContactsError::invalid(
-            "page_size",
-            format!("{size} is too large; at most {MAX_PAGE_SIZE}"),
-        )),
-        size => Ok(size),
-    }
-}
-
-fn list_filter(kind: Kind, request: pb::ListContactsRequest) -> Result<ListFilter, ContactsError> {
-    let pb::ListContactsRequest {
-        category_id,
-        tags,
-        managed,
-        query,
-        updated_since,
-        sort,
-        descending,
-        page_size,
-        page_token,
-        trash,
-    } = request;
-    let sort = match pb::ContactSort::try_from(sort) {
-        Ok(pb::ContactSort::Unspecified | pb::ContactSort::Name) => SortBy::Name,
-        Ok(pb::ContactSort::CreatedAt) => SortBy::CreatedAt,
-        Ok(pb::ContactSort::UpdatedAt) => SortBy::UpdatedAt,
-        Err(_) => {
-            return Err(ContactsError::invalid(
-                "sort",
-                format!("{sort} is not a sort order"),
-            ))
-        }
-    };
-    let trash = match pb::TrashFilter::try_from(trash) {
-        Ok(pb::TrashFilter::Unspecified) => TrashFilter::LiveOnly,
-        Ok(pb::TrashFilter::OnlyTrash) => TrashFilter::TrashOnly,
-        Ok(pb::TrashFilter::All) => TrashFilter::Both,
-        Err(_) => {
-            return Err(ContactsError::invalid(
-                "trash",
-                format!("{trash} is not a trash filter"),
-            ))
-        }
-    };
-    let query = crate::domain::validation::text("query", &query, 200)?;
-    let tags = tags
-        .iter()
-        .enumerate()
-        .map(|(index, tag)| crate::domain::validation::text(&format!("tags[{index}]"), tag, 64))
-        .filter(|tag| tag.as_ref().map_or(true, |tag| !tag.is_empty()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ListFilter {
-        kind: Some(kind),
-        category_id: if category_id.trim().is_empty() {
-            None
-        } else {
-            Some(parse_id("category_id", &category_id)?)
-        },
-        tags,
-        managed,
-        query: (!query.is_empty()).then_some(query),
-        updated_since: updated_since.as_ref().map(timestamp_to_micros),
-        sort,
-        descending,
-        page_size: page_size_or_default(page_size)?,
-        after: if page_token.is_empty() {
-            None
-        } else {
-            Some(Cursor::decode(&page_token, sort)?)
-        },
-        trash,
-    })
-}
-
-fn to_contact(contact: Contact) -> Result<pb::Contact, ContactsError> {
-    let inner = match contact.kind {
-        Some(Kind::Organisation) => pb::contact::Contact::Organisation(to_organisation(contact)?),
-        _ => pb::contact::Contact::Person(to_person(contact)?),
-    };
-    Ok(pb::Contact {
-        contact: Some(inner),
-    })
-}
-
-fn to_person(contact: Contact) -> Result<pb::Person, ContactsError> {
-    let Contact {
-        id,
-        kind: _,
-        version,
-        data,
-        lifecycle,
-        created_at,
-        updated_at,
-    } = contact;
-    let pb::ContactData {
-        title,
-        given_name,
-        family_name,
-        job_title,
-        organisation_name: _,
-        managed: _,
-        emails,
-        phones,
-        addresses,
-        website,
-        notes,
-        tags,
-        category_id,
-        owner,
-        external_refs,
-    } = data;
-    Ok(pb::Person {
-        id,
-        version,
-        title,
-        given_name,
-        family_name,
-        job_title,
-        emails,
-        phones,
-        addresses,
-        website,
-        notes,
-        tags,
-        category_id,
-        owner,
-        external_refs,
-        in_trash: lifecycle == Lifecycle::Trashed,
-        merged_into: merged_into(&lifecycle),
-        erased: lifecycle == Lifecycle::Erased,
-        created_at: Some(micros_to_timestamp(created_at)),
-        updated_at: Some(micros_to_timestamp(updated_at)),
-    })
-}
-
-fn to_organisation(contact: Contact) -> Result<pb::Organisation, ContactsError> {
-    let Contact {
-        id,
-        kind: _,
-        version,
-        data,
-        lifecycle,
-        created_at,
-        updated_at,
-    } = contact;
-    let pb::ContactData {
-        organisation_name,
-        managed,
-        emails,
-        phones,
-        addresses,
-        website,
-        notes,
-        tags,
-        category_id,
-        owner,
-        external_refs,
-        ..
-    } = data;
-    Ok(pb::Organisation {
-        id,
-        version,
-        name: organisation_name,
-        managed,
-        emails,
-        phones,
-        addresses,
-        website,
-        notes,
-        tags,
-        category_id,
-        owner,
-        external_refs,
-        in_trash: lifecycle == Lifecycle::Trashed,
-        merged_into: merged_into(&lifecycle),
-        created_at: Some(micros_to_timestamp(created_at)),
-        updated_at: Some(micros_to_timestamp(updated_at)),
-    })
-}
-
-fn merged_into(lifecycle: &Lifecycle) -> String {
-    match lifecycle {
-        Lifecycle::Merged { survivor_id } => survivor_id.clone(),
-        _ => String::new(),
-    }
-}
-
-fn to_category(category: Category) -> pb::Category {
-    let Category {
-        id,
-        version,
-        name,
-        description,
-        exists: _,
-        deleted: _,
-    } = category;
-    pb::Category {
-        id,
-        version,
-        name,
-        description,
     }
 }

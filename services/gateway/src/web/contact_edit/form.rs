@@ -1,30 +1,17 @@
-//! The edit form of a person or an organisation. Every email, phone and
-//! address is a row of its own, with its label and primary mark, so that
-//! saving the form keeps what it does not show in a single text box; a
-//! row emptied is a row removed. The version read is sent back: a change
-//! made meanwhile refuses the save instead of overwriting it.
+//! The edit form as a model, apart from HTTP: a contact's rows as the
+//! form starts them, the form read back from what was posted (rows by
+//! number, blank rows dropped, a form this page did not send refused), and
+//! the update requests it makes.
 
 use std::collections::HashMap;
 
-use askama::Template;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
-use axum::response::IntoResponse;
-use axum::Form;
 use liaison_proto::contacts::v1 as pb;
 
-use super::contacts::categories;
-use super::entity::get_contact;
-use super::{
-    check_form_csrf, refusal, render, see_other, staff_of, urlencode, Layout, PageError, PageResult,
-};
-use crate::accounts::Caller;
-use crate::api::AppState;
 use crate::GatewayError;
 
 /// More rows than a contact may hold (50 per list) plus the blank ones:
 /// a higher row number is not a form this page sent.
-const MAX_ROWS: usize = 60;
+pub const MAX_ROWS: usize = 60;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EmailRow {
@@ -53,7 +40,7 @@ pub struct AddressRow {
 }
 
 impl AddressRow {
-    fn is_blank(&self) -> bool {
+    pub fn is_blank(&self) -> bool {
         [
             &self.label,
             &self.street,
@@ -92,7 +79,7 @@ pub struct EditForm {
 }
 
 impl EditForm {
-    fn of_person(person: pb::Person) -> Self {
+    pub fn of_person(person: pb::Person) -> Self {
         let mut form = EditForm {
             organisation: false,
             version: person.version,
@@ -110,7 +97,7 @@ impl EditForm {
         form
     }
 
-    fn of_organisation(organisation: pb::Organisation) -> Self {
+    pub fn of_organisation(organisation: pb::Organisation) -> Self {
         let mut form = EditForm {
             organisation: true,
             version: organisation.version,
@@ -130,7 +117,7 @@ impl EditForm {
         form
     }
 
-    fn fill_lists(
+    pub fn fill_lists(
         &mut self,
         emails: Vec<pb::Email>,
         phones: Vec<pb::Phone>,
@@ -171,7 +158,7 @@ impl EditForm {
     }
 
     /// One empty row at the end of each list, to add an item.
-    fn add_blank_rows(&mut self) {
+    pub fn add_blank_rows(&mut self) {
         if self
             .emails
             .last()
@@ -192,7 +179,10 @@ impl EditForm {
     }
 
     /// Reads a posted form. Row fields are named `emails-3-address`.
-    fn parse(organisation: bool, fields: &HashMap<String, String>) -> Result<Self, GatewayError> {
+    pub fn parse(
+        organisation: bool,
+        fields: &HashMap<String, String>,
+    ) -> Result<Self, GatewayError> {
         let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
         let version = text("version");
         let version = version.trim().parse::<u64>().map_err(|_| {
@@ -248,7 +238,7 @@ impl EditForm {
         })
     }
 
-    fn tags(&self) -> Vec<String> {
+    pub fn tags(&self) -> Vec<String> {
         self.tags
             .split(',')
             .map(str::trim)
@@ -258,7 +248,7 @@ impl EditForm {
     }
 
     /// The rows kept (not blank), each with its row number.
-    fn kept_emails(&self) -> Vec<(usize, pb::Email)> {
+    pub fn kept_emails(&self) -> Vec<(usize, pb::Email)> {
         self.emails
             .iter()
             .enumerate()
@@ -276,7 +266,7 @@ impl EditForm {
             .collect()
     }
 
-    fn kept_phones(&self) -> Vec<(usize, pb::Phone)> {
+    pub fn kept_phones(&self) -> Vec<(usize, pb::Phone)> {
         self.phones
             .iter()
             .enumerate()
@@ -295,7 +285,7 @@ impl EditForm {
             .collect()
     }
 
-    fn kept_addresses(&self) -> Vec<(usize, pb::PostalAddress)> {
+    pub fn kept_addresses(&self) -> Vec<(usize, pb::PostalAddress)> {
         self.addresses
             .iter()
             .enumerate()
@@ -317,7 +307,7 @@ impl EditForm {
     }
 
     /// The lists as the update replaces them: the rows kept.
-    fn lists(&self) -> (pb::EmailList, pb::PhoneList, pb::AddressList) {
+    pub fn lists(&self) -> (pb::EmailList, pb::PhoneList, pb::AddressList) {
         (
             pb::EmailList {
                 items: self.kept_emails().into_iter().map(|(_, e)| e).collect(),
@@ -331,7 +321,7 @@ impl EditForm {
         )
     }
 
-    fn person_update(&self, id: &str) -> pb::UpdatePersonRequest {
+    pub fn person_update(&self, id: &str) -> pb::UpdatePersonRequest {
         let (emails, phones, addresses) = self.lists();
         pb::UpdatePersonRequest {
             id: id.to_owned(),
@@ -353,7 +343,7 @@ impl EditForm {
         }
     }
 
-    fn organisation_update(&self, id: &str) -> pb::UpdateOrganisationRequest {
+    pub fn organisation_update(&self, id: &str) -> pb::UpdateOrganisationRequest {
         let (emails, phones, addresses) = self.lists();
         pb::UpdateOrganisationRequest {
             id: id.to_owned(),
@@ -374,7 +364,7 @@ impl EditForm {
 
     /// Marks the row a refusal names (`emails[1].address`: the second
     /// email kept, which is not the second row when rows were emptied).
-    fn mark_invalid(&mut self, field: &str) {
+    pub fn mark_invalid(&mut self, field: &str) {
         let Some((list, rest)) = field.split_once('[') else {
             return;
         };
@@ -443,143 +433,6 @@ fn rows<T>(
             row(&cell)
         })
         .collect())
-}
-
-#[derive(Template)]
-#[template(path = "contact_edit.html")]
-struct EditPage {
-    layout: Layout,
-    id: String,
-    display_name: String,
-    form: EditForm,
-    categories: Vec<(String, String)>,
-    error: String,
-    error_field: String,
-}
-
-fn section(form: &EditForm) -> &'static str {
-    if form.organisation {
-        "organisations"
-    } else {
-        "persons"
-    }
-}
-
-/// The contact as the form starts it, and the name in the heading.
-async fn current(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<(EditForm, String), PageError> {
-    match get_contact(state, caller, id).await? {
-        pb::contact::Contact::Person(person) => {
-            let name = format!("{} {}", person.given_name, person.family_name)
-                .trim()
-                .to_owned();
-            Ok((EditForm::of_person(person), name))
-        }
-        pb::contact::Contact::Organisation(organisation) => {
-            let name = organisation.name.clone();
-            Ok((EditForm::of_organisation(organisation), name))
-        }
-    }
-}
-
-pub async fn page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> PageResult {
-    let path = format!("/contacts/{}/edit", urlencode(&id));
-    let caller = staff_of(&state, &headers, &path).await?;
-    let (loaded, categories) =
-        tokio::join!(current(&state, &caller, &id), categories(&state, &caller));
-    let (form, display_name) = loaded?;
-    let display_name = display_name_or_id(display_name, &id);
-    let page = EditPage {
-        layout: Layout::of(&caller, section(&form)),
-        id,
-        display_name,
-        form,
-        categories: categories?,
-        error: String::new(),
-        error_field: String::new(),
-    };
-    Ok(render(&page))
-}
-
-fn display_name_or_id(name: String, id: &str) -> String {
-    if name.is_empty() {
-        id.to_owned()
-    } else {
-        name
-    }
-}
-
-pub async fn save(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(fields): Form<HashMap<String, String>>,
-) -> PageResult {
-    let path = format!("/contacts/{}/edit", urlencode(&id));
-    let caller = staff_of(&state, &headers, &path).await?;
-    check_form_csrf(
-        &caller,
-        fields.get("csrf").map(String::as_str).unwrap_or(""),
-    )?;
-    // The kind is the stored one, never what the form claims.
-    let (stored, display_name) = current(&state, &caller, &id).await?;
-    let display_name = display_name_or_id(display_name, &id);
-    let mut form = match EditForm::parse(stored.organisation, &fields) {
-        Ok(form) => form,
-        Err(error) => {
-            return refused(&state, &caller, id, display_name, stored, error).await;
-        }
-    };
-    let mut contacts = state.backends.contacts();
-    let saved = if form.organisation {
-        let request = state
-            .backends
-            .request(&caller, form.organisation_update(&id));
-        contacts.update_organisation(request).await.map(drop)
-    } else {
-        let request = state.backends.request(&caller, form.person_update(&id));
-        contacts.update_person(request).await.map(drop)
-    };
-    match saved {
-        Ok(()) => Ok(see_other(&format!("/contacts/{}", urlencode(&id)))),
-        Err(status) => {
-            let error = GatewayError::from(status);
-            if let Some(field) = liaison_runtime::ServiceError::field(&error) {
-                form.mark_invalid(field);
-            }
-            form.add_blank_rows();
-            refused(&state, &caller, id, display_name, form, error).await
-        }
-    }
-}
-
-/// The form again, as sent, with why it was refused.
-async fn refused(
-    state: &AppState,
-    caller: &Caller,
-    id: String,
-    display_name: String,
-    form: EditForm,
-    error: GatewayError,
-) -> PageResult {
-    let (status, message, field) = refusal(error);
-    let page = EditPage {
-        layout: Layout::of(caller, section(&form)),
-        id,
-        display_name,
-        form,
-        categories: categories(state, caller).await?,
-        error: message,
-        error_field: field,
-    };
-    Ok((status, render(&page)).into_response())
 }
 
 #[cfg(test)]

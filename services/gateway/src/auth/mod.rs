@@ -1,6 +1,9 @@
 //! Who is calling: a session cookie (browsers) or a bearer token (API
 //! clients), checked once per request; CSRF on every state-changing request
-//! made with a cookie; the role each route needs.
+//! made with a cookie; the role each route needs. The API's extractors are
+//! here, the pages' in [`pages`].
+
+pub mod pages;
 
 use std::net::SocketAddr;
 
@@ -8,9 +11,9 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 
-use super::AppState;
 use crate::accounts::credentials::same_secret;
 use crate::accounts::{Caller, Credential};
+use crate::state::AppState;
 use crate::GatewayError;
 
 pub const SESSION_COOKIE: &str = "liaison_session";

@@ -1,0 +1,98 @@
+//! The gateway: people and web clients. It calls contacts and relations
+//! over gRPC with the caller's signed identity.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use async_trait::async_trait;
+use liaison_gateway::{GatewayService, GatewaySettings};
+use liaison_runtime::settings::{mask_url_password, Settings, SettingsError};
+
+use super::{Opened, Process, ServiceTarget, Started};
+use crate::target::Target;
+
+pub struct GatewayTarget;
+
+impl GatewayTarget {
+    fn settings(settings: &Settings) -> Result<GatewaySettings, SettingsError> {
+        let gateway: GatewaySettings = settings.service(liaison_gateway::SERVICE)?;
+        gateway.validate()?;
+        Ok(gateway)
+    }
+}
+
+#[async_trait]
+impl ServiceTarget for GatewayTarget {
+    fn target(&self) -> Target {
+        Target::Gateway
+    }
+
+    fn check_settings(&self, settings: &Settings) -> Result<(), SettingsError> {
+        Self::settings(settings)?;
+        settings.storage(liaison_gateway::SERVICE).map(|_| ())
+    }
+
+    fn effective_settings(&self, settings: &Settings) -> Result<toml::Value, SettingsError> {
+        let mut gateway = Self::settings(settings)?;
+        gateway.database_url = settings.storage(liaison_gateway::SERVICE)?.0;
+        toml::Value::try_from(gateway).map_err(|error| SettingsError::Invalid(error.to_string()))
+    }
+
+    /// Opens the gateway's storage and creates the first admin when there
+    /// is no user yet.
+    async fn open(&self, settings: &Settings) -> anyhow::Result<Opened> {
+        let gateway = Self::settings(settings)?;
+        let (url, schema) = settings.storage(liaison_gateway::SERVICE)?;
+        let service = GatewayService::open(&url, schema, &gateway.auth)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the gateway database {}",
+                    mask_url_password(&url)
+                )
+            })?;
+        Ok(Opened {
+            store: service.store(),
+            // Its log holds credentials: it is never published.
+            publishes_events: false,
+            read_pool: service.read_model().pool().clone(),
+            service: Arc::new(service),
+        })
+    }
+
+    async fn start(&self, _opened: &Opened, process: &Process<'_>) -> anyhow::Result<Started> {
+        let service = process
+            .local::<GatewayService>(Target::Gateway)
+            .context("the gateway is not open in this process")?;
+        let auth = Self::settings(process.settings)?.auth;
+        match service.ensure_first_admin().await {
+            Ok(Some(password)) => tracing::warn!(
+                email = %auth.admin_email,
+                password = %password,
+                "first start: admin account created with this generated password, shown once; \
+                 log in and change it (or set auth.admin_password before the first start)"
+            ),
+            Ok(None) => {}
+            Err(error) => anyhow::bail!("cannot create the first admin account: {error}"),
+        }
+        let address = |target: Target| -> anyhow::Result<String> {
+            process.grpc_url(target).with_context(|| {
+                format!(
+                    "the gateway needs {target}: run it in this process (--target {target},gateway) \
+                     or set peers.{target}"
+                )
+            })
+        };
+        let backends = liaison_gateway::Backends::connect(
+            &address(Target::Contacts)?,
+            &address(Target::Relations)?,
+            process.identity_key.clone(),
+            &process.settings.security.internal_token,
+        )
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+        Ok(Started {
+            http: Some(service.router(backends)),
+            ..Started::default()
+        })
+    }
+}
