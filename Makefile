@@ -4,7 +4,11 @@
 CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run run-distributed test bench build fmt lint validate-deploy clean
+.PHONY: run run-distributed test test-fast bench build fmt lint validate-deploy clean
+
+# SQL written once and `include!`d into a module per backend: `cargo fmt`
+# never reaches these files, so `fmt` and `lint` name them.
+INCLUDED_RS := $(sort $(wildcard services/*/src/storage/*_sql.rs))
 
 ## Run every service in one process on the embedded defaults (SQLite, embedded bus).
 run:
@@ -13,6 +17,12 @@ run:
 ## Run each service as its own process on the local PostgreSQL and NATS.
 run-distributed: build
 	LIAISON_BIN=$(abspath $(TARGET_DIR))/release/liaison deploy/local/run-distributed.sh
+
+## Unit, domain and in-process SQLite service tests: no server needed, for
+## the edit-compile-test loop. Tests that need PostgreSQL or NATS carry
+## `postgres` or `nats` in their name and are skipped (ADR 0007).
+test-fast:
+	$(CARGO) test --workspace --exclude liaison-tests --exclude liaison-bench -- --skip postgres --skip nats
 
 ## Build the binary the end-to-end tests drive, then run every test.
 test:
@@ -29,6 +39,7 @@ build:
 
 fmt:
 	$(CARGO) fmt --all
+	rustfmt --edition 2021 $(INCLUDED_RS)
 
 ## Check deploy/docker-compose.yml and deploy/k8s with docker-compose and kubernetes-validate.
 validate-deploy:
@@ -36,6 +47,7 @@ validate-deploy:
 
 lint:
 	$(CARGO) fmt --all -- --check
+	rustfmt --edition 2021 --check $(INCLUDED_RS)
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clean:

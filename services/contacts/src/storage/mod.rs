@@ -199,7 +199,7 @@ mod tests {
     /// (as a prepared statement keeps its generic plan until the next
     /// analyze), then the book grows to 5,020 persons.
     #[tokio::test]
-    async fn the_email_rule_reads_only_the_candidates_whatever_plan_was_cached() {
+    async fn the_email_rule_reads_only_the_candidates_whatever_plan_postgres_cached() {
         let schema = TemporarySchema::new(&postgres_url(), "contacts_email_rule");
         let mut conn = sqlx::PgConnection::connect(&schema.url)
             .await

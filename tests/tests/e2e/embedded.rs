@@ -9,8 +9,7 @@ use liaison_bus::{ConsumerSpec, EventBus};
 use liaison_proto::contacts::v1 as pb;
 use liaison_tests::{dump_read_models, run_cli, Liaison};
 
-mod common;
-use common::person;
+use crate::common::person;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generic_client_discovers_the_api_and_creates_and_lists_persons() {
@@ -18,7 +17,7 @@ async fn a_generic_client_discovers_the_api_and_creates_and_lists_persons() {
     let liaison = Liaison::start(&dir.path().join("data"))
         .await
         .expect("start");
-    common::api_round_trip(&liaison).await;
+    crate::common::api_round_trip(&liaison).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,10 +2,8 @@
 //! happens to relations when their entities are purged, erased or merged,
 //! paging, and the rebuild of the read models from the log.
 
-mod support;
-
+use crate::support::*;
 use liaison_proto::relations::v1 as pb;
-use support::*;
 use tonic::Code;
 
 on_both_backends!(

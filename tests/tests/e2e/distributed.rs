@@ -16,8 +16,7 @@ use liaison_tests::{
 };
 use tonic::Code;
 
-mod common;
-use common::person;
+use crate::common::person;
 
 /// Everything the contacts stream of `nats_url` holds, in delivery order:
 /// (position, stream id). Stops once `expected` arrived and nothing more
@@ -149,8 +148,8 @@ async fn a_generic_client_works_the_same_against_the_distributed_topology() {
     let liaison = Liaison::start_with(&dir.path().join("data"), &topology)
         .await
         .expect("start contacts on PostgreSQL and NATS");
-    common::api_round_trip(&liaison).await;
-    let ready = common::http_get(&liaison.http_addr, "/readyz").await;
+    crate::common::api_round_trip(&liaison).await;
+    let ready = crate::common::http_get(&liaison.http_addr, "/readyz").await;
     assert!(ready.contains("\"ready\":true"), "{ready}");
     assert_published_once_in_order(&published(&nats.url(), 1).await, 1);
     assert!(
@@ -214,7 +213,7 @@ async fn while_nats_is_down_commands_go_on_and_are_published_once_when_it_return
     tokio::time::sleep(Duration::from_secs(1)).await;
     nats.kill();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let ready = common::http_get(&liaison.http_addr, "/readyz").await;
+    let ready = crate::common::http_get(&liaison.http_addr, "/readyz").await;
     assert!(
         ready.starts_with("HTTP/1.1 503"),
         "readiness names NATS: {ready}"
@@ -296,7 +295,7 @@ async fn a_postgres_restart_fails_commands_fast_and_the_service_recovers_by_itse
     tokio::time::sleep(Duration::from_secs(1)).await;
     postgres.stop_immediately().expect("stop postgres");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let ready = common::http_get(&liaison.http_addr, "/readyz").await;
+    let ready = crate::common::http_get(&liaison.http_addr, "/readyz").await;
     assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
     assert!(ready.contains("contacts-database"), "{ready}");
     postgres.resume().expect("postgres back");

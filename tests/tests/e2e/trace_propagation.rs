@@ -15,8 +15,6 @@ use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::layer::SubscriberExt;
 
-mod common;
-
 struct Recorder(Arc<Mutex<Vec<EventEnvelope>>>);
 
 #[async_trait]
@@ -68,7 +66,7 @@ async fn a_command_its_event_and_its_consumer_share_one_trace() {
         pb::contact_service_client::ContactServiceClient::connect(format!("http://{addr}"))
             .await
             .expect("connect");
-    let mut request = tonic::Request::new(common::person(1));
+    let mut request = tonic::Request::new(crate::common::person(1));
     request.metadata_mut().insert(
         "traceparent",
         format!("00-{trace_id}-{caller_span}-01")

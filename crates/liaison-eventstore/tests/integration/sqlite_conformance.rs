@@ -9,15 +9,13 @@ use liaison_eventstore::sqlite::{connect_options, SqliteEventStore, SqliteStoreO
 use liaison_eventstore::{EventStore, StoreComponents};
 use sqlx::Sqlite;
 
-mod support;
-
 const SCHEMA: &[Migration] = &[Migration {
     version: 1,
     description: "counters",
-    sql: support::SCHEMA_SQL,
+    sql: crate::support::SCHEMA_SQL,
 }];
 
-counting_projections!(Sqlite);
+crate::counting_projections!(Sqlite);
 
 struct SqliteHarness {
     dir: tempfile::TempDir,
@@ -30,7 +28,7 @@ impl SqliteHarness {
             sqlx::SqlitePool::connect_with(connect_options(&self.dir.path().join("store.sqlite")))
                 .await
                 .expect("reader");
-        let n: i64 = sqlx::query_scalar(&support::count_sql(kind, ""))
+        let n: i64 = sqlx::query_scalar(&crate::support::count_sql(kind, ""))
             .fetch_one(&pool)
             .await
             .expect("count");

@@ -3,14 +3,12 @@
 //! the symmetric predicate, no relation touches a gone entity, and a
 //! rebuild from the log gives the same read models.
 
-mod support;
-
 use std::collections::HashMap;
 
+use crate::support::*;
 use liaison_proto::common::v1::EntityRef;
 use liaison_proto::relations::v1 as pb;
 use proptest::prelude::*;
-use support::*;
 
 const ORGANISATIONS: usize = 5;
 const PERSONS: usize = 3;

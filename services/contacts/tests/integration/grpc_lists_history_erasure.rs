@@ -1,9 +1,9 @@
 //! Listing, history, categories, erasure and rebuild, through gRPC.
 
-mod support;
-
+use crate::support::{
+    expect_code, on_both_backends, organisation, person, signed, Backend, Server,
+};
 use liaison_proto::contacts::v1 as pb;
-use support::{expect_code, on_both_backends, organisation, person, signed, Backend, Server};
 use tonic::Code;
 
 async fn lists_filter_sort_and_paginate_with_a_total(backend: Backend) {

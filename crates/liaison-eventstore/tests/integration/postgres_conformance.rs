@@ -12,15 +12,13 @@ use liaison_eventstore::testing_postgres::{postgres_url, TemporarySchema};
 use liaison_eventstore::{EventStore, ExpectedVersion, StoreComponents, StoreError};
 use sqlx::Postgres;
 
-mod support;
-
 const SCHEMA: &[Migration] = &[Migration {
     version: 1,
     description: "counters",
-    sql: support::SCHEMA_SQL,
+    sql: crate::support::SCHEMA_SQL,
 }];
 
-counting_projections!(Postgres);
+crate::counting_projections!(Postgres);
 
 struct PgHarness {
     schema: TemporarySchema,
@@ -51,11 +49,13 @@ impl PgHarness {
 
     async fn count(&self, kind: &str) -> u64 {
         let pool = sqlx::PgPool::connect(&self.schema.url).await.expect("pool");
-        let n: i64 =
-            sqlx::query_scalar(&support::count_sql(kind, &format!("{}.", self.schema.name)))
-                .fetch_one(&pool)
-                .await
-                .expect("count");
+        let n: i64 = sqlx::query_scalar(&crate::support::count_sql(
+            kind,
+            &format!("{}.", self.schema.name),
+        ))
+        .fetch_one(&pool)
+        .await
+        .expect("count");
         pool.close().await;
         u64::try_from(n).unwrap_or(0)
     }

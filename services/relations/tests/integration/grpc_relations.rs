@@ -1,10 +1,8 @@
 //! Relations through gRPC: the scenario of DOMAIN.md §1, symmetry, and
 //! every rule of a new relation with its code and message.
 
-mod support;
-
+use crate::support::*;
 use liaison_proto::relations::v1 as pb;
-use support::*;
 use tonic::Code;
 
 on_both_backends!(

@@ -1,9 +1,9 @@
 //! The contacts service through gRPC, on a real server, on SQLite and PostgreSQL.
 
-mod support;
-
+use crate::support::{
+    expect_code, field_of, on_both_backends, organisation, person, Backend, Server,
+};
 use liaison_proto::contacts::v1 as pb;
-use support::{expect_code, field_of, on_both_backends, organisation, person, Backend, Server};
 use tonic::Code;
 
 async fn creates_gets_and_lists_persons(backend: Backend) {

@@ -259,7 +259,7 @@ async fn the_market_scenario_runs_through_contacts_and_relations_in_one_process(
     let mut contacts_client = liaison.contacts().await.expect("contacts");
     let mut relations = liaison.relations().await.expect("relations");
     market_scenario(&mut contacts_client, &mut relations).await;
-    let metrics = common::http_get(&liaison.http_addr, "/metrics").await;
+    let metrics = crate::common::http_get(&liaison.http_addr, "/metrics").await;
     assert!(
         metrics
             .lines()
@@ -299,8 +299,6 @@ async fn the_market_scenario_runs_across_processes_on_postgres_and_nats() {
     let mut contacts_client = contacts_process.contacts().await.expect("contacts");
     let mut relations = relations_process.relations().await.expect("relations");
     market_scenario(&mut contacts_client, &mut relations).await;
-    let ready = common::http_get(&relations_process.http_addr, "/readyz").await;
+    let ready = crate::common::http_get(&relations_process.http_addr, "/readyz").await;
     assert!(ready.contains("\"ready\":true"), "{ready}");
 }
-
-mod common;
