@@ -3,6 +3,7 @@
 //! either server goes away.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -72,61 +73,114 @@ fn assert_published_once_in_order(published: &[(u64, String)], events: i64) {
 /// A refused command: its code, message and how long the answer took.
 type Failure = (Code, String, Duration);
 
-/// Creates persons from `clients` tasks until `stop` is set; returns the
-/// ids acknowledged and the failures seen.
-fn steady_load(
-    liaison: &Liaison,
-    clients: usize,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-) -> tokio::task::JoinHandle<(Vec<String>, Vec<Failure>)> {
-    let url = liaison.grpc_url();
-    tokio::spawn(async move {
+/// Persons created by a few clients until stopped, about 100 commands/s
+/// each: what was acknowledged and what was refused, observable as it goes.
+struct SteadyLoad {
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<Mutex<Vec<String>>>,
+    failures: Arc<Mutex<Vec<Failure>>>,
+    clients: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl SteadyLoad {
+    fn start(liaison: &Liaison, clients: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
         let acknowledged = Arc::new(Mutex::new(Vec::new()));
         let failures = Arc::new(Mutex::new(Vec::new()));
-        let mut tasks = Vec::new();
-        for client_index in 0..clients {
-            let url = url.clone();
-            let stop = stop.clone();
-            let acknowledged = acknowledged.clone();
-            let failures = failures.clone();
-            tasks.push(tokio::spawn(async move {
-                let channel = tonic::transport::Channel::from_shared(url)
+        let clients = (0..clients)
+            .map(|client_index| {
+                let channel = tonic::transport::Channel::from_shared(liaison.grpc_url())
                     .expect("url")
                     .connect_lazy();
-                let mut client = pb::contact_service_client::ContactServiceClient::new(channel);
-                let mut index = 0;
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    index += 1;
-                    let started = Instant::now();
-                    match client
-                        .create_person(person(client_index * 1_000_000 + index))
-                        .await
-                    {
-                        Ok(response) => acknowledged
-                            .lock()
-                            .expect("lock")
-                            .push(response.into_inner().id),
-                        Err(status) => {
-                            failures.lock().expect("lock").push((
-                                status.code(),
-                                status.message().to_owned(),
-                                started.elapsed(),
-                            ));
-                            tokio::time::sleep(Duration::from_millis(50)).await;
+                let (stop, acknowledged, failures) =
+                    (stop.clone(), acknowledged.clone(), failures.clone());
+                tokio::spawn(async move {
+                    let mut client = pb::contact_service_client::ContactServiceClient::new(channel);
+                    let mut index = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        index += 1;
+                        let started = Instant::now();
+                        match client
+                            .create_person(person(client_index * 1_000_000 + index))
+                            .await
+                        {
+                            Ok(response) => acknowledged
+                                .lock()
+                                .expect("lock")
+                                .push(response.into_inner().id),
+                            Err(status) => {
+                                failures.lock().expect("lock").push((
+                                    status.code(),
+                                    status.message().to_owned(),
+                                    started.elapsed(),
+                                ));
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
                         }
+                        tokio::time::sleep(Duration::from_millis(10)).await;
                     }
-                    // A steady load, not a flood: about 100 commands/s per client.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-            }));
+                })
+            })
+            .collect();
+        SteadyLoad {
+            stop,
+            acknowledged,
+            failures,
+            clients,
         }
-        for task in tasks {
-            let _ = task.await;
+    }
+
+    fn acknowledged(&self) -> usize {
+        self.acknowledged.lock().expect("lock").len()
+    }
+
+    fn failed(&self) -> usize {
+        self.failures.lock().expect("lock").len()
+    }
+
+    /// Waits until `more` commands past those acknowledged now are.
+    async fn acknowledges(&self, more: usize) {
+        let target = self.acknowledged() + more;
+        poll_until(
+            Duration::from_secs(60),
+            "the load to be acknowledged",
+            || self.acknowledged() >= target,
+        )
+        .await;
+    }
+
+    /// Stops the clients; what was acknowledged and what was refused.
+    async fn stop(self) -> (Vec<String>, Vec<Failure>) {
+        self.stop.store(true, Ordering::Relaxed);
+        for client in self.clients {
+            let _ = client.await;
         }
-        let acknowledged = acknowledged.lock().expect("lock").clone();
-        let failures = failures.lock().expect("lock").clone();
+        let acknowledged = self.acknowledged.lock().expect("lock").clone();
+        let failures = self.failures.lock().expect("lock").clone();
         (acknowledged, failures)
-    })
+    }
+}
+
+/// Polls `done` every 20 ms until it holds; fails the test after `limit`.
+async fn poll_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Polls `/readyz` until its answer satisfies `wanted`; returns it.
+async fn readiness_until(liaison: &Liaison, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = crate::common::http_get(&liaison.http_addr, "/readyz").await;
+        if wanted(&ready) {
+            return ready;
+        }
+        assert!(Instant::now() < deadline, "readiness stayed: {ready}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn assert_all_present(liaison: &Liaison, ids: &[String]) {
@@ -167,12 +221,10 @@ async fn kill_dash_nine_loses_nothing_acknowledged_and_publishes_each_event_once
     let data = dir.path().join("data");
     let mut liaison = Liaison::start_with(&data, &topology).await.expect("start");
 
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = steady_load(&liaison, 8, stop.clone());
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let load = SteadyLoad::start(&liaison, 8);
+    load.acknowledges(100).await;
     liaison.kill_hard();
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (acknowledged, _) = load.await.expect("load");
+    let (acknowledged, _) = load.stop().await;
     assert!(
         acknowledged.len() > 50,
         "the load ran: {}",
@@ -208,21 +260,17 @@ async fn while_nats_is_down_commands_go_on_and_are_published_once_when_it_return
         .await
         .expect("start");
 
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = steady_load(&liaison, 4, stop.clone());
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let load = SteadyLoad::start(&liaison, 4);
+    load.acknowledges(50).await;
     nats.kill();
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let ready = crate::common::http_get(&liaison.http_addr, "/readyz").await;
-    assert!(
-        ready.starts_with("HTTP/1.1 503"),
-        "readiness names NATS: {ready}"
-    );
-    assert!(ready.contains("nats"), "{ready}");
+    let ready = readiness_until(&liaison, |ready| ready.starts_with("HTTP/1.1 503")).await;
+    assert!(ready.contains("nats"), "readiness names NATS: {ready}");
+    // Commands go on while NATS is down.
+    load.acknowledges(50).await;
     nats.resume().expect("nats back");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (acknowledged, failures) = load.await.expect("load");
+    readiness_until(&liaison, |ready| ready.starts_with("HTTP/1.1 200")).await;
+    load.acknowledges(50).await;
+    let (acknowledged, failures) = load.stop().await;
     assert!(
         failures.is_empty(),
         "commands failed while NATS was down: {failures:?}"
@@ -254,15 +302,14 @@ async fn a_service_stops_promptly_while_nats_is_down_and_publishes_the_rest_on_i
     let topology = Topology::distributed(&schema.url, &schema.name, &nats.url());
     let data = dir.path().join("data");
     let mut liaison = Liaison::start_with(&data, &topology).await.expect("start");
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = steady_load(&liaison, 4, stop.clone());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let load = SteadyLoad::start(&liaison, 4);
+    load.acknowledges(30).await;
     nats.kill();
     // Commands go on; their events wait in the outbox, the relay's
     // publish waits for NATS.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (acknowledged, failures) = load.await.expect("load");
+    readiness_until(&liaison, |ready| ready.starts_with("HTTP/1.1 503")).await;
+    load.acknowledges(30).await;
+    let (acknowledged, failures) = load.stop().await;
     assert!(failures.is_empty(), "{failures:?}");
     let took = liaison
         .stop_within(Duration::from_secs(10))
@@ -290,14 +337,16 @@ async fn a_postgres_restart_fails_commands_fast_and_the_service_recovers_by_itse
         .await
         .expect("start");
 
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = steady_load(&liaison, 4, stop.clone());
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let load = SteadyLoad::start(&liaison, 4);
+    load.acknowledges(50).await;
     postgres.stop_immediately().expect("stop postgres");
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let ready = crate::common::http_get(&liaison.http_addr, "/readyz").await;
-    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    let ready = readiness_until(&liaison, |ready| ready.starts_with("HTTP/1.1 503")).await;
     assert!(ready.contains("contacts-database"), "{ready}");
+    // Callers see the outage (and are answered fast, checked below).
+    poll_until(Duration::from_secs(30), "a refused command", || {
+        load.failed() > 0
+    })
+    .await;
     postgres.resume().expect("postgres back");
     // No restart of liaison: it must find the server again by itself.
     let recovered = async {
@@ -312,9 +361,8 @@ async fn a_postgres_restart_fails_commands_fast_and_the_service_recovers_by_itse
     tokio::time::timeout(Duration::from_secs(30), recovered)
         .await
         .expect("commands succeed again after the restart");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (acknowledged, failures) = load.await.expect("load");
+    load.acknowledges(30).await;
+    let (acknowledged, failures) = load.stop().await;
 
     assert!(!failures.is_empty(), "the outage was seen by callers");
     eprintln!(

@@ -47,7 +47,12 @@ async fn kill_dash_nine_under_load_loses_nothing_acknowledged_and_publishes_once
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Killed in the middle of the load, once it is well under way.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().expect("lock").len() < 200 {
+        assert!(std::time::Instant::now() < deadline, "the load never ran");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     liaison.kill_hard();
     for worker in workers {
         let _ = worker.await;
@@ -165,6 +170,57 @@ async fn the_cli_prints_config_masked_and_guards_the_data_dir() {
         "{printed}"
     );
     assert!(!printed.contains("very-secret-token"));
+
+    // The keys of earlier versions still place each service's settings,
+    // printed where they now live, secrets masked.
+    let output = std::process::Command::new(liaison_tests::binary())
+        .args(["config", "--data-dir", data.to_str().expect("path")])
+        .env("LIAISON__AUTH__ADMIN_PASSWORD", "first-admin-secret")
+        .env("LIAISON__AUTH__SESSION_HOURS", "3")
+        .env("LIAISON__CONTACTS__DATABASE_SCHEMA", "book")
+        .env(
+            "LIAISON__SERVICES__RELATIONS__DATABASE_URL",
+            "postgres://liaison:pg-secret@db/relations",
+        )
+        .env("LIAISON__PEERS__RELATIONS", "http://relations:50051")
+        .output()
+        .expect("config");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{output:?}");
+    for shown in [
+        "[services.gateway.auth]",
+        "session_hours = 3",
+        "admin_password = \"********\"",
+        "database_schema = \"book\"",
+        "postgres://liaison:********@db/relations",
+        "relations = \"http://relations:50051\"",
+    ] {
+        assert!(printed.contains(shown), "{shown} in\n{printed}");
+    }
+    for secret in ["first-admin-secret", "pg-secret"] {
+        assert!(!printed.contains(secret), "{secret} shown");
+    }
+    for (key, value, named) in [
+        (
+            "LIAISON__SERVICES__CONTCTS__DATABASE_URL",
+            "",
+            "services.contcts",
+        ),
+        ("LIAISON__PEERS__BILLINGZ", "http://b:1", "peers.billingz"),
+        ("LIAISON__AUTH__SESSION_HOURS", "0", "auth.session_hours"),
+        (
+            "LIAISON__CONTACTS__DATABASE_URL",
+            "mysql://db/x",
+            "contacts.database_url",
+        ),
+    ] {
+        let error = liaison_tests::run_cli_with_env(
+            &["config", "--data-dir", data.to_str().expect("path")],
+            &[(key.to_owned(), value.to_owned())],
+        )
+        .expect_err(key);
+        assert!(error.to_string().contains(named), "{key}: {error}");
+    }
 
     let liaison = Liaison::start(&data).await.expect("start");
     let error = run_cli(&[

@@ -30,11 +30,12 @@ async fn events_recorded_while_nats_is_down_are_published_once_in_order_when_it_
         .await
         .expect("store"),
     );
-    let bus: Arc<dyn EventBus> = Arc::new(
+    let nats = Arc::new(
         NatsBus::connect(NatsOptions::new(server.url()))
             .await
             .expect("bus"),
     );
+    let bus: Arc<dyn EventBus> = nats.clone();
     let shutdown = CancellationToken::new();
     let relay = tokio::spawn(Relay::new(store.clone(), bus.clone()).run(shutdown.clone()));
 
@@ -61,7 +62,12 @@ async fn events_recorded_while_nats_is_down_are_published_once_in_order_when_it_
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // The relay has met the outage: the client knows NATS is gone.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while nats.is_connected() {
+        assert!(tokio::time::Instant::now() < deadline, "NATS still seen up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.resume().expect("nats-server back");
     for index in 150..200 {
         record(index).await;
