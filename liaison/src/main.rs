@@ -1,14 +1,8 @@
 //! `liaison`: the one binary. It runs every service in one process
 //! (`--target all`, the default) or any subset, and carries the admin tools.
 
-mod admin;
-mod cli;
-mod peers;
-mod serve;
-mod services;
-mod target;
-
 use clap::Parser;
+use liaison::cli;
 
 // Requests allocate many small strings across threads (rows, protobuf,
 // JSON); glibc's allocator spent a fifth of a list request's time there.

@@ -1,12 +1,12 @@
 //! `liaison serve`: wires the targets of this process together.
 
+use std::collections::BTreeMap;
 use std::fs::File;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
-
-use std::collections::BTreeMap;
 
 use anyhow::Context;
 use liaison_bus::embedded::EmbeddedBus;
@@ -39,23 +39,60 @@ pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
     Ok(file)
 }
 
+/// Serves `targets` on the addresses of `settings` until SIGINT or SIGTERM.
 pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
+    let listeners = Listeners::bind(&settings).await?;
+    serve_on(
+        settings,
+        targets,
+        listeners,
+        liaison_runtime::shutdown::on_signals(),
+    )
+    .await
+}
+
+/// Where a process takes calls: gRPC and HTTP.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub http: TcpListener,
+}
+
+impl Listeners {
+    /// Listens on the addresses of `settings`.
+    pub async fn bind(settings: &Settings) -> anyhow::Result<Self> {
+        let bind = |addr: SocketAddr, what: &'static str| async move {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen for {what} on {addr}"))
+        };
+        Ok(Listeners {
+            grpc: bind(settings.grpc_addr, "gRPC").await?,
+            http: bind(settings.http_addr, "HTTP").await?,
+        })
+    }
+}
+
+/// Serves `targets` on `listeners` until `shutdown` is cancelled, then
+/// stops in reverse start order.
+pub async fn serve_on(
+    settings: Settings,
+    targets: Targets,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     let _lock = if uses_data_dir(&settings, &targets)? {
         Some(lock_data_dir(&settings.data_dir)?)
     } else {
         None
     };
-    let grpc_listener = TcpListener::bind(settings.grpc_addr)
-        .await
-        .with_context(|| format!("cannot listen for gRPC on {}", settings.grpc_addr))?;
-    let http_listener = TcpListener::bind(settings.http_addr)
-        .await
-        .with_context(|| format!("cannot listen for HTTP on {}", settings.http_addr))?;
+    let Listeners {
+        grpc: grpc_listener,
+        http: http_listener,
+    } = listeners;
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
-    let shutdown = liaison_runtime::shutdown::on_signals();
     let mut checks: Vec<(String, ReadinessCheck)> = Vec::new();
     let mut background = tokio::task::JoinSet::new();
     let workers = CancellationToken::new();

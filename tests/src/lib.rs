@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 pub mod browser;
+pub mod gateway;
 pub mod http;
 mod postgres_server;
 use liaison_proto::contacts::v1::contact_service_client::ContactServiceClient;

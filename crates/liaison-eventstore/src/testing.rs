@@ -95,3 +95,50 @@ where
         }
     }
 }
+
+/// Event payloads of past versions, as a fixture file holds them: one
+/// `<event type> <payload in hex>` per line, `#` comments. Events already
+/// in users' logs must stay readable whatever the proto becomes.
+pub struct Fixtures(Vec<(String, Vec<u8>)>);
+
+impl Fixtures {
+    #[track_caller]
+    pub fn parse(text: &str) -> Self {
+        Fixtures(
+            text.lines()
+                .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+                .map(|line| {
+                    let (event_type, hex) = line.split_once(' ').expect("type and payload");
+                    let bytes = (0..hex.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                        .collect();
+                    (event_type.to_owned(), bytes)
+                })
+                .collect(),
+        )
+    }
+
+    /// The payload of `event_type`'s fixture.
+    #[track_caller]
+    pub fn payload(&self, event_type: &str) -> &[u8] {
+        self.0
+            .iter()
+            .find(|(fixture_type, _)| fixture_type == event_type)
+            .map(|(_, bytes)| bytes.as_slice())
+            .unwrap_or_else(|| panic!("no fixture of {event_type}"))
+    }
+
+    /// The event of `event_type`'s fixture, decoded as aggregate `A`'s.
+    #[track_caller]
+    pub fn event<A: Aggregate>(&self, event_type: &str) -> A::Event {
+        let payload = <A::Payload as prost::Message>::decode(self.payload(event_type))
+            .unwrap_or_else(|error| panic!("{event_type} does not decode: {error}"));
+        A::from_payload(payload).unwrap_or_else(|| panic!("{event_type} holds no event"))
+    }
+
+    /// Every event type with a fixture.
+    pub fn event_types(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(event_type, _)| event_type.as_str())
+    }
+}

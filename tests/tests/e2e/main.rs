@@ -1,4 +1,6 @@
-//! Liaison end to end, in one binary: the real `liaison` binary embedded and distributed (separate processes, PostgreSQL, NATS), its faults, the gateway's API and pages, the browser, and traces across services.
+//! Liaison end to end, in one binary: the real `liaison` binary embedded and
+//! distributed (separate processes, PostgreSQL, NATS), its faults, the
+//! gateway's API and pages, the browser, and traces across services.
 
 mod common;
 mod distributed;

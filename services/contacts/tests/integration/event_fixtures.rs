@@ -1,45 +1,26 @@
 //! Events already in users' logs must stay readable: payloads recorded with
 //! schema version 1 decode to what they meant, whatever the proto becomes.
 
-use liaison_contacts::domain::contact::{evolve, Contact, Kind, Lifecycle};
-use liaison_proto::contacts::v1::{category_event, contact_event, CategoryEvent, ContactEvent};
-use prost::Message;
+use liaison_contacts::domain::category::Category;
+use liaison_contacts::domain::contact::{Contact, Kind, Lifecycle};
+use liaison_eventstore::testing::{given, Fixtures};
+use liaison_proto::contacts::v1::{category_event, contact_event};
 
-fn fixtures() -> Vec<(String, Vec<u8>)> {
-    include_str!("fixtures/events-v1.txt")
-        .lines()
-        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
-        .map(|line| {
-            let (event_type, hex) = line.split_once(' ').expect("type and payload");
-            let bytes = (0..hex.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-                .collect();
-            (event_type.to_owned(), bytes)
-        })
-        .collect()
-}
-
-fn contact_event(fixtures: &[(String, Vec<u8>)], event_type: &str) -> contact_event::Event {
-    let (_, bytes) = fixtures
-        .iter()
-        .find(|(t, _)| t == event_type)
-        .expect("fixture present");
-    ContactEvent::decode(bytes.as_slice())
-        .expect("decodes")
-        .event
-        .expect("an event")
+fn fixtures() -> Fixtures {
+    Fixtures::parse(include_str!("fixtures/events-v1.txt"))
 }
 
 #[test]
 fn version_1_contact_events_decode_and_replay() {
     let fixtures = fixtures();
-    let created = contact_event(&fixtures, "person.created");
-    let updated = contact_event(&fixtures, "person.updated");
-    let person = [created, updated].iter().fold(
-        Contact::new("01a2f000-0000-7000-8000-000000000003"),
-        |c, e| evolve(c, e, 1),
+    let replayed = given::<Contact>(
+        "01a2f000-0000-7000-8000-000000000003",
+        [
+            fixtures.event::<Contact>("person.created"),
+            fixtures.event::<Contact>("person.updated"),
+        ],
     );
+    let person = replayed.state().clone();
     assert_eq!(person.kind, Some(Kind::Person));
     assert_eq!(person.version, 2);
     assert_eq!(
@@ -60,18 +41,19 @@ fn version_1_contact_events_decode_and_replay() {
         "01a2f000-0000-7000-8000-000000000001"
     );
 
-    let merged = evolve(
-        person.clone(),
-        &contact_event(&fixtures, "person.merged"),
-        2,
-    );
+    let merged = given::<Contact>(
+        "01a2f000-0000-7000-8000-000000000003",
+        ["person.created", "person.updated", "person.merged"].map(|t| fixtures.event::<Contact>(t)),
+    )
+    .state()
+    .clone();
     assert_eq!(
         merged.lifecycle,
         Lifecycle::Merged {
             survivor_id: "01a2f000-0000-7000-8000-000000000002".into()
         }
     );
-    let contact_event::Event::Erased(erased) = contact_event(&fixtures, "person.erased") else {
+    let contact_event::Event::Erased(erased) = fixtures.event::<Contact>("person.erased") else {
         panic!("an erasure")
     };
     assert_eq!(erased.reason, "request 2026-114");
@@ -80,13 +62,7 @@ fn version_1_contact_events_decode_and_replay() {
 #[test]
 fn version_1_category_events_decode() {
     let fixtures = fixtures();
-    let (_, bytes) = fixtures
-        .iter()
-        .find(|(t, _)| t == "category.created")
-        .expect("fixture");
-    let Some(category_event::Event::Created(created)) = CategoryEvent::decode(bytes.as_slice())
-        .expect("decodes")
-        .event
+    let category_event::Event::Created(created) = fixtures.event::<Category>("category.created")
     else {
         panic!("a category creation")
     };

@@ -1,4 +1,6 @@
-//! The contacts service's integration tests, in one binary: its gRPC API on an ephemeral port, on SQLite and on PostgreSQL; and the event fixtures of past versions.
+//! The contacts service's integration tests, in one binary: its gRPC API on
+//! an ephemeral port, on SQLite and on PostgreSQL; and the event fixtures of
+//! past versions.
 
 mod event_fixtures;
 mod grpc_contacts;

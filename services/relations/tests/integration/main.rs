@@ -1,5 +1,8 @@
-//! The relations service's integration tests, in one binary: its gRPC API on an ephemeral port, on SQLite and on PostgreSQL, fed by a fake contacts; and the symmetry property.
+//! The relations service's integration tests, in one binary: its gRPC API on
+//! an ephemeral port, on SQLite and on PostgreSQL, fed by a fake contacts;
+//! and the symmetry property.
 
+mod event_fixtures;
 mod grpc_relations;
 mod grpc_types_and_lifecycle;
 mod support;
