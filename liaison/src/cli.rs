@@ -1,3 +1,6 @@
+//! The command line: `serve`, `config`, `admin rebuild`, `admin
+//! create-user`, and the flags that override the settings.
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

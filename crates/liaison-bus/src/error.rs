@@ -1,3 +1,6 @@
+//! What can go wrong on the bus, and how a handler says whether an event
+//! may succeed later or never will.
+
 use thiserror::Error;
 
 #[derive(Debug, Error)]

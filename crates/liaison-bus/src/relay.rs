@@ -1,3 +1,6 @@
+//! The relay: a service's committed events, read from its log (the outbox)
+//! in position order, published to the bus once each.
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

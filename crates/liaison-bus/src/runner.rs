@@ -1,3 +1,7 @@
+//! The consumer runner: fetches deliveries, hands them to a handler, and
+//! settles each by what the handler says (ack, nak with backoff, dead
+//! letter); the handler that applies events to a service's store.
+
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

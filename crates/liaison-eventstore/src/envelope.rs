@@ -1,3 +1,6 @@
+//! The shapes of an append (streams, expected versions, metadata) and of
+//! an event as stored and as published.
+
 use uuid::Uuid;
 
 /// What a caller wants the stream's version to be before its events go in.

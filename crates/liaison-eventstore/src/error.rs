@@ -1,3 +1,6 @@
+//! Why an append or a read failed, how a projection refuses an event, and
+//! how a service's own error takes the store's.
+
 use thiserror::Error;
 
 /// Why an append or read failed.

@@ -1,3 +1,7 @@
+//! What a service plugs into its store: inline projections (its read
+//! models, in the append's transaction), consumer projections (other
+//! services' events), and the entity each of its events concerns.
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

@@ -1,3 +1,5 @@
+//! The log of one service, as every part of Liaison uses it.
+
 use async_trait::async_trait;
 use liaison_proto::events::v1::EventEnvelope;
 use tokio::sync::watch;

@@ -1,3 +1,7 @@
+//! The gRPC server every process runs: the services' routes with health and
+//! reflection, a span and metrics per call, the internal token, and the
+//! verification of signed identities.
+
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 

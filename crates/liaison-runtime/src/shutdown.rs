@@ -1,3 +1,6 @@
+//! Shutdown on SIGINT or SIGTERM, as a cancellation token every part of a
+//! process watches.
+
 use tokio_util::sync::CancellationToken;
 
 /// A token cancelled on SIGINT or SIGTERM.

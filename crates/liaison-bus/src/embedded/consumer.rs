@@ -1,3 +1,7 @@
+//! A durable consumer of the embedded bus: its acknowledged floor kept in
+//! the bus file (everything above it comes again after a restart), acks,
+//! delayed naks and dead letters with the same rules as on NATS.
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
