@@ -41,9 +41,11 @@ fmt:
 	$(CARGO) fmt --all
 	rustfmt --edition 2021 $(INCLUDED_RS)
 
-## Check deploy/docker-compose.yml and deploy/k8s with docker-compose and kubernetes-validate.
+## Check deploy/docker-compose.yml and deploy/k8s with docker-compose and
+## kubernetes-validate, and each process's settings with the binary.
 validate-deploy:
-	deploy/validate.sh
+	$(CARGO) build -p liaison
+	LIAISON_BIN=$(abspath $(TARGET_DIR))/debug/liaison deploy/validate.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

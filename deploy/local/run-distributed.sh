@@ -45,7 +45,7 @@ trap stop_all INT TERM EXIT
 for entry in "${SERVICES[@]}"; do
   read -r service grpc http <<<"$entry"
   upper="$(echo "$service" | tr '[:lower:]' '[:upper:]')"
-  env "LIAISON__${upper}__DATABASE_URL=$POSTGRES_URL" \
+  env "LIAISON__SERVICES__${upper}__DATABASE_URL=$POSTGRES_URL" \
       "LIAISON__PEERS__CONTACTS=http://127.0.0.1:50061" \
       "LIAISON__PEERS__RELATIONS=http://127.0.0.1:50062" \
       "LIAISON__SECURITY__IDENTITY_KEY=$IDENTITY_KEY" \

@@ -32,6 +32,18 @@ pub async fn rebuild(settings: &Settings, targets: &Targets) -> anyhow::Result<(
     Ok(())
 }
 
+/// Checks that `targets` can run as one process of a distributed
+/// deployment with these settings (what `deploy/validate.sh` asks of every
+/// process of the compose file and the Kubernetes manifests).
+pub fn check_deployment(settings: &Settings, targets: &Targets) -> anyhow::Result<()> {
+    let problems = services::deployment_problems(settings, &targets.0)?;
+    if problems.is_empty() {
+        println!("{targets}: ready to run as a process of a deployment");
+        return Ok(());
+    }
+    anyhow::bail!("{targets} cannot run so:\n- {}", problems.join("\n- "))
+}
+
 /// Creates a user in the gateway's database.
 pub async fn create_user(settings: &Settings, args: CreateUserArgs) -> anyhow::Result<()> {
     let role = liaison_gateway::accounts::user::Role::parse(&args.role)

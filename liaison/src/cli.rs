@@ -48,6 +48,15 @@ enum AdminCommand {
     },
     /// Create a user of the web UI and API (with SQLite, the server must be stopped).
     CreateUser(CreateUserArgs),
+    /// Check that these targets can run as one process of a distributed
+    /// deployment: their databases and the peers they call are set.
+    CheckDeployment {
+        /// Services of the process: all, or a comma-separated list.
+        #[arg(long, default_value = "all")]
+        target: Targets,
+        #[command(flatten)]
+        overrides: Overrides,
+    },
 }
 
 /// A user account, created straight in the gateway's database.
@@ -140,6 +149,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = load_settings(&cli.config, &overrides)?;
             liaison_runtime::telemetry::init_logging(&settings.log);
             crate::admin::rebuild(&settings, &target).await
+        }
+        Command::Admin {
+            command: AdminCommand::CheckDeployment { target, overrides },
+        } => {
+            let settings = load_settings(&cli.config, &overrides)?;
+            crate::admin::check_deployment(&settings, &target)
         }
         Command::Admin {
             command: AdminCommand::CreateUser(args),

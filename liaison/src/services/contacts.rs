@@ -21,6 +21,10 @@ impl ServiceTarget for ContactsTarget {
         Target::Contacts
     }
 
+    fn peers(&self) -> &'static [Target] {
+        &[Target::Relations]
+    }
+
     fn check_settings(&self, settings: &Settings) -> Result<(), SettingsError> {
         settings.service::<StorageSettings>(liaison_contacts::SERVICE)?;
         settings.storage(liaison_contacts::SERVICE).map(|_| ())

@@ -27,6 +27,10 @@ impl ServiceTarget for GatewayTarget {
         Target::Gateway
     }
 
+    fn peers(&self) -> &'static [Target] {
+        &[Target::Contacts, Target::Relations]
+    }
+
     fn check_settings(&self, settings: &Settings) -> Result<(), SettingsError> {
         Self::settings(settings)?;
         settings.storage(liaison_gateway::SERVICE).map(|_| ())
@@ -70,7 +74,7 @@ impl ServiceTarget for GatewayTarget {
                 email = %auth.admin_email,
                 password = %password,
                 "first start: admin account created with this generated password, shown once; \
-                 log in and change it (or set auth.admin_password before the first start)"
+                 log in and change it (or set services.gateway.auth.admin_password before the first start)"
             ),
             Ok(None) => {}
             Err(error) => anyhow::bail!("cannot create the first admin account: {error}"),

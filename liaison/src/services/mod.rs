@@ -36,6 +36,11 @@ pub trait ServiceTarget: Send + Sync {
     /// masked by the caller).
     fn effective_settings(&self, settings: &Settings) -> Result<toml::Value, SettingsError>;
 
+    /// The services it calls: in this process, or at their `peers.<name>`.
+    fn peers(&self) -> &'static [Target] {
+        &[]
+    }
+
     /// Its database URL: the one configured, or a SQLite file in the data dir.
     fn database_url(&self, settings: &Settings) -> Result<String, SettingsError> {
         Ok(settings.storage(self.target().name())?.0)
@@ -187,6 +192,44 @@ fn effective_storage(settings: &Settings, name: &str) -> Result<toml::Value, Set
         toml::Value::String(schema.unwrap_or_default()),
     );
     Ok(toml::Value::Table(table))
+}
+
+/// What keeps `targets` from running as one process of a distributed
+/// deployment with these settings: a database left to a SQLite file that
+/// the process's data dir alone holds, a service it calls with no address.
+pub fn deployment_problems(
+    settings: &Settings,
+    targets: &[Target],
+) -> Result<Vec<String>, SettingsError> {
+    let mut problems = Vec::new();
+    for target in targets {
+        let entry = entry(*target);
+        let url = entry.database_url(settings)?;
+        if url.starts_with("sqlite:") {
+            problems.push(format!(
+                "{target} keeps its data in {url}: set services.{target}.database_url \
+                 (LIAISON__SERVICES__{}__DATABASE_URL) to its PostgreSQL database",
+                target.name().to_uppercase()
+            ));
+        }
+        for peer in entry.peers() {
+            if !targets.contains(peer) && settings.peer(peer.name()).is_none() {
+                problems.push(format!(
+                    "{target} calls {peer}, which does not run in this process: set \
+                     peers.{peer} (LIAISON__PEERS__{})",
+                    peer.name().to_uppercase()
+                ));
+            }
+        }
+    }
+    if settings.bus.kind != liaison_runtime::settings::BusKind::Nats {
+        problems.push(
+            "the bus is embedded: processes of a deployment share NATS JetStream \
+             (bus.kind = \"nats\")"
+                .to_owned(),
+        );
+    }
+    Ok(problems)
 }
 
 /// A readiness check of a read pool.

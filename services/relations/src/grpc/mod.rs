@@ -1,11 +1,12 @@
 //! Thin gRPC handlers: convert the request (destructuring it whole, so a new
 //! proto field does not compile until handled), call the application, map
-//! errors in one place.
+//! errors in one place. The conversions are in [`convert`].
+
+mod convert;
 
 use std::sync::Arc;
 
 use liaison_eventstore::micros_to_timestamp;
-use liaison_proto::common::v1::EntityRef;
 use liaison_proto::relations::v1 as pb;
 use liaison_proto::relations::v1::relation_service_server::RelationService;
 use liaison_runtime::errors::to_status;
@@ -13,10 +14,8 @@ use liaison_runtime::paging::{self, page_size};
 use tonic::{Request, Response, Status};
 
 use crate::app::{RelationsApp, RequestContext, TripleRequest, TypeChanges};
-use crate::domain::entity::{Entity, EntityState};
-use crate::domain::relation_type::RelationType;
 use crate::domain::{entity_kind, entity_ref, predicate_id};
-use crate::storage::{EntityRelationsFilter, StoredRelation};
+use crate::storage::EntityRelationsFilter;
 use crate::RelationsError;
 
 /// The listings whose pages continue with a token.
@@ -48,58 +47,9 @@ fn reply<T>(result: Result<T, RelationsError>) -> Reply<T> {
 fn context<T>(request: &Request<T>) -> RequestContext {
     RequestContext::of(request)
 }
-
-/// The token continuing `listing` after the row whose key is `key`.
-fn next_token(listing: &str, key: Option<Vec<String>>) -> String {
-    key.map(|key| {
-        let parts: Vec<&str> = key.iter().map(String::as_str).collect();
-        paging::encode_token(listing, &parts)
-    })
-    .unwrap_or_default()
-}
-
-/// An end of a pattern: absent or with an empty id means open.
-fn pattern_end(field: &str, end: Option<EntityRef>) -> Result<Option<EntityRef>, RelationsError> {
-    match end {
-        Some(end) if !end.id.trim().is_empty() || !end.kind.trim().is_empty() => {
-            entity_ref(field, Some(end)).map(Some)
-        }
-        _ => Ok(None),
-    }
-}
-
-fn type_to_proto((relation_type, count): (RelationType, u64)) -> pb::RelationType {
-    relation_type.to_proto(count)
-}
-
-fn relation_to_proto(relation: StoredRelation) -> pb::Relation {
-    pb::Relation {
-        id: relation.id,
-        subject: Some(relation.subject),
-        predicate: relation.predicate,
-        object: Some(relation.object),
-        symmetric_predicate: relation.symmetric_predicate,
-        type_id: relation.type_id,
-        created_at: Some(micros_to_timestamp(relation.created_at)),
-    }
-}
-
-fn entity_to_proto(entity: Entity) -> pb::Entity {
-    let state = match entity.state {
-        EntityState::Live => pb::EntityState::Live,
-        EntityState::Purged => pb::EntityState::Purged,
-        EntityState::Erased => pb::EntityState::Erased,
-        EntityState::Merged => pb::EntityState::Merged,
-    };
-    pb::Entity {
-        entity: Some(entity.reference),
-        label: entity.label,
-        tags: entity.tags,
-        in_trash: entity.in_trash,
-        state: state as i32,
-        merged_into: entity.merged_into,
-    }
-}
+use convert::{
+    created_response, entity_to_proto, next_token, pattern_end, relation_to_proto, type_to_proto,
+};
 
 #[tonic::async_trait]
 impl RelationService for RelationsGrpc {
@@ -540,14 +490,5 @@ impl RelationService for RelationsGrpc {
         }
         .await;
         reply(result)
-    }
-}
-
-fn created_response(
-    (relations, skipped): (Vec<StoredRelation>, u32),
-) -> pb::CreateRelationsResponse {
-    pb::CreateRelationsResponse {
-        relations: relations.into_iter().map(relation_to_proto).collect(),
-        skipped,
     }
 }
