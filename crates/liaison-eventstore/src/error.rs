@@ -93,9 +93,41 @@ impl StoreError {
 }
 
 /// `From<StoreError>` and `From<sqlx::Error>` for a service's error that
-/// implements [`FromStoreError`].
+/// implements [`FromStoreError`]; given the names of its variants for a
+/// version conflict (`{ id, expected, actual }`), an unavailable store and
+/// an internal error (each holding a `String`), the `FromStoreError`
+/// implementation too:
+///
+/// ```ignore
+/// service_error_from_store!(ContactsError {
+///     conflict: VersionConflict,
+///     unavailable: Unavailable,
+///     internal: Internal,
+/// });
+/// ```
 #[macro_export]
 macro_rules! service_error_from_store {
+    ($error:ty { conflict: $conflict:ident, unavailable: $unavailable:ident, internal: $internal:ident $(,)? }) => {
+        impl $crate::FromStoreError for $error {
+            fn version_conflict(id: &str, expected: u64, actual: u64) -> Self {
+                Self::$conflict {
+                    id: id.to_owned(),
+                    expected,
+                    actual,
+                }
+            }
+
+            fn unavailable(reason: String) -> Self {
+                Self::$unavailable(reason)
+            }
+
+            fn internal(reason: String) -> Self {
+                Self::$internal(reason)
+            }
+        }
+
+        $crate::service_error_from_store!($error);
+    };
     ($error:ty) => {
         impl From<$crate::StoreError> for $error {
             fn from(error: $crate::StoreError) -> Self {

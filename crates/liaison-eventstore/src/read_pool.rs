@@ -29,6 +29,46 @@ macro_rules! on_backend {
     };
 }
 
+/// A service's read models as one type: a newtype of [`ReaderPool`], made
+/// from it, with the pool (for readiness) and the snapshot of `tables` (how
+/// a rebuild is checked against the live models). The service adds its
+/// queries, each dispatched with [`on_backend!`](crate::on_backend).
+///
+/// ```ignore
+/// liaison_eventstore::read_model!(ReadModel, READ_MODEL_TABLES);
+/// impl ReadModel {
+///     pub async fn get_contact(&self, id: &str) -> Result<Option<Contact>, ContactsError> {
+///         on_backend!(&self.0, get_contact(id))
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! read_model {
+    ($name:ident, $tables:expr) => {
+        /// The service's read models, on whichever backend holds them.
+        #[derive(Clone)]
+        pub struct $name($crate::ReaderPool);
+
+        impl From<$crate::ReaderPool> for $name {
+            fn from(pool: $crate::ReaderPool) -> Self {
+                $name(pool)
+            }
+        }
+
+        impl $name {
+            /// The pool, for readiness checks.
+            pub fn pool(&self) -> &$crate::ReaderPool {
+                &self.0
+            }
+
+            /// Every read model as text (see [`ReaderPool::snapshot`]).
+            pub async fn snapshot(&self) -> Result<Vec<String>, $crate::StoreError> {
+                self.0.snapshot($tables).await
+            }
+        }
+    };
+}
+
 impl ReaderPool {
     /// Checks that the database answers (readiness).
     pub async fn ping(&self) -> Result<(), StoreError> {

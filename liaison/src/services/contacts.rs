@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use liaison_contacts::ContactsService;
 use liaison_relations::grpc::RelationsGrpc;
 use liaison_relations::RelationsService;
-use liaison_runtime::settings::{mask_url_password, Settings, SettingsError, StorageSettings};
+use liaison_runtime::settings::Settings;
 
-use super::{effective_storage, GrpcRoutes, Opened, Process, ServiceTarget, Started};
+use super::{open_storage, GrpcRoutes, Opened, Process, ServiceTarget, Started};
 use crate::peers::RelationsPeer;
 use crate::target::Target;
 
@@ -25,23 +24,11 @@ impl ServiceTarget for ContactsTarget {
         &[Target::Relations]
     }
 
-    fn check_settings(&self, settings: &Settings) -> Result<(), SettingsError> {
-        settings.service::<StorageSettings>(liaison_contacts::SERVICE)?;
-        settings.storage(liaison_contacts::SERVICE).map(|_| ())
-    }
-
-    fn effective_settings(&self, settings: &Settings) -> Result<toml::Value, SettingsError> {
-        effective_storage(settings, liaison_contacts::SERVICE)
-    }
-
     async fn open(&self, settings: &Settings) -> anyhow::Result<Opened> {
-        let (url, schema) = settings.storage(liaison_contacts::SERVICE)?;
-        let service = ContactsService::open(&url, schema).await.with_context(|| {
-            format!(
-                "cannot open the contacts database {}",
-                mask_url_password(&url)
-            )
-        })?;
+        let service = open_storage(settings, liaison_contacts::SERVICE, async |url, schema| {
+            ContactsService::open(&url, schema).await
+        })
+        .await?;
         Ok(Opened {
             store: service.store(),
             publishes_events: true,
@@ -50,11 +37,8 @@ impl ServiceTarget for ContactsTarget {
         })
     }
 
-    async fn start(&self, opened: &Opened, process: &Process<'_>) -> anyhow::Result<Started> {
-        let service = process
-            .local::<ContactsService>(Target::Contacts)
-            .context("contacts is not open in this process")?;
-        debug_assert!(Arc::ptr_eq(&opened.store, &service.store()));
+    async fn start(&self, _opened: &Opened, process: &Process<'_>) -> anyhow::Result<Started> {
+        let service = process.own::<ContactsService>(Target::Contacts)?;
         let peer = match process.local::<RelationsService>(Target::Relations) {
             Some(relations) => {
                 RelationsPeer::Local(Arc::new(RelationsGrpc::new(relations.app().clone())))

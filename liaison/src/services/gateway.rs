@@ -6,9 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use async_trait::async_trait;
 use liaison_gateway::{GatewayService, GatewaySettings};
-use liaison_runtime::settings::{mask_url_password, Settings, SettingsError};
+use liaison_runtime::settings::{Settings, SettingsError};
 
-use super::{Opened, Process, ServiceTarget, Started};
+use super::{open_storage, Opened, Process, ServiceTarget, Started};
 use crate::target::Target;
 
 pub struct GatewayTarget;
@@ -45,16 +45,11 @@ impl ServiceTarget for GatewayTarget {
     /// Opens the gateway's storage and creates the first admin when there
     /// is no user yet.
     async fn open(&self, settings: &Settings) -> anyhow::Result<Opened> {
-        let gateway = Self::settings(settings)?;
-        let (url, schema) = settings.storage(liaison_gateway::SERVICE)?;
-        let service = GatewayService::open(&url, schema, &gateway.auth)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the gateway database {}",
-                    mask_url_password(&url)
-                )
-            })?;
+        let auth = Self::settings(settings)?.auth;
+        let service = open_storage(settings, liaison_gateway::SERVICE, async |url, schema| {
+            GatewayService::open(&url, schema, &auth).await
+        })
+        .await?;
         Ok(Opened {
             store: service.store(),
             // Its log holds credentials: it is never published.
@@ -65,9 +60,7 @@ impl ServiceTarget for GatewayTarget {
     }
 
     async fn start(&self, _opened: &Opened, process: &Process<'_>) -> anyhow::Result<Started> {
-        let service = process
-            .local::<GatewayService>(Target::Gateway)
-            .context("the gateway is not open in this process")?;
+        let service = process.own::<GatewayService>(Target::Gateway)?;
         let auth = Self::settings(process.settings)?.auth;
         match service.ensure_first_admin().await {
             Ok(Some(password)) => tracing::warn!(

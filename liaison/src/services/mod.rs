@@ -19,7 +19,7 @@ use liaison_eventstore::{EventStore, ReaderPool};
 use liaison_runtime::grpc::tower_service_bounds::GrpcService;
 use liaison_runtime::grpc::GrpcServer;
 use liaison_runtime::identity::IdentityKey;
-use liaison_runtime::settings::{Settings, SettingsError};
+use liaison_runtime::settings::{Settings, SettingsError, StorageSettings};
 
 use crate::target::Target;
 
@@ -29,12 +29,19 @@ pub trait ServiceTarget: Send + Sync {
     fn target(&self) -> Target;
 
     /// Checks its section of the settings (`[services.<name>]`): its keys,
-    /// their types and values, with messages naming the key.
-    fn check_settings(&self, settings: &Settings) -> Result<(), SettingsError>;
+    /// their types and values, with messages naming the key. By default the
+    /// section holds its storage only.
+    fn check_settings(&self, settings: &Settings) -> Result<(), SettingsError> {
+        let name = self.target().name();
+        settings.service::<StorageSettings>(name)?;
+        settings.storage(name).map(|_| ())
+    }
 
     /// Its section as it takes effect, defaults filled in (secrets are
     /// masked by the caller).
-    fn effective_settings(&self, settings: &Settings) -> Result<toml::Value, SettingsError>;
+    fn effective_settings(&self, settings: &Settings) -> Result<toml::Value, SettingsError> {
+        effective_storage(settings, self.target().name())
+    }
 
     /// The services it calls: in this process, or at their `peers.<name>`.
     fn peers(&self) -> &'static [Target] {
@@ -113,6 +120,12 @@ impl Process<'_> {
             .and_then(|opened| opened.service.clone().downcast::<T>().ok())
     }
 
+    /// The service of `target`, which runs in this process.
+    pub fn own<T: Send + Sync + 'static>(&self, target: Target) -> anyhow::Result<Arc<T>> {
+        self.local(target)
+            .ok_or_else(|| anyhow::anyhow!("{target} is not open in this process"))
+    }
+
     /// Where `target` answers gRPC: this process's own port when it runs
     /// here, its `peers.<name>` URL otherwise; `None` when neither.
     pub fn grpc_url(&self, target: Target) -> Option<String> {
@@ -180,6 +193,25 @@ pub fn effective_settings_toml(settings: &Settings) -> Result<String, SettingsEr
     let mut document = toml::Table::new();
     document.insert("services".to_owned(), toml::Value::Table(services));
     toml::to_string(&document).map_err(|error| SettingsError::Invalid(error.to_string()))
+}
+
+/// Opens service `name` at the storage its settings give, naming the
+/// database (its password masked) when it cannot.
+async fn open_storage<S, E, F>(
+    settings: &Settings,
+    name: &str,
+    open: impl FnOnce(String, Option<String>) -> F,
+) -> anyhow::Result<S>
+where
+    F: std::future::Future<Output = Result<S, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    use anyhow::Context;
+    let (url, schema) = settings.storage(name)?;
+    let masked = liaison_runtime::settings::mask_url_password(&url);
+    open(url, schema)
+        .await
+        .with_context(|| format!("cannot open the {name} database {masked}"))
 }
 
 /// A service's storage settings with its database URL as it takes effect.

@@ -3,12 +3,11 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use async_trait::async_trait;
 use liaison_relations::RelationsService;
-use liaison_runtime::settings::{mask_url_password, Settings, SettingsError, StorageSettings};
+use liaison_runtime::settings::Settings;
 
-use super::{effective_storage, GrpcRoutes, Opened, Process, ServiceTarget, Started};
+use super::{open_storage, GrpcRoutes, Opened, Process, ServiceTarget, Started};
 use crate::target::Target;
 
 pub struct RelationsTarget;
@@ -19,25 +18,11 @@ impl ServiceTarget for RelationsTarget {
         Target::Relations
     }
 
-    fn check_settings(&self, settings: &Settings) -> Result<(), SettingsError> {
-        settings.service::<StorageSettings>(liaison_relations::SERVICE)?;
-        settings.storage(liaison_relations::SERVICE).map(|_| ())
-    }
-
-    fn effective_settings(&self, settings: &Settings) -> Result<toml::Value, SettingsError> {
-        effective_storage(settings, liaison_relations::SERVICE)
-    }
-
     async fn open(&self, settings: &Settings) -> anyhow::Result<Opened> {
-        let (url, schema) = settings.storage(liaison_relations::SERVICE)?;
-        let service = RelationsService::open(&url, schema)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot open the relations database {}",
-                    mask_url_password(&url)
-                )
-            })?;
+        let service = open_storage(settings, liaison_relations::SERVICE, async |url, schema| {
+            RelationsService::open(&url, schema).await
+        })
+        .await?;
         Ok(Opened {
             store: service.store(),
             publishes_events: true,
@@ -47,9 +32,7 @@ impl ServiceTarget for RelationsTarget {
     }
 
     async fn start(&self, _opened: &Opened, process: &Process<'_>) -> anyhow::Result<Started> {
-        let service = process
-            .local::<RelationsService>(Target::Relations)
-            .context("relations is not open in this process")?;
+        let service = process.own::<RelationsService>(Target::Relations)?;
         Ok(Started {
             grpc: Some(GrpcRoutes::of(service.grpc())),
             consumers: vec![service.registry_consumer(process.bus.clone())],

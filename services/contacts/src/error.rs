@@ -1,4 +1,3 @@
-use liaison_eventstore::FromStoreError;
 use liaison_runtime::paging::PagingError;
 use liaison_runtime::{ErrorCode, ServiceError};
 use thiserror::Error;
@@ -80,25 +79,11 @@ impl ServiceError for ContactsError {
     }
 }
 
-impl FromStoreError for ContactsError {
-    fn version_conflict(id: &str, expected: u64, actual: u64) -> Self {
-        ContactsError::VersionConflict {
-            id: id.to_owned(),
-            expected,
-            actual,
-        }
-    }
-
-    fn unavailable(reason: String) -> Self {
-        ContactsError::Unavailable(reason)
-    }
-
-    fn internal(reason: String) -> Self {
-        ContactsError::Internal(reason)
-    }
-}
-
-liaison_eventstore::service_error_from_store!(ContactsError);
+liaison_eventstore::service_error_from_store!(ContactsError {
+    conflict: VersionConflict,
+    unavailable: Unavailable,
+    internal: Internal,
+});
 
 impl From<PagingError> for ContactsError {
     fn from(error: PagingError) -> Self {

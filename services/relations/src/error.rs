@@ -1,4 +1,3 @@
-use liaison_eventstore::FromStoreError;
 use liaison_runtime::paging::PagingError;
 use liaison_runtime::{ErrorCode, ServiceError};
 use thiserror::Error;
@@ -170,25 +169,11 @@ impl ServiceError for RelationsError {
     }
 }
 
-impl FromStoreError for RelationsError {
-    fn version_conflict(id: &str, expected: u64, actual: u64) -> Self {
-        RelationsError::VersionConflict {
-            id: id.to_owned(),
-            expected,
-            actual,
-        }
-    }
-
-    fn unavailable(reason: String) -> Self {
-        RelationsError::Unavailable(reason)
-    }
-
-    fn internal(reason: String) -> Self {
-        RelationsError::Internal(reason)
-    }
-}
-
-liaison_eventstore::service_error_from_store!(RelationsError);
+liaison_eventstore::service_error_from_store!(RelationsError {
+    conflict: VersionConflict,
+    unavailable: Unavailable,
+    internal: Internal,
+});
 
 impl From<PagingError> for RelationsError {
     fn from(error: PagingError) -> Self {

@@ -11,7 +11,7 @@ mod rows;
 mod sqlite;
 
 use liaison_eventstore::migrate::Migration;
-use liaison_eventstore::{on_backend, ReaderPool, StoreError};
+use liaison_eventstore::on_backend;
 
 use crate::domain::category::Category;
 use crate::domain::contact::Contact;
@@ -60,15 +60,7 @@ pub const MIGRATIONS_POSTGRES: &[Migration] = &[
     },
 ];
 
-/// The read models, on whichever backend holds them.
-#[derive(Clone)]
-pub struct ReadModel(ReaderPool);
-
-impl From<ReaderPool> for ReadModel {
-    fn from(pool: ReaderPool) -> Self {
-        ReadModel(pool)
-    }
-}
+liaison_eventstore::read_model!(ReadModel, READ_MODEL_TABLES);
 
 impl ReadModel {
     pub async fn get_contact(&self, id: &str) -> Result<Option<Contact>, ContactsError> {
@@ -93,17 +85,6 @@ impl ReadModel {
 
     pub async fn list_categories(&self) -> Result<Vec<Category>, ContactsError> {
         on_backend!(&self.0, list_categories())
-    }
-
-    /// The pool, for readiness checks.
-    pub fn pool(&self) -> &ReaderPool {
-        &self.0
-    }
-
-    /// Every read model as text (see [`ReaderPool::snapshot`]): how a
-    /// rebuild is checked against the live models.
-    pub async fn snapshot(&self) -> Result<Vec<String>, StoreError> {
-        self.0.snapshot(READ_MODEL_TABLES).await
     }
 }
 

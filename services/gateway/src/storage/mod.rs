@@ -6,7 +6,7 @@ mod postgres;
 mod sqlite;
 
 use liaison_eventstore::migrate::Migration;
-use liaison_eventstore::{on_backend, ReaderPool, StoreError};
+use liaison_eventstore::on_backend;
 
 use crate::accounts::user::Role;
 use crate::GatewayError;
@@ -55,28 +55,9 @@ pub struct TokenRow {
     pub revoked_at: Option<i64>,
 }
 
-/// The gateway's read models, on whichever backend holds them.
-#[derive(Clone)]
-pub struct ReadModel(ReaderPool);
-
-impl From<ReaderPool> for ReadModel {
-    fn from(pool: ReaderPool) -> Self {
-        ReadModel(pool)
-    }
-}
+liaison_eventstore::read_model!(ReadModel, READ_MODEL_TABLES);
 
 impl ReadModel {
-    /// The pool, for readiness checks.
-    pub fn pool(&self) -> &ReaderPool {
-        &self.0
-    }
-
-    /// Every read model as text (see [`ReaderPool::snapshot`]): how a
-    /// rebuild is checked against the live models.
-    pub async fn snapshot(&self) -> Result<Vec<String>, StoreError> {
-        self.0.snapshot(READ_MODEL_TABLES).await
-    }
-
     pub async fn user(&self, id: &str) -> Result<Option<UserRow>, GatewayError> {
         on_backend!(&self.0, user_by("id", id))
     }

@@ -11,7 +11,7 @@ mod sqlite;
 use std::collections::HashMap;
 
 use liaison_eventstore::migrate::Migration;
-use liaison_eventstore::{on_backend, ReaderPool, StoreError};
+use liaison_eventstore::on_backend;
 use liaison_proto::common::v1::EntityRef;
 
 use crate::domain::entity::Entity;
@@ -126,15 +126,7 @@ pub(crate) struct EntityRow {
     pub forward: bool,
 }
 
-/// The read models and the registry, on whichever backend holds them.
-#[derive(Clone)]
-pub struct ReadModel(ReaderPool);
-
-impl From<ReaderPool> for ReadModel {
-    fn from(pool: ReaderPool) -> Self {
-        ReadModel(pool)
-    }
-}
+liaison_eventstore::read_model!(ReadModel, READ_MODEL_TABLES);
 
 impl ReadModel {
     pub async fn relation_type(
@@ -227,17 +219,6 @@ impl ReadModel {
         entity_id: &str,
     ) -> Result<Vec<(String, u64)>, RelationsError> {
         on_backend!(&self.0, internal_relations(entity_id))
-    }
-
-    /// The pool, for readiness checks.
-    pub fn pool(&self) -> &ReaderPool {
-        &self.0
-    }
-
-    /// The read models of the log as text (see [`ReaderPool::snapshot`]):
-    /// how a rebuild is checked against the live models.
-    pub async fn snapshot(&self) -> Result<Vec<String>, StoreError> {
-        self.0.snapshot(READ_MODEL_TABLES).await
     }
 }
 
