@@ -18,7 +18,7 @@ use crate::load::{self, Stats};
 use crate::process::Server;
 use crate::{connect, interleaved_with, progress, report_first_error, work_dirs, Table};
 
-const ORGANISATION: &str = "contacts.organisation";
+use liaison_proto::kinds::ORGANISATION;
 const RELATIONS_HEALTH: &str = "liaison.relations.v1.RelationService";
 /// Predicates of the graph: the two-hop path follows the first two.
 const GRAPH_PREDICATES: &[&str] = &["competitor_of", "prospect_of", "customer_of"];

@@ -28,8 +28,8 @@ impl Kind {
     /// The kind other services use in an `EntityRef`.
     pub fn entity_kind(self) -> &'static str {
         match self {
-            Kind::Person => "contacts.person",
-            Kind::Organisation => "contacts.organisation",
+            Kind::Person => liaison_proto::kinds::PERSON,
+            Kind::Organisation => liaison_proto::kinds::ORGANISATION,
         }
     }
 

@@ -50,7 +50,9 @@ pub struct Graph {
 
 fn href(entity: &EntityRef) -> String {
     match entity.kind.as_str() {
-        "contacts.person" | "contacts.organisation" => format!("/contacts/{}", entity.id),
+        liaison_proto::kinds::PERSON | liaison_proto::kinds::ORGANISATION => {
+            format!("/contacts/{}", entity.id)
+        }
         _ => String::new(),
     }
 }

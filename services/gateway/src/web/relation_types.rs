@@ -4,6 +4,7 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
+use liaison_proto::kinds;
 use liaison_proto::relations::v1 as rel;
 use serde::Deserialize;
 
@@ -53,8 +54,8 @@ fn kinds_label(kinds: &[String]) -> String {
     kinds
         .iter()
         .map(|kind| match kind.as_str() {
-            "contacts.person" => "persons",
-            "contacts.organisation" => "organisations",
+            kinds::PERSON => "persons",
+            kinds::ORGANISATION => "organisations",
             other => other,
         })
         .collect::<Vec<_>>()
@@ -119,27 +120,27 @@ pub async fn create(
     State(state): State<AppState>,
     StaffForm(caller, form): StaffForm<TypeForm>,
 ) -> PageResult {
-    let kinds = |person: &Option<String>, organisation: &Option<String>| {
-        let mut kinds = Vec::new();
+    let chosen_kinds = |person: &Option<String>, organisation: &Option<String>| {
+        let mut chosen = Vec::new();
         if person.is_some() {
-            kinds.push("contacts.person".to_owned());
+            chosen.push(kinds::PERSON.to_owned());
         }
         if organisation.is_some() {
-            kinds.push("contacts.organisation".to_owned());
+            chosen.push(kinds::ORGANISATION.to_owned());
         }
-        kinds
+        chosen
     };
     let symmetric_to_itself =
         form.symmetric_verb.trim().is_empty() || form.symmetric_verb.trim() == form.verb.trim();
     let request = rel::CreateRelationTypeRequest {
         subject_side: Some(rel::PredicateSide {
             label: form.verb.trim().to_owned(),
-            kinds: kinds(&form.subject_person, &form.subject_organisation),
+            kinds: chosen_kinds(&form.subject_person, &form.subject_organisation),
             ..Default::default()
         }),
         object_side: Some(rel::PredicateSide {
             label: form.symmetric_verb.trim().to_owned(),
-            kinds: kinds(&form.object_person, &form.object_organisation),
+            kinds: chosen_kinds(&form.object_person, &form.object_organisation),
             ..Default::default()
         }),
         symmetric_to_itself,
