@@ -3,6 +3,8 @@
 //! and the symmetry property.
 
 mod event_fixtures;
+mod grpc_entities_and_paging;
+mod grpc_internal_and_bulk;
 mod grpc_relations;
 mod grpc_types_and_lifecycle;
 mod support;

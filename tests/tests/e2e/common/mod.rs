@@ -1,6 +1,8 @@
 //! What the end-to-end tests of both topologies share.
 #![allow(dead_code)]
 
+pub mod web;
+
 use liaison_proto::contacts::v1 as pb;
 use liaison_tests::Liaison;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -287,3 +287,21 @@ pub async fn relations_of(
     pairs.sort();
     pairs
 }
+
+pub fn custom_type(id: &str, symmetric: &str) -> pb::CreateRelationTypeRequest {
+    pb::CreateRelationTypeRequest {
+        subject_side: Some(pb::PredicateSide {
+            id: id.into(),
+            label: format!("is {id}"),
+            kinds: vec![ORGANISATION.into()],
+            ..Default::default()
+        }),
+        object_side: Some(pb::PredicateSide {
+            id: symmetric.into(),
+            label: format!("is {symmetric}"),
+            kinds: vec![ORGANISATION.into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
