@@ -3,41 +3,11 @@
 //! login limits, users, every endpoint family, bad input and the OpenAPI
 //! document.
 
-use liaison_tests::gateway::{assert_refused, logged_in, new_user, ADMIN, PASSWORD};
+use liaison_tests::gateway::{assert_refused, ADMIN, PASSWORD};
 use liaison_tests::http::HttpClient;
 use serde_json::json;
 
-use crate::support::InProcess;
-
-struct Gateway {
-    liaison: InProcess,
-}
-
-impl Gateway {
-    async fn start() -> Gateway {
-        Self::start_with(&[]).await
-    }
-
-    async fn start_with(settings: &[(&str, &str)]) -> Gateway {
-        let mut settings = settings.to_vec();
-        settings.push(("LIAISON__AUTH__ADMIN_PASSWORD", PASSWORD));
-        Gateway {
-            liaison: InProcess::start(&settings).await,
-        }
-    }
-
-    fn client(&self) -> HttpClient {
-        HttpClient::new(&self.liaison.http_addr)
-    }
-
-    async fn admin(&self) -> HttpClient {
-        logged_in(&self.liaison.http_addr, ADMIN).await
-    }
-
-    async fn user(&self, admin: &HttpClient, email: &str, role: &str) -> HttpClient {
-        new_user(&self.liaison.http_addr, admin, email, role).await
-    }
-}
+use crate::support::Gateway;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_admin_logs_in_and_anonymous_callers_are_refused() {

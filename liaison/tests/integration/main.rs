@@ -2,4 +2,5 @@
 //! gateway's API rules against every service on SQLite, no server needed.
 
 mod gateway_api;
+mod gateway_security;
 mod support;

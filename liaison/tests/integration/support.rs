@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use liaison::serve::{serve_on, Listeners};
 use liaison::target::Targets;
 use liaison_runtime::settings::{Settings, Sources};
+use liaison_tests::gateway::{logged_in, new_user, ADMIN, PASSWORD};
 use liaison_tests::http::HttpClient;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -76,5 +77,36 @@ impl InProcess {
 impl Drop for InProcess {
     fn drop(&mut self) {
         self.shutdown.cancel();
+    }
+}
+
+/// Liaison in-process with a known first admin, seen from HTTP.
+pub struct Gateway {
+    pub liaison: InProcess,
+}
+
+impl Gateway {
+    pub async fn start() -> Gateway {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(settings: &[(&str, &str)]) -> Gateway {
+        let mut settings = settings.to_vec();
+        settings.push(("LIAISON__AUTH__ADMIN_PASSWORD", PASSWORD));
+        Gateway {
+            liaison: InProcess::start(&settings).await,
+        }
+    }
+
+    pub fn client(&self) -> HttpClient {
+        HttpClient::new(&self.liaison.http_addr)
+    }
+
+    pub async fn admin(&self) -> HttpClient {
+        logged_in(&self.liaison.http_addr, ADMIN).await
+    }
+
+    pub async fn user(&self, admin: &HttpClient, email: &str, role: &str) -> HttpClient {
+        new_user(&self.liaison.http_addr, admin, email, role).await
     }
 }

@@ -39,9 +39,9 @@ async fn pages_send_strangers_to_the_login_form_and_back() {
         .await;
     assert_eq!(wrong.status, 401);
     assert!(wrong.text.contains("wrong email or password"));
-    // An outside `next` is not followed.
+    // An outside `next` is refused before any session is opened.
     let token = HttpClient::hidden_field(&wrong.text, "csrf").expect("new token");
-    let reply = client
+    let outside = client
         .post_form(
             "/login",
             &[
@@ -50,6 +50,15 @@ async fn pages_send_strangers_to_the_login_form_and_back() {
                 ("csrf", &token),
                 ("next", "//evil.example/"),
             ],
+        )
+        .await;
+    assert_eq!(outside.status, 400);
+    assert!(client.cookie("liaison_session").is_none());
+    let token = HttpClient::hidden_field(&outside.text, "csrf").expect("new token");
+    let reply = client
+        .post_form(
+            "/login",
+            &[("email", ADMIN), ("password", PASSWORD), ("csrf", &token)],
         )
         .await;
     assert_eq!(reply.status, 303);

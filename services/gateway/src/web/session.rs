@@ -32,13 +32,26 @@ pub struct NextQuery {
     next: String,
 }
 
-/// Only a path of this site: never `//elsewhere` or `https://…`.
-fn local_path(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
-        next.to_owned()
-    } else {
-        "/".to_owned()
+/// The page of this site `next` names, or `None` when it names anything
+/// else. It is parsed as a request target, so whitespace and control
+/// characters (which browsers strip, turning `/\t/evil` into `//evil`) are
+/// refused rather than filtered; what remains must be an absolute path whose
+/// second character does not start an authority (`//`, or `/\` which
+/// browsers read as `//`). An empty `next` is the home page.
+fn local_page(next: &str) -> Option<String> {
+    if next.is_empty() {
+        return Some("/".to_owned());
     }
+    if !next.is_ascii() {
+        return None;
+    }
+    let target: http::uri::PathAndQuery = next.parse().ok()?;
+    let path = target.path();
+    let is_local = path.starts_with('/')
+        && !path.starts_with("//")
+        && !target.as_str().contains('\\')
+        && target.as_str().len() == next.len();
+    is_local.then(|| target.as_str().to_owned())
 }
 
 fn login_page_with(
@@ -55,7 +68,7 @@ fn login_page_with(
     );
     let page = LoginPage {
         csrf,
-        next: local_path(next),
+        next: local_page(next).unwrap_or_else(|| "/".to_owned()),
         email: email.to_owned(),
         error: error.to_owned(),
     };
@@ -95,6 +108,17 @@ pub async fn login(
             "The login form expired: please try again.",
         );
     }
+    // Refused before the password is even checked: a session must not be
+    // opened by a request that cannot be answered with its redirect.
+    let Some(next) = local_page(&form.next) else {
+        return login_page_with(
+            &state,
+            StatusCode::BAD_REQUEST,
+            "/",
+            &form.email,
+            "This login link leads away from Liaison: log in from the home page.",
+        );
+    };
     let address = crate::auth::client_address(&parts);
     let user_agent = headers
         .get(header::USER_AGENT)
@@ -106,7 +130,7 @@ pub async fn login(
         .await
     {
         Ok(session) => {
-            let mut response = see_other(&local_path(&form.next));
+            let mut response = see_other(&next);
             let headers = response.headers_mut();
             headers.append(
                 header::SET_COOKIE,
@@ -152,14 +176,36 @@ pub async fn logout(
 
 #[cfg(test)]
 mod tests {
-    use super::local_path;
+    use super::local_page;
 
     #[test]
-    fn only_local_paths_are_followed_after_login() {
-        assert_eq!(local_path("/contacts/1"), "/contacts/1");
-        assert_eq!(local_path("//evil.example/x"), "/");
-        assert_eq!(local_path("https://evil.example"), "/");
-        assert_eq!(local_path("/\\evil.example"), "/");
-        assert_eq!(local_path(""), "/");
+    fn pages_of_this_site_are_followed_after_login() {
+        assert_eq!(local_page("/contacts/1").as_deref(), Some("/contacts/1"));
+        assert_eq!(
+            local_page("/contacts?q=ada%20l&tag=x").as_deref(),
+            Some("/contacts?q=ada%20l&tag=x")
+        );
+        assert_eq!(local_page("").as_deref(), Some("/"));
+    }
+
+    #[test]
+    fn anything_that_could_leave_the_site_is_refused() {
+        for next in [
+            "//evil.example/x",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example/",
+            "/\n/evil.example/",
+            " //evil.example",
+            "/ /evil.example",
+            "/contacts\r\nSet-Cookie: x=1",
+            "evil.example",
+            "javascript:alert(1)",
+            "/contacts#\u{7f}",
+            "/caf\u{e9}",
+        ] {
+            assert_eq!(local_page(next), None, "{next:?} must be refused");
+        }
     }
 }
