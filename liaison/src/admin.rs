@@ -66,9 +66,14 @@ pub async fn create_user(settings: &Settings, args: CreateUserArgs) -> anyhow::R
         None
     };
     let gateway: GatewaySettings = settings.service(liaison_gateway::SERVICE)?;
-    let service = liaison_gateway::GatewayService::open(&url, schema, &gateway.auth)
-        .await
-        .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
+    let service = liaison_gateway::GatewayService::open(
+        &url,
+        schema,
+        &gateway.auth,
+        crate::services::gateway::device_key(settings),
+    )
+    .await
+    .with_context(|| format!("cannot open {}", mask_url_password(&url)))?;
     let user = service
         .accounts()
         .create_user(

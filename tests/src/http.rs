@@ -18,6 +18,7 @@ pub struct HttpClient {
     cookies: Mutex<HashMap<String, String>>,
     csrf: Mutex<Option<String>>,
     bearer: Option<String>,
+    headers: Mutex<Vec<(String, String)>>,
 }
 
 /// An answer: its status, headers, and body (as JSON when it is).
@@ -53,6 +54,7 @@ impl HttpClient {
             cookies: Mutex::new(HashMap::new()),
             csrf: Mutex::new(None),
             bearer: None,
+            headers: Mutex::new(Vec::new()),
         }
     }
 
@@ -61,6 +63,14 @@ impl HttpClient {
         let mut client = Self::new(http_addr);
         client.bearer = Some(token.to_owned());
         client
+    }
+
+    /// Sends `name: value` with every request from now on (e.g. the
+    /// `X-Forwarded-For` a proxy would add).
+    pub fn set_header(&self, name: &str, value: &str) {
+        let mut headers = self.headers.lock().expect("headers");
+        headers.retain(|(kept, _)| !kept.eq_ignore_ascii_case(name));
+        headers.push((name.to_owned(), value.to_owned()));
     }
 
     pub fn set_csrf(&self, token: Option<&str>) {
@@ -168,6 +178,9 @@ impl HttpClient {
             .uri(format!("{}{path}", self.base));
         if let Some(token) = &self.bearer {
             builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        for (name, value) in self.headers.lock().expect("headers").iter() {
+            builder = builder.header(name, value);
         }
         let cookies = self.cookies.lock().expect("cookies");
         if !cookies.is_empty() {

@@ -116,6 +116,15 @@ impl IdentityKey {
         })
     }
 
+    /// A key for another use (`purpose` names it), derived from this one:
+    /// every process sharing this key derives the same, and knowing it
+    /// tells nothing of this key nor lets one sign identities.
+    pub fn derive(&self, purpose: &[u8]) -> Vec<u8> {
+        let mut mac = self.mac(b"derive;");
+        mac.update(purpose);
+        mac.finalize().into_bytes().to_vec()
+    }
+
     fn mac(&self, claims: &[u8]) -> Hmac<Sha256> {
         // HMAC takes a key of any length.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)

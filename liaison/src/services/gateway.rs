@@ -5,13 +5,25 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
-use liaison_gateway::{GatewayService, GatewaySettings};
+use liaison_gateway::{DeviceKey, GatewayService, GatewaySettings};
+use liaison_runtime::http::proxies::TrustedProxies;
 use liaison_runtime::settings::{Settings, SettingsError};
 
 use super::{open_storage, Opened, Process, ServiceTarget, Started};
 use crate::target::Target;
 
 pub struct GatewayTarget;
+
+/// The key of known-device tokens: every replica sharing the identity key
+/// recognises the devices the others named; without one, a process names
+/// its own.
+pub fn device_key(settings: &Settings) -> DeviceKey {
+    DeviceKey::new(
+        &settings
+            .identity_key()
+            .derive(liaison_gateway::accounts::devices::KEY_PURPOSE),
+    )
+}
 
 impl GatewayTarget {
     fn settings(settings: &Settings) -> Result<GatewaySettings, SettingsError> {
@@ -46,8 +58,9 @@ impl ServiceTarget for GatewayTarget {
     /// is no user yet.
     async fn open(&self, settings: &Settings) -> anyhow::Result<Opened> {
         let auth = Self::settings(settings)?.auth;
+        let devices = device_key(settings);
         let service = open_storage(settings, liaison_gateway::SERVICE, async |url, schema| {
-            GatewayService::open(&url, schema, &auth).await
+            GatewayService::open(&url, schema, &auth, devices.clone()).await
         })
         .await?;
         Ok(Opened {
@@ -87,8 +100,10 @@ impl ServiceTarget for GatewayTarget {
             &process.settings.security.internal_token,
         )
         .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let proxies = TrustedProxies::parse(&process.settings.http.trusted_proxies)
+            .map_err(|error| anyhow::anyhow!("http.trusted_proxies: {error}"))?;
         Ok(Started {
-            http: Some(service.router(backends)),
+            http: Some(service.router(backends, proxies)),
             ..Started::default()
         })
     }

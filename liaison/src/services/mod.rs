@@ -5,7 +5,7 @@
 //! read it; adding a service is adding an entry (ADR 0007).
 
 mod contacts;
-mod gateway;
+pub mod gateway;
 mod relations;
 
 use std::any::Any;

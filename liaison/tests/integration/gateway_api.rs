@@ -197,24 +197,6 @@ async fn api_tokens_are_created_used_listed_and_revoked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn repeated_failed_logins_are_refused_for_a_while() {
-    let gateway = Gateway::start_with(&[("LIAISON__AUTH__LOGIN_FAILURES_PER_ACCOUNT", "3")]).await;
-    let client = gateway.client();
-    for _ in 0..3 {
-        assert_refused(&client.login(ADMIN, "guess").await, 401, "unauthenticated");
-    }
-    let limited = client.login(ADMIN, PASSWORD).await;
-    assert_refused(&limited, 429, "rate_limited");
-    assert!(limited.headers.contains_key("retry-after"));
-    // Other accounts are not locked by it.
-    assert_refused(
-        &client.login("other@example.org", "guess").await,
-        401,
-        "unauthenticated",
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_manage_users_and_their_changes_end_sessions() {
     let gateway = Gateway::start().await;
     let admin = gateway.admin().await;

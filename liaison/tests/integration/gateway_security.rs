@@ -1,7 +1,7 @@
 //! The gateway as a hostile client meets it: redirects after login,
 //! login limits, parallel logins, headers, large and malformed input.
 
-use liaison_tests::gateway::{ADMIN, PASSWORD};
+use liaison_tests::gateway::{assert_refused, ADMIN, PASSWORD};
 use liaison_tests::http::HttpClient;
 
 use crate::support::Gateway;
@@ -57,5 +57,172 @@ async fn login_follows_only_pages_of_this_site_and_refuses_the_rest_before_openi
     assert_eq!(
         HttpClient::hidden_field(&page.text, "next").as_deref(),
         Some("/")
+    );
+}
+
+/// A client seen through the trusted proxy at 127.0.0.1 as `address`.
+fn from_address(gateway: &Gateway, address: &str) -> HttpClient {
+    let client = gateway.client();
+    client.set_header("x-forwarded-for", address);
+    client
+}
+
+const BEHIND_A_PROXY: (&str, &str) = ("LIAISON__HTTP__TRUSTED_PROXIES", "127.0.0.1");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_wrong_passwords_are_counted_before_any_is_checked() {
+    let gateway =
+        Gateway::start_with(&[("LIAISON__SERVICES__GATEWAY__AUTH__LOGIN_FREE_FAILURES", "5")])
+            .await;
+    let guesser = std::sync::Arc::new(gateway.client());
+    let guesses: Vec<_> = (0..60)
+        .map(|n| {
+            let guesser = guesser.clone();
+            tokio::spawn(async move { guesser.login(ADMIN, &format!("guess {n}")).await.status })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::new();
+    for guess in guesses {
+        *statuses
+            .entry(guess.await.expect("joined").as_u16())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        statuses,
+        std::collections::BTreeMap::from([(401, 5), (429, 55)]),
+        "only the free attempts reach a password check"
+    );
+    let waiting = guesser.login(ADMIN, PASSWORD).await;
+    assert_eq!(waiting.status, 429);
+    let seconds: u64 = waiting.headers["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!(
+        (1..=2).contains(&seconds),
+        "the first delay is a second: {seconds}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_guessing_from_many_addresses_do_not_lock_out_the_owners_known_device() {
+    let gateway = Gateway::start_with(&[
+        BEHIND_A_PROXY,
+        ("LIAISON__SERVICES__GATEWAY__AUTH__LOGIN_FREE_FAILURES", "2"),
+        (
+            "LIAISON__SERVICES__GATEWAY__AUTH__LOGIN_FAILURES_PER_ACCOUNT",
+            "4",
+        ),
+    ])
+    .await;
+    let owner = from_address(&gateway, "198.51.100.7");
+    assert_eq!(owner.login(ADMIN, PASSWORD).await.status, 201);
+    let device = owner
+        .cookie("liaison_device")
+        .expect("a known-device token");
+    let out = owner.delete("/api/session").await;
+    assert_eq!(out.status, 204, "{}", out.text);
+
+    for stranger in 1..=6 {
+        let client = from_address(&gateway, &format!("203.0.113.{stranger}"));
+        let _ = client.login(ADMIN, "a guess").await;
+    }
+    let new_device = from_address(&gateway, "198.51.100.7");
+    assert_refused(
+        &new_device.login(ADMIN, PASSWORD).await,
+        429,
+        "rate_limited",
+    );
+
+    let known = from_address(&gateway, "198.51.100.7");
+    known.set_cookie("liaison_device", &device);
+    let reply = known.login(ADMIN, PASSWORD).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+
+    // A token forged or made for another account is no known device.
+    let forged = from_address(&gateway, "198.51.100.7");
+    forged.set_cookie("liaison_device", &format!("x{device}"));
+    assert_refused(&forged.login(ADMIN, PASSWORD).await, 429, "rate_limited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
+    let settings = [("LIAISON__SERVICES__GATEWAY__AUTH__LOGIN_FREE_FAILURES", "2")];
+    // Not trusted: every client is 127.0.0.1, whatever it writes.
+    let direct = Gateway::start_with(&settings).await;
+    for _ in 0..2 {
+        let _ = from_address(&direct, "203.0.113.1")
+            .login(ADMIN, "guess")
+            .await;
+    }
+    assert_refused(
+        &from_address(&direct, "203.0.113.2")
+            .login(ADMIN, PASSWORD)
+            .await,
+        429,
+        "rate_limited",
+    );
+    // Behind the trusted proxy: the forwarded address is the client's.
+    let proxied = Gateway::start_with(&[settings[0], BEHIND_A_PROXY]).await;
+    for _ in 0..2 {
+        let _ = from_address(&proxied, "203.0.113.1")
+            .login(ADMIN, "guess")
+            .await;
+    }
+    assert_refused(
+        &from_address(&proxied, "203.0.113.1")
+            .login(ADMIN, PASSWORD)
+            .await,
+        429,
+        "rate_limited",
+    );
+    assert_eq!(
+        from_address(&proxied, "203.0.113.2")
+            .login(ADMIN, PASSWORD)
+            .await
+            .status,
+        201
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_logins_is_answered_at_once_past_the_password_pool() {
+    let gateway = Gateway::start_with(&[
+        BEHIND_A_PROXY,
+        ("LIAISON__SERVICES__GATEWAY__AUTH__PASSWORD_CHECKS", "1"),
+        (
+            "LIAISON__SERVICES__GATEWAY__AUTH__PASSWORD_CHECK_QUEUE",
+            "3",
+        ),
+    ])
+    .await;
+    let logins: Vec<_> = (0..100)
+        .map(|n| {
+            let client = from_address(&gateway, &format!("10.7.{}.{}", n / 250, n % 250));
+            tokio::spawn(async move {
+                let reply = client
+                    .login(&format!("nobody{n}@example.org"), "a guess")
+                    .await;
+                (
+                    reply.status.as_u16(),
+                    reply.headers.contains_key("retry-after"),
+                )
+            })
+        })
+        .collect();
+    let mut checked = 0;
+    let mut busy = 0;
+    for login in logins {
+        match login.await.expect("joined") {
+            (401, _) => checked += 1,
+            (503, true) => busy += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert!(busy > 50, "{busy} told to retry, {checked} checked");
+    assert!(
+        checked >= 4,
+        "the pool and its queue still served: {checked}"
     );
 }

@@ -31,6 +31,10 @@ pub enum GatewayError {
     /// Too many attempts; retry after this many seconds.
     #[error("too many failed logins; try again in {0} s")]
     RateLimited(u64),
+    /// Every password check is taken and the queue is full; retry after
+    /// this many seconds.
+    #[error("too many logins at once; try again in {0} s")]
+    Busy(u64),
     /// A service's refusal, passed on as it came.
     #[error("{message}")]
     Upstream {
@@ -129,7 +133,7 @@ impl ServiceError for GatewayError {
             GatewayError::AlreadyExists(_) => ErrorCode::AlreadyExists,
             GatewayError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             GatewayError::Aborted(_) => ErrorCode::Aborted,
-            GatewayError::Unavailable(_) => ErrorCode::Unavailable,
+            GatewayError::Unavailable(_) | GatewayError::Busy(_) => ErrorCode::Unavailable,
             GatewayError::PermissionDenied(_) => ErrorCode::PermissionDenied,
             GatewayError::Unauthenticated(_) | GatewayError::RateLimited(_) => {
                 ErrorCode::Unauthenticated
@@ -178,6 +182,14 @@ impl GatewayError {
                 self.to_string(),
             );
         }
+        if let GatewayError::Busy(_) = self {
+            // Expected under a flood of logins: not worth a log line each.
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                self.to_string(),
+            );
+        }
         let code = self.code();
         let message = match code {
             ErrorCode::Internal => {
@@ -207,7 +219,7 @@ impl IntoResponse for GatewayError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let GatewayError::RateLimited(seconds) = self {
+        if let GatewayError::RateLimited(seconds) | GatewayError::Busy(seconds) = self {
             if let Ok(value) = seconds.to_string().parse() {
                 response
                     .headers_mut()

@@ -34,7 +34,11 @@ use std::time::Duration;
 
 use axum::Router;
 use liaison_eventstore::{open_by_url, EventStore, ServiceStorage};
+use liaison_runtime::http::proxies::TrustedProxies;
 
+pub use accounts::devices::DeviceKey;
+use accounts::login_guard::LoginGuard;
+use accounts::password_checks::PasswordChecks;
 pub use accounts::Accounts;
 pub use backends::Backends;
 pub use error::{ErrorBody, GatewayError};
@@ -58,6 +62,7 @@ impl GatewayService {
         url: &str,
         postgres_schema: Option<String>,
         auth: &AuthSettings,
+        devices: DeviceKey,
     ) -> Result<Self, GatewayError> {
         let projection = Arc::new(storage::AccountsProjection);
         let (store, reader) = open_by_url(
@@ -74,15 +79,14 @@ impl GatewayService {
         )
         .await?;
         let read_model = ReadModel::from(reader);
-        let limiter = accounts::rate_limit::LoginLimiter::new(
-            auth.login_failures_per_account,
-            auth.login_failures_per_address,
-            Duration::from_secs(auth.login_window_minutes.saturating_mul(60)),
-        );
         let accounts = Accounts::new(
             store,
             read_model,
-            limiter,
+            accounts::Guards {
+                logins: LoginGuard::new(auth.login_rules()),
+                passwords: PasswordChecks::new(auth.password_checks, auth.password_check_queue),
+                devices,
+            },
             Duration::from_secs(auth.session_hours.saturating_mul(3600)),
         );
         Ok(Self {
@@ -114,12 +118,13 @@ impl GatewayService {
 
     /// Every HTTP route of the gateway, calling the services through
     /// `backends`.
-    pub fn router(&self, backends: Backends) -> Router {
+    pub fn router(&self, backends: Backends, proxies: TrustedProxies) -> Router {
         let state = state::AppState {
             accounts: self.accounts.clone(),
             backends,
             secure_cookies: self.auth.secure_cookies,
             session_max_age_seconds: self.auth.session_hours.saturating_mul(3600),
+            proxies,
         };
         let (api, document) = api::routes();
         api.merge(web::routes())

@@ -26,11 +26,24 @@ pub struct AuthSettings {
     pub session_hours: u64,
     /// Cookies only over HTTPS (browsers also send them to http://localhost).
     pub secure_cookies: bool,
-    /// Failed logins allowed per account, and per client address, in
-    /// `login_window_minutes`, before logins are refused for the rest of it.
+    /// Failed logins of one account from one address (or one known
+    /// device) before each further attempt waits, 1 s doubling up to
+    /// `login_max_delay_minutes` (ADR 0008).
+    pub login_free_failures: u32,
+    /// Failed logins of one account from unknown devices, all addresses
+    /// together, before those wait likewise (its known devices do not).
     pub login_failures_per_account: u32,
+    /// Failed logins from one address, all accounts together, before its
+    /// unknown devices wait likewise.
     pub login_failures_per_address: u32,
+    pub login_max_delay_minutes: u64,
+    /// Failures are forgotten this long after the last one.
     pub login_window_minutes: u64,
+    /// Password checks (argon2id, 19 MiB each) at once; 0: one per core,
+    /// within 64 MiB.
+    pub password_checks: usize,
+    /// Logins waiting for a check at most; past it, 503 at once.
+    pub password_check_queue: usize,
 }
 
 impl Default for AuthSettings {
@@ -40,9 +53,13 @@ impl Default for AuthSettings {
             admin_password: String::new(),
             session_hours: 12,
             secure_cookies: true,
-            login_failures_per_account: 5,
-            login_failures_per_address: 20,
-            login_window_minutes: 15,
+            login_free_failures: 5,
+            login_failures_per_account: 20,
+            login_failures_per_address: 100,
+            login_max_delay_minutes: 15,
+            login_window_minutes: 60,
+            password_checks: 0,
+            password_check_queue: 32,
         }
     }
 }
@@ -55,10 +72,28 @@ impl GatewaySettings {
 }
 
 impl AuthSettings {
+    /// The login guard's rules.
+    pub fn login_rules(&self) -> crate::accounts::login_guard::LoginRules {
+        crate::accounts::login_guard::LoginRules {
+            free_failures: self.login_free_failures,
+            account_failures: self.login_failures_per_account,
+            address_failures: self.login_failures_per_address,
+            max_delay: std::time::Duration::from_secs(
+                self.login_max_delay_minutes.saturating_mul(60),
+            ),
+            forget_after: std::time::Duration::from_secs(
+                self.login_window_minutes.saturating_mul(60),
+            ),
+        }
+    }
+
     fn validate(&self) -> Result<(), SettingsError> {
         let positive = [
             ("session_hours", self.session_hours),
             ("login_window_minutes", self.login_window_minutes),
+            ("login_max_delay_minutes", self.login_max_delay_minutes),
+            ("login_free_failures", u64::from(self.login_free_failures)),
+            ("password_check_queue", self.password_check_queue as u64),
             (
                 "login_failures_per_account",
                 u64::from(self.login_failures_per_account),

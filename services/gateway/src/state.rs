@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use liaison_runtime::http::proxies::TrustedProxies;
+
 use crate::accounts::Accounts;
 use crate::backends::Backends;
 
@@ -12,4 +14,6 @@ pub struct AppState {
     /// Cookies get the `Secure` flag.
     pub secure_cookies: bool,
     pub session_max_age_seconds: u64,
+    /// Whose `X-Forwarded-For` names the client.
+    pub proxies: TrustedProxies,
 }

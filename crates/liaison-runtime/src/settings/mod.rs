@@ -38,9 +38,47 @@ pub struct Settings {
     /// process is called in-process whatever is set.
     #[serde(default)]
     pub peers: BTreeMap<String, String>,
+    pub http: HttpSettings,
     pub bus: BusSettings,
     pub telemetry: TelemetrySettings,
     pub security: SecuritySettings,
+}
+
+/// `[http]`: how the HTTP port (probes, metrics, the gateway) protects
+/// itself from clients that hold connections or hide behind proxies.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Proxies (addresses or networks, `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` are believed; empty: the
+    /// connection's address is the client's. In the environment, a
+    /// comma-separated list.
+    #[serde(deserialize_with = "list_or_commas")]
+    pub trusted_proxies: Vec<String>,
+    /// Open connections at most, in all; the process lowers it to what its
+    /// open-file limit allows.
+    pub max_connections: usize,
+    /// Open connections at most from one client address (trusted proxies
+    /// are not limited by it).
+    pub max_connections_per_address: usize,
+    /// A request's headers must arrive within this.
+    pub header_timeout_seconds: u64,
+    /// A request must be read and answered within this.
+    pub request_timeout_seconds: u64,
+    /// A connection with no traffic and no request being answered is
+    /// closed after this.
+    pub idle_timeout_seconds: u64,
+    /// Requests at once on one HTTP/2 connection.
+    pub max_h2_streams: u32,
+    /// `Strict-Transport-Security` on every answer (set it when clients
+    /// reach Liaison over HTTPS only); it is sent anyway to requests a
+    /// trusted proxy says came over HTTPS.
+    pub hsts: bool,
+    /// Who may read `/metrics`: when `metrics_addr` is set, it is served
+    /// there only (an internal address); else, when `metrics_token` is set,
+    /// to `Authorization: Bearer <token>`; else to loopback clients only.
+    pub metrics_addr: String,
+    pub metrics_token: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -103,6 +141,28 @@ pub struct SecuritySettings {
     /// process, enough when every service runs in one.
     pub identity_key: String,
     pub unsigned_calls: UnsignedCalls,
+}
+
+/// A list, or one string of comma-separated entries (how an environment
+/// variable gives one).
+fn list_or_commas<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        List(Vec<String>),
+        Commas(String),
+    }
+    Ok(match Written::deserialize(deserializer)? {
+        Written::List(entries) => entries,
+        Written::Commas(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 /// Whether services accept gRPC calls without a signed identity.
@@ -217,6 +277,7 @@ impl Settings {
             }
         }
         self.validate_security()?;
+        self.validate_http()?;
         if self.bus.kind == BusKind::Nats && !self.bus.nats_url.starts_with("nats://") {
             return Err(SettingsError::Invalid(format!(
                 "bus.nats_url {:?} must start with nats://",
@@ -260,6 +321,37 @@ impl Settings {
                 crate::identity::MIN_KEY_LENGTH,
                 self.security.unsigned_calls,
                 self.grpc_addr
+            )));
+        }
+        Ok(())
+    }
+
+    fn validate_http(&self) -> Result<(), SettingsError> {
+        let http = &self.http;
+        crate::http::proxies::TrustedProxies::parse(&http.trusted_proxies)
+            .map_err(|error| SettingsError::Invalid(format!("http.trusted_proxies: {error}")))?;
+        let positive = [
+            ("max_connections", http.max_connections as u64),
+            (
+                "max_connections_per_address",
+                http.max_connections_per_address as u64,
+            ),
+            ("header_timeout_seconds", http.header_timeout_seconds),
+            ("request_timeout_seconds", http.request_timeout_seconds),
+            ("idle_timeout_seconds", http.idle_timeout_seconds),
+            ("max_h2_streams", u64::from(http.max_h2_streams)),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(SettingsError::Invalid(format!(
+                    "http.{key} must be at least 1"
+                )));
+            }
+        }
+        if !http.metrics_addr.is_empty() && http.metrics_addr.parse::<SocketAddr>().is_err() {
+            return Err(SettingsError::Invalid(format!(
+                "http.metrics_addr {:?} must be an address and port such as 10.0.0.5:9464, or empty",
+                http.metrics_addr
             )));
         }
         Ok(())

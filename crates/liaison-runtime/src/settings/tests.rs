@@ -299,3 +299,39 @@ fn secrets_are_masked_when_printed() {
         "{shown}"
     );
 }
+
+#[test]
+fn trusted_proxies_come_as_a_list_or_commas_and_bad_ones_are_named() {
+    let settings = load(&[("LIAISON__HTTP__TRUSTED_PROXIES", "10.0.0.0/8, ::1,")]).expect("loads");
+    assert_eq!(settings.http.trusted_proxies, ["10.0.0.0/8", "::1"]);
+    assert!(load(&[]).expect("defaults").http.trusted_proxies.is_empty());
+    let error = load(&[("LIAISON__HTTP__TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")])
+        .expect_err("a name is no address");
+    assert!(
+        error.to_string().contains("http.trusted_proxies")
+            && error.to_string().contains("proxy.local"),
+        "{error}"
+    );
+}
+
+#[test]
+fn http_limits_must_be_positive_and_the_metrics_address_an_address() {
+    for (key, named) in [
+        ("LIAISON__HTTP__MAX_CONNECTIONS", "http.max_connections"),
+        (
+            "LIAISON__HTTP__HEADER_TIMEOUT_SECONDS",
+            "http.header_timeout_seconds",
+        ),
+        (
+            "LIAISON__HTTP__IDLE_TIMEOUT_SECONDS",
+            "http.idle_timeout_seconds",
+        ),
+    ] {
+        let error = load(&[(key, "0")]).expect_err(key);
+        assert!(error.to_string().contains(named), "{error}");
+    }
+    let error = load(&[("LIAISON__HTTP__METRICS_ADDR", "internal")]).expect_err("no port");
+    assert!(error.to_string().contains("http.metrics_addr"), "{error}");
+    let settings = load(&[("LIAISON__HTTP__METRICS_ADDR", "127.0.0.1:9464")]).expect("loads");
+    assert_eq!(settings.http.metrics_addr, "127.0.0.1:9464");
+}

@@ -1,8 +1,10 @@
 //! Users, logins, sessions and API tokens: the gateway's own data.
 
 pub mod credentials;
+pub mod devices;
 pub mod events;
-pub mod rate_limit;
+pub mod login_guard;
+pub mod password_checks;
 pub mod user;
 
 use std::sync::Arc;
@@ -15,8 +17,10 @@ use liaison_runtime::RequestContext;
 use crate::storage::{ReadModel, TokenRow, UserRow};
 use crate::GatewayError;
 use credentials::{csrf_token_for, secret_hash};
+use devices::DeviceKey;
 use events::Account;
-use rate_limit::LoginLimiter;
+use login_guard::{LoginGuard, Origin};
+use password_checks::PasswordChecks;
 use user::{Role, UserCommand};
 
 const MAX_DISPLAY_NAME_CHARS: usize = 200;
@@ -57,6 +61,25 @@ pub struct NewSession {
     pub csrf_token: String,
     pub user: UserRow,
     pub expires_at_micros: i64,
+    /// This browser's known-device token for the account (ADR 0008).
+    pub device_token: String,
+}
+
+/// Where a login comes from, as its request tells.
+#[derive(Debug, Clone, Default)]
+pub struct LoginSource {
+    /// The client address (after trusted proxies).
+    pub address: String,
+    /// The known-device token the browser sent, if any.
+    pub device_token: Option<String>,
+    pub user_agent: String,
+}
+
+/// What stands between a guesser and the passwords.
+pub struct Guards {
+    pub logins: LoginGuard,
+    pub passwords: PasswordChecks,
+    pub devices: DeviceKey,
 }
 
 #[derive(Debug, Clone)]
@@ -79,7 +102,7 @@ pub struct UserChanges {
 pub struct Accounts {
     store: Arc<dyn EventStore>,
     read_model: ReadModel,
-    limiter: LoginLimiter,
+    guards: Guards,
     session_lifetime: Duration,
 }
 
@@ -87,13 +110,13 @@ impl Accounts {
     pub fn new(
         store: Arc<dyn EventStore>,
         read_model: ReadModel,
-        limiter: LoginLimiter,
+        guards: Guards,
         session_lifetime: Duration,
     ) -> Self {
         Self {
             store,
             read_model,
-            limiter,
+            guards,
             session_lifetime,
         }
     }
@@ -141,7 +164,7 @@ impl Accounts {
         let email = normalise_email("email", &new.email)?;
         let display_name = check_display_name("display_name", &new.display_name)?;
         credentials::check_new_password("password", &new.password)?;
-        let password_hash = hash_off_thread(new.password).await?;
+        let password_hash = self.guards.passwords.hash(new.password).await?;
         let user_id = uuid::Uuid::now_v7().to_string();
         self.execute(
             &user_id,
@@ -199,7 +222,7 @@ impl Accounts {
         if let Some(password) = changes.password {
             credentials::check_new_password("password", &password)?;
             commands.push(UserCommand::ChangePassword {
-                password_hash: hash_off_thread(password).await?,
+                password_hash: self.guards.passwords.hash(password).await?,
             });
         }
         self.execute_all(user_id, expected_version, commands, &actor.actor())
@@ -215,14 +238,19 @@ impl Accounts {
         new: String,
     ) -> Result<(), GatewayError> {
         let user = self.user(&caller.user_id).await?;
-        if !verify_off_thread(user.password_hash, current.to_owned()).await? {
+        if !self
+            .guards
+            .passwords
+            .verify(user.password_hash, current.to_owned())
+            .await?
+        {
             return Err(GatewayError::invalid(
                 "current_password",
                 "the current password is wrong",
             ));
         }
         credentials::check_new_password("new_password", &new)?;
-        let password_hash = hash_off_thread(new).await?;
+        let password_hash = self.guards.passwords.hash(new).await?;
         self.execute(
             &caller.user_id,
             None,
@@ -235,34 +263,42 @@ impl Accounts {
 
     /// Checks the password and opens a session: a new secret each time,
     /// so a session id planted before the login is worthless after it.
+    /// The login guard counts the attempt before the password is checked.
     pub async fn login(
         &self,
         email: &str,
         password: &str,
-        address: &str,
-        user_agent: &str,
+        source: &LoginSource,
     ) -> Result<NewSession, GatewayError> {
         let account = email.trim().to_lowercase();
-        self.limiter.check(&account, address, Instant::now())?;
-        let user = self.read_model.user_by_email(&account).await?;
-        let password = password.to_owned();
-        let matches = match &user {
-            Some(user) => verify_off_thread(user.password_hash.clone(), password).await?,
-            None => {
-                tokio::task::spawn_blocking(move || credentials::verify_against_nothing(&password))
-                    .await
-                    .map_err(|error| GatewayError::Internal(error.to_string()))?;
-                false
+        let known_device = source
+            .device_token
+            .as_deref()
+            .and_then(|token| self.guards.devices.device_of(&account, token));
+        let origin = Origin {
+            address: source.address.clone(),
+            known_device: known_device.clone(),
+        };
+        let attempt = self
+            .guards
+            .logins
+            .admit(&account, &origin, Instant::now())?;
+        let user = match self.user_with_password(&account, password).await {
+            Ok(Some(user)) => {
+                self.guards.logins.succeeded(attempt);
+                user
+            }
+            Ok(None) => {
+                self.guards.logins.failed(attempt);
+                return Err(GatewayError::Unauthenticated(
+                    "wrong email or password".into(),
+                ));
+            }
+            Err(error) => {
+                self.guards.logins.undecided(attempt);
+                return Err(error);
             }
         };
-        let Some(user) = user.filter(|_| matches) else {
-            self.limiter
-                .record_failure(&account, address, Instant::now());
-            return Err(GatewayError::Unauthenticated(
-                "wrong email or password".into(),
-            ));
-        };
-        self.limiter.record_success(&account);
         let secret = credentials::new_secret();
         let lifetime = i64::try_from(self.session_lifetime.as_micros()).unwrap_or(i64::MAX);
         let expires_at_micros = now_micros().saturating_add(lifetime);
@@ -272,8 +308,8 @@ impl Accounts {
             UserCommand::StartSession {
                 session_hash: secret_hash(&secret),
                 expires_at_micros,
-                address: truncate(address, 100),
-                user_agent: truncate(user_agent, 300),
+                address: truncate(&source.address, 100),
+                user_agent: truncate(&source.user_agent, 300),
             },
             &format!("user:{}", user.id),
         )
@@ -281,9 +317,35 @@ impl Accounts {
         Ok(NewSession {
             csrf_token: csrf_token_for(&secret),
             secret,
+            device_token: self.guards.devices.token(&account, known_device.as_deref()),
             user,
             expires_at_micros,
         })
+    }
+
+    /// The user of `account` when `password` is theirs. Unknown accounts
+    /// cost a check like known ones; a password longer than any accepted
+    /// cannot match and costs none.
+    async fn user_with_password(
+        &self,
+        account: &str,
+        password: &str,
+    ) -> Result<Option<UserRow>, GatewayError> {
+        if password.len() > credentials::MAX_PASSWORD_BYTES {
+            return Ok(None);
+        }
+        let user = self.read_model.user_by_email(account).await?;
+        let password = password.to_owned();
+        let matches = match &user {
+            Some(user) => {
+                self.guards
+                    .passwords
+                    .verify(user.password_hash.clone(), password)
+                    .await?
+            }
+            None => self.guards.passwords.verify_unknown(password).await?,
+        };
+        Ok(user.filter(|_| matches))
     }
 
     pub async fn logout(&self, caller: &Caller) -> Result<(), GatewayError> {
@@ -462,18 +524,6 @@ fn caller(user: UserRow, via: Credential) -> Caller {
         role: user.role,
         via,
     }
-}
-
-async fn hash_off_thread(password: String) -> Result<String, GatewayError> {
-    tokio::task::spawn_blocking(move || credentials::hash_password(&password))
-        .await
-        .map_err(|error| GatewayError::Internal(error.to_string()))?
-}
-
-async fn verify_off_thread(hash: String, password: String) -> Result<bool, GatewayError> {
-    tokio::task::spawn_blocking(move || credentials::verify_password(&hash, &password))
-        .await
-        .map_err(|error| GatewayError::Internal(error.to_string()))
 }
 
 pub fn normalise_email(field: &str, email: &str) -> Result<String, GatewayError> {

@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{AppendHeaders, IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::{micros_rfc3339, ApiJson, Json};
 use crate::accounts::user::Role;
 use crate::accounts::{Credential, NewUser, UserChanges};
-use crate::auth::{client_address, session_cookie, Admin, Authenticated};
+use crate::auth::{login_cookies, login_source, session_cookie, Admin, Authenticated};
 use crate::error::ErrorBody;
 use crate::state::AppState;
 use crate::storage::{TokenRow, UserRow};
@@ -77,38 +77,33 @@ impl From<UserRow> for UserView {
     responses(
         (status = 201, body = SessionInfo, description = "logged in; the cookie is set"),
         (status = 401, body = ErrorBody, description = "wrong email or password"),
-        (status = 429, body = ErrorBody, description = "too many failed logins"),
+        (status = 429, body = ErrorBody, description = "too many failed logins from here: wait `Retry-After` seconds"),
+        (status = 503, body = ErrorBody, description = "too many logins at once: retry after `Retry-After` seconds"),
     ))]
 async fn login(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Response, GatewayError> {
-    let user_agent = parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
     let session = state
         .accounts
         .login(
             &request.email,
             &request.password,
-            &client_address(&parts),
-            user_agent,
+            &login_source(&parts, &state),
         )
         .await?;
-    let cookie = session_cookie(
-        Some((&session.secret, state.session_max_age_seconds)),
-        state.secure_cookies,
-    );
+    let [session_cookie, device_cookie] = login_cookies(&session, &state);
     let body = SessionInfo {
         user: session.user.into(),
         csrf_token: Some(session.csrf_token),
     };
     Ok((
         StatusCode::CREATED,
-        [(header::SET_COOKIE, cookie)],
+        AppendHeaders([
+            (header::SET_COOKIE, session_cookie),
+            (header::SET_COOKIE, device_cookie),
+        ]),
         Json(body),
     )
         .into_response())

@@ -10,13 +10,17 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
+use liaison_runtime::http::proxies::TrustedProxies;
 
 use crate::accounts::credentials::same_secret;
-use crate::accounts::{Caller, Credential};
+use crate::accounts::{Caller, Credential, LoginSource, NewSession};
 use crate::state::AppState;
 use crate::GatewayError;
 
 pub const SESSION_COOKIE: &str = "liaison_session";
+/// Names this browser as a known device of the account last logged in.
+pub const DEVICE_COOKIE: &str = "liaison_device";
+const DEVICE_MAX_AGE_SECONDS: u64 = 400 * 24 * 3600;
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// Any logged-in person.
@@ -157,14 +161,44 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// The client's address: the TCP peer (a proxy in front of the gateway
-/// counts as one client for login limits).
-pub fn client_address(parts: &Parts) -> String {
+/// The client's address: the TCP peer, or behind trusted proxies the
+/// address they were reached from (`X-Forwarded-For`).
+pub fn client_address(parts: &Parts, proxies: &TrustedProxies) -> String {
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(address)| address.ip().to_string())
+        .map(|ConnectInfo(peer)| proxies.client(peer.ip(), &parts.headers).to_string())
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Where a login request comes from: address, known-device token, agent.
+pub fn login_source(parts: &Parts, state: &AppState) -> LoginSource {
+    LoginSource {
+        address: client_address(parts, &state.proxies),
+        device_token: cookie(&parts.headers, DEVICE_COOKIE).map(str::to_owned),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// The cookies a login sets: the session's and the known device's.
+pub fn login_cookies(session: &NewSession, state: &AppState) -> [HeaderValue; 2] {
+    let secure = if state.secure_cookies { "; Secure" } else { "" };
+    let device = format!(
+        "{DEVICE_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={DEVICE_MAX_AGE_SECONDS}{secure}",
+        session.device_token
+    );
+    [
+        session_cookie(
+            Some((&session.secret, state.session_max_age_seconds)),
+            state.secure_cookies,
+        ),
+        HeaderValue::from_str(&device).unwrap_or_else(|_| HeaderValue::from_static("")),
+    ]
 }
 
 /// The `Set-Cookie` value of a new session, or of its removal.

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::{render, see_other, PageError, PageResult};
 use crate::accounts::credentials::{new_secret, same_secret};
 use crate::auth::pages::{Button, StaffForm};
-use crate::auth::{cookie, session_cookie};
+use crate::auth::{cookie, login_cookies, login_source, session_cookie};
 use crate::state::AppState;
 
 const LOGIN_COOKIE: &str = "liaison_login";
@@ -119,26 +119,17 @@ pub async fn login(
             "This login link leads away from Liaison: log in from the home page.",
         );
     };
-    let address = crate::auth::client_address(&parts);
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
     match state
         .accounts
-        .login(&form.email, &form.password, &address, user_agent)
+        .login(&form.email, &form.password, &login_source(&parts, &state))
         .await
     {
         Ok(session) => {
             let mut response = see_other(&next);
             let headers = response.headers_mut();
-            headers.append(
-                header::SET_COOKIE,
-                session_cookie(
-                    Some((&session.secret, state.session_max_age_seconds)),
-                    state.secure_cookies,
-                ),
-            );
+            for cookie in login_cookies(&session, &state) {
+                headers.append(header::SET_COOKIE, cookie);
+            }
             if let Ok(value) = format!("{LOGIN_COOKIE}=; Path=/login; Max-Age=0").parse() {
                 headers.append(header::SET_COOKIE, value);
             }

@@ -1,6 +1,8 @@
 //! The small HTTP side of every process: liveness, readiness naming what
 //! is down, Prometheus metrics; and serving a router until shutdown.
 
+pub mod proxies;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
