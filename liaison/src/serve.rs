@@ -14,7 +14,8 @@ use liaison_bus::nats::{NatsBus, NatsOptions};
 use liaison_bus::{ConsumerStats, EventBus, Relay};
 use liaison_eventstore::EventStore;
 use liaison_runtime::grpc::{GrpcServer, IdentityPolicy};
-use liaison_runtime::http::ReadinessCheck;
+use liaison_runtime::http::server::{serve_with_limits, ConnectionStats, HttpLimits};
+use liaison_runtime::http::{MetricsAccess, ReadinessCheck};
 use liaison_runtime::metrics::{Metrics, Reading};
 use liaison_runtime::settings::BusKind;
 use liaison_runtime::Settings;
@@ -51,10 +52,13 @@ pub async fn serve(settings: Settings, targets: Targets) -> anyhow::Result<()> {
     .await
 }
 
-/// Where a process takes calls: gRPC and HTTP.
+/// Where a process takes calls: gRPC and HTTP, and `/metrics` when it
+/// has an internal address of its own (`http.metrics_addr`; bound from the
+/// settings when `None`).
 pub struct Listeners {
     pub grpc: TcpListener,
     pub http: TcpListener,
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -68,6 +72,7 @@ impl Listeners {
         Ok(Listeners {
             grpc: bind(settings.grpc_addr, "gRPC").await?,
             http: bind(settings.http_addr, "HTTP").await?,
+            metrics: None,
         })
     }
 }
@@ -89,7 +94,25 @@ pub async fn serve_on(
     let Listeners {
         grpc: grpc_listener,
         http: http_listener,
+        metrics: metrics_listener,
     } = listeners;
+    let http_limits = HttpLimits::from_settings(&settings.http)
+        .map_err(|error| anyhow::anyhow!("http: {error}"))?
+        .within_open_file_limit();
+    let metrics_access = MetricsAccess::from_settings(&settings.http)
+        .map_err(|error| anyhow::anyhow!("http: {error}"))?;
+    let metrics_listener = match (&metrics_access, metrics_listener) {
+        (MetricsAccess::Elsewhere, None) => {
+            let addr = settings.http.metrics_addr.parse::<SocketAddr>()?;
+            Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
+            )
+        }
+        (MetricsAccess::Elsewhere, Some(listener)) => Some(listener),
+        (_, _) => None,
+    };
     let grpc_addr = grpc_listener.local_addr()?;
     let http_addr = http_listener.local_addr()?;
 
@@ -160,10 +183,24 @@ pub async fn serve_on(
     observe_stores(&metrics, relays);
 
     let grpc_task = tokio::spawn(grpc.serve(grpc_listener, shutdown.clone()));
-    let router = liaison_runtime::http::probe_routes(checks, metrics).merge(router);
-    let http_task = tokio::spawn(liaison_runtime::http::serve(
+    let connections = Arc::new(ConnectionStats::default());
+    observe_connections(&metrics, connections.clone());
+    if let Some(listener) = metrics_listener {
+        tracing::info!(metrics = %listener.local_addr()?, "metrics on their own address");
+        background.spawn(serve_with_limits(
+            listener,
+            liaison_runtime::http::metrics_routes(metrics.clone()),
+            http_limits.clone(),
+            Arc::new(ConnectionStats::default()),
+            shutdown.clone(),
+        ));
+    }
+    let router = liaison_runtime::http::probe_routes(checks, metrics, metrics_access).merge(router);
+    let http_task = tokio::spawn(serve_with_limits(
         http_listener,
         router,
+        http_limits,
+        connections,
         shutdown.clone(),
     ));
 
@@ -221,6 +258,40 @@ pub fn uses_data_dir(settings: &Settings, targets: &Targets) -> anyhow::Result<b
 
 /// Events appended and the relay backlog of each store, read at each scrape.
 type RelayedStore = (Arc<dyn EventStore>, Arc<std::sync::atomic::AtomicU64>);
+
+fn observe_connections(metrics: &Metrics, stats: Arc<ConnectionStats>) {
+    let open = stats.clone();
+    metrics.observe(
+        "http_connections_open",
+        "HTTP connections open on the public port",
+        move || {
+            vec![(
+                Vec::new(),
+                Reading::Gauge(open.open.load(Ordering::Relaxed) as i64),
+            )]
+        },
+    );
+    metrics.observe(
+        "http_connections_closed",
+        "HTTP connections refused or closed by a limit, by reason",
+        move || {
+            [
+                ("total_limit", &stats.refused_total),
+                ("address_limit", &stats.refused_per_address),
+                ("request_timeout", &stats.timed_out_requests),
+                ("idle", &stats.closed_idle),
+            ]
+            .into_iter()
+            .map(|(reason, count)| {
+                (
+                    vec![("reason", reason.to_owned())],
+                    Reading::Counter(count.load(Ordering::Relaxed)),
+                )
+            })
+            .collect()
+        },
+    );
+}
 
 fn observe_stores(metrics: &Metrics, relays: Vec<RelayedStore>) {
     let relays = Arc::new(relays);

@@ -125,8 +125,16 @@ impl GrpcServer {
             observe_call,
         ));
         let routes = Routes::from(router);
+        // No streaming call exists: every call is answered within a minute
+        // or cancelled, dead peers are found by pings, and one connection
+        // holds a bounded number of calls and header bytes.
         tonic::transport::Server::builder()
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+            .tcp_keepalive(Some(Duration::from_secs(60)))
+            .max_concurrent_streams(Some(256))
+            .http2_max_header_list_size(Some(64 * 1024))
+            .timeout(Duration::from_secs(60))
             .add_routes(routes)
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await

@@ -3,4 +3,5 @@
 
 mod gateway_api;
 mod gateway_security;
+mod http_limits;
 mod support;

@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 pub struct InProcess {
     pub http_addr: String,
+    /// The internal address of `/metrics`, when the settings gave one.
+    pub metrics_addr: Option<String>,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -42,9 +44,17 @@ impl InProcess {
         })
         .expect("settings");
         liaison::services::check_settings(&settings).expect("every service's settings");
+        let metrics = match settings.http.metrics_addr.as_str() {
+            "" => None,
+            addr => Some(TcpListener::bind(addr).await.expect("metrics port")),
+        };
+        let metrics_addr = metrics
+            .as_ref()
+            .map(|listener| listener.local_addr().expect("metrics addr").to_string());
         let listeners = Listeners {
             grpc: TcpListener::bind("127.0.0.1:0").await.expect("grpc port"),
             http: TcpListener::bind("127.0.0.1:0").await.expect("http port"),
+            metrics,
         };
         settings.grpc_addr = listeners.grpc.local_addr().expect("grpc addr");
         settings.http_addr = listeners.http.local_addr().expect("http addr");
@@ -58,6 +68,7 @@ impl InProcess {
         ));
         let liaison = InProcess {
             http_addr: http_addr.to_string(),
+            metrics_addr,
             shutdown,
             _dir: dir,
         };
