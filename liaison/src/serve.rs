@@ -14,6 +14,7 @@ use liaison_bus::nats::{NatsBus, NatsOptions};
 use liaison_bus::{ConsumerStats, EventBus, Relay};
 use liaison_eventstore::EventStore;
 use liaison_runtime::grpc::{GrpcServer, IdentityPolicy};
+use liaison_runtime::http::headers::{security_headers, HeaderPolicy};
 use liaison_runtime::http::server::{serve_with_limits, ConnectionStats, HttpLimits};
 use liaison_runtime::http::{MetricsAccess, ReadinessCheck};
 use liaison_runtime::metrics::{Metrics, Reading};
@@ -195,7 +196,16 @@ pub async fn serve_on(
             shutdown.clone(),
         ));
     }
-    let router = liaison_runtime::http::probe_routes(checks, metrics, metrics_access).merge(router);
+    let header_policy = Arc::new(HeaderPolicy {
+        hsts: settings.http.hsts,
+        proxies: http_limits.trusted_proxies.clone(),
+    });
+    let router = liaison_runtime::http::probe_routes(checks, metrics, metrics_access)
+        .merge(router)
+        .layer(axum::middleware::from_fn_with_state(
+            header_policy,
+            security_headers,
+        ));
     let http_task = tokio::spawn(serve_with_limits(
         http_listener,
         router,

@@ -226,3 +226,130 @@ async fn a_flood_of_logins_is_answered_at_once_past_the_password_pool() {
         "the pool and its queue still served: {checked}"
     );
 }
+
+fn assert_security_headers(reply: &liaison_tests::http::Reply, path: &str) {
+    let header = |name: &str| {
+        reply
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let policy = header("content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(
+            policy.contains(directive),
+            "{path}: {policy:?} lacks {directive}"
+        );
+    }
+    assert!(!policy.contains("unsafe-inline"), "{path}: {policy}");
+    assert_eq!(header("x-frame-options"), "DENY", "{path}");
+    assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+    assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_security_headers_and_personal_data_is_not_cached() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let anonymous = gateway.client();
+    let answers = [
+        ("/login", anonymous.get("/login").await),
+        ("/api/persons (401)", anonymous.get("/api/persons").await),
+        ("/healthz", anonymous.get("/healthz").await),
+        ("/nowhere (404)", anonymous.get("/nowhere").await),
+        ("/ (303)", anonymous.get("/").await),
+        ("/api/persons", admin.get("/api/persons").await),
+        ("/contacts", admin.get("/contacts").await),
+        ("/api/session", admin.get("/api/session").await),
+        ("/api/docs", anonymous.get("/api/docs").await),
+    ];
+    for (path, reply) in &answers {
+        assert_security_headers(reply, path);
+        assert_eq!(reply.headers["cache-control"], "no-store", "{path}");
+        assert!(
+            !reply.headers.contains_key("strict-transport-security"),
+            "{path}: plain HTTP"
+        );
+    }
+    let stylesheet = anonymous.get("/assets/app.css").await;
+    assert_security_headers(&stylesheet, "/assets/app.css");
+    assert_eq!(stylesheet.headers["cache-control"], "public, max-age=3600");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_hold_no_inline_script_or_style_for_the_policy_to_block() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let id = liaison_tests::gateway::organisation(&admin, "Inline Check").await;
+    let pages = [
+        "/login".to_owned(),
+        "/".to_owned(),
+        "/organisations".to_owned(),
+        format!("/contacts/{id}"),
+        format!("/contacts/{id}/edit"),
+        "/relation-types".to_owned(),
+        "/users".to_owned(),
+        "/account".to_owned(),
+        "/api/docs".to_owned(),
+    ];
+    for path in pages {
+        let page = admin.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        let html = page.text.to_lowercase();
+        for (needle, what) in [
+            ("<script>", "inline script"),
+            ("<style", "inline style element"),
+            (" style=", "style attribute"),
+            ("javascript:", "script URL"),
+            (" onclick=", "event handler attribute"),
+            (" onsubmit=", "event handler attribute"),
+            (" onload=", "event handler attribute"),
+        ] {
+            assert!(!html.contains(needle), "{path} has an {what}");
+        }
+        for script in html.match_indices("<script").map(|(at, _)| &html[at..]) {
+            assert!(
+                script.starts_with("<script src=\"/assets/"),
+                "{path}: {}",
+                &script[..60.min(script.len())]
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_only_is_announced_when_configured_or_said_by_a_trusted_proxy() {
+    let proxied = Gateway::start_with(&[BEHIND_A_PROXY]).await;
+    let client = proxied.client();
+    client.set_header("x-forwarded-proto", "https");
+    assert_eq!(
+        client.get("/login").await.headers["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let direct = Gateway::start().await;
+    let forged = direct.client();
+    forged.set_header("x-forwarded-proto", "https");
+    assert!(
+        !forged
+            .get("/login")
+            .await
+            .headers
+            .contains_key("strict-transport-security"),
+        "not from a trusted proxy"
+    );
+    let configured = Gateway::start_with(&[("LIAISON__HTTP__HSTS", "true")]).await;
+    assert!(configured
+        .client()
+        .get("/healthz")
+        .await
+        .headers
+        .contains_key("strict-transport-security"));
+}

@@ -2,6 +2,7 @@
 //! is down, Prometheus metrics (to whom the settings allow); and serving a
 //! router until shutdown, within limits ([`server`]).
 
+pub mod headers;
 pub mod proxies;
 pub mod server;
 

@@ -70,8 +70,9 @@ pub fn routes() -> Router<AppState> {
         .route("/account/password", post(account::change_password))
         .route("/account/tokens", post(account::create_token))
         .route("/account/tokens/{id}/revoke", post(account::revoke_token))
-        .route("/assets/app.css", get(stylesheet))
-        .route("/assets/app.js", get(script))
+        .route("/assets/app.css", get(|| asset(CSS, STYLESHEET)))
+        .route("/assets/docs.css", get(|| asset(CSS, DOCS_STYLESHEET)))
+        .route("/assets/app.js", get(|| asset(JAVASCRIPT, SCRIPT)))
 }
 
 /// What every page's frame shows.
@@ -204,24 +205,19 @@ pub fn urlencode(value: &str) -> String {
 
 const STYLESHEET: &str = include_str!("../../assets/app.css");
 const SCRIPT: &str = include_str!("../../assets/app.js");
+const DOCS_STYLESHEET: &str = include_str!("../../assets/docs.css");
 
-async fn stylesheet() -> impl IntoResponse {
+const CSS: &str = "text/css; charset=utf-8";
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// An asset compiled into the binary: the same for everyone, cacheable.
+async fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        STYLESHEET,
-    )
-}
-
-async fn script() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        SCRIPT,
+        body,
     )
 }
 
