@@ -79,6 +79,42 @@ pub trait ServiceError: std::error::Error {
     }
 }
 
+/// Longest message a caller gets. Messages quote the bad value; a 1 MB id
+/// quoted whole made an answer too large to deliver, so the caller saw
+/// "message too large" instead of what was wrong.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// `message`, or its beginning and end around a note of what was left out
+/// when it is longer than [`MAX_MESSAGE_BYTES`] (the beginning says what
+/// is wrong, the end often the rule).
+pub fn bounded_message(message: String) -> String {
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    let head_end = floor_char_boundary(&message, 600);
+    let tail_start = ceil_char_boundary(&message, message.len() - 300);
+    format!(
+        "{} … ({} bytes left out) … {}",
+        &message[..head_end],
+        tail_start - head_end,
+        &message[tail_start..]
+    )
+}
+
+fn floor_char_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
 /// The status a caller sees. Domain refusals are not logged as errors;
 /// internal errors are logged and hidden from the caller.
 pub fn to_status<E: ServiceError>(error: &E) -> Status {
@@ -94,7 +130,7 @@ pub fn to_status<E: ServiceError>(error: &E) -> Status {
         }
         _ => error.to_string(),
     };
-    let mut status = Status::new(code.grpc(), message);
+    let mut status = Status::new(code.grpc(), bounded_message(message));
     if let Some(field) = error.field() {
         if let Ok(value) = field.parse() {
             status.metadata_mut().insert(FIELD_METADATA_KEY, value);
@@ -106,6 +142,19 @@ pub fn to_status<E: ServiceError>(error: &E) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_quoted_value_is_cut_in_the_middle_of_the_message() {
+        let id = "é".repeat(500_000);
+        let status = to_status(&Sample::BadEmail(id));
+        let message = status.message();
+        assert!(message.len() <= MAX_MESSAGE_BYTES, "{}", message.len());
+        assert!(message.starts_with("bad email \"éé"), "{message}");
+        assert!(message.ends_with("éé\""), "{message}");
+        assert!(message.contains("bytes left out"), "{message}");
+        let short = to_status(&Sample::BadEmail("x@".into()));
+        assert_eq!(short.message(), "bad email \"x@\"");
+    }
 
     #[derive(Debug, thiserror::Error)]
     enum Sample {

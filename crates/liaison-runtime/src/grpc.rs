@@ -106,7 +106,10 @@ impl GrpcServer {
                 }
             })
         });
-        let mut router = self.routes.into_axum_router();
+        let mut router = self
+            .routes
+            .into_axum_router()
+            .layer(axum::middleware::from_fn(malformed_requests_are_invalid));
         if let Some(token) = self.internal_token {
             router = router.layer(axum::middleware::from_fn_with_state(
                 Arc::new(format!("Bearer {token}")),
@@ -139,6 +142,31 @@ impl GrpcServer {
             .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
             .await
     }
+}
+
+/// What tonic says of a request body that is not the method's message.
+const DECODE_FAILURE: &str = "failed to decode Protobuf message";
+
+/// tonic answers a request body it cannot decode with INTERNAL, as if the
+/// server were at fault; it is the caller's: INVALID_ARGUMENT.
+async fn malformed_requests_are_invalid(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let Some(status) = tonic::Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    if status.code() == tonic::Code::Internal && status.message().starts_with(DECODE_FAILURE) {
+        let detail = status.message()[DECODE_FAILURE.len()..].trim_start_matches([':', ' ']);
+        let refusal = tonic::Status::invalid_argument(crate::errors::bounded_message(format!(
+            "the request body is not a valid message of this method: {detail}"
+        )));
+        if refusal.add_header(response.headers_mut()).is_err() {
+            tracing::debug!("cannot rewrite the status of a malformed request");
+        }
+    }
+    response
 }
 
 /// Runs a call inside a span whose parent is the caller's `traceparent`, and
@@ -313,5 +341,60 @@ pub mod tower_service_bounds {
             + Sync
             + 'static
     {
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http_body_util::Full;
+
+    use super::*;
+
+    /// The status of a call whose body is `body` (trailers-only answers).
+    async fn call_with_body(
+        addr: std::net::SocketAddr,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Option<tonic::Status> {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (mut sender, connection) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .expect("HTTP/2");
+        tokio::spawn(connection);
+        let request = http::Request::post(format!("http://{addr}{path}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(Full::new(Bytes::from(body)))
+            .expect("request");
+        let response = sender.send_request(request).await.expect("answered");
+        tonic::Status::from_header_map(response.headers())
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_no_message_is_the_callers_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("port");
+        let addr = listener.local_addr().expect("addr");
+        let shutdown = CancellationToken::new();
+        let server = tokio::spawn(GrpcServer::new().serve(listener, shutdown.clone()));
+        // A gRPC frame (uncompressed, 3 bytes) holding no valid protobuf.
+        let garbage = vec![0, 0, 0, 0, 3, 0xff, 0xff, 0xff];
+        let status = call_with_body(addr, "/grpc.health.v1.Health/Check", garbage)
+            .await
+            .expect("a trailers-only refusal");
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert!(
+            status.message().contains("not a valid message"),
+            "{status:?}"
+        );
+        // A valid empty request is answered (its status in the trailers).
+        let empty = vec![0, 0, 0, 0, 0];
+        let answered = call_with_body(addr, "/grpc.health.v1.Health/Check", empty).await;
+        assert!(answered.is_none(), "{answered:?}");
+        shutdown.cancel();
+        server.await.expect("joined").expect("served");
     }
 }

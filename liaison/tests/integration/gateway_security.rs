@@ -353,3 +353,103 @@ async fn https_only_is_announced_when_configured_or_said_by_a_trusted_proxy() {
         .headers
         .contains_key("strict-transport-security"));
 }
+
+/// A person at every field limit, written in 4-byte characters: about
+/// 300 KB stored.
+fn person_at_every_limit(n: usize) -> serde_json::Value {
+    let wide = |chars: usize| "𝄞".repeat(chars);
+    let addresses: Vec<_> = (0..50)
+        .map(|_| {
+            serde_json::json!({
+                "label": wide(50), "street": wide(400), "postal_code": "75001",
+                "city": wide(200), "region": wide(200), "country": "FR"
+            })
+        })
+        .collect();
+    let refs: Vec<_> = (0..50)
+        .map(|r| serde_json::json!({"source": format!("{n}-{r}-{}", wide(190)), "external_id": wide(200)}))
+        .collect();
+    let tags: Vec<_> = (0..50).map(|t| format!("{t:02}{}", wide(62))).collect();
+    serde_json::json!({
+        "title": wide(200), "given_name": format!("{n:02}{}", wide(198)),
+        "family_name": wide(200), "job_title": wide(200), "owner": wide(200),
+        "notes": wide(10_000), "addresses": addresses, "external_refs": refs, "tags": tags
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_record_can_make_a_page_fail() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let count = 16;
+    for n in 0..count {
+        let created = admin.post("/api/persons", person_at_every_limit(n)).await;
+        assert_eq!(created.status, 201, "{}", created.error_message());
+    }
+    let mut seen = 0;
+    let mut pages = 0;
+    let mut cursor = String::new();
+    loop {
+        let page = admin
+            .get(&format!("/api/persons?limit=500&cursor={cursor}"))
+            .await;
+        assert_eq!(page.status, 200, "{}", page.error_message());
+        let items = page.json["items"].as_array().expect("items").len();
+        assert!(items >= 1 && items < count, "{items} persons on one page");
+        seen += items;
+        pages += 1;
+        cursor = page.json["next_cursor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, count, "every person once, over {pages} pages");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_of_more_tags_than_a_contact_holds_is_refused_clearly() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let tags: Vec<String> = (0..600).map(|n| format!("t{n}")).collect();
+    let refused = admin
+        .get(&format!("/api/persons?tags={}", tags.join(",")))
+        .await;
+    assert_refused(&refused, 400, "invalid_argument");
+    assert!(
+        refused.error_message().contains("at most 50 tags"),
+        "{}",
+        refused.error_message()
+    );
+    let fifty = admin
+        .get(&format!("/api/persons?tags={}", tags[..50].join(",")))
+        .await;
+    assert_eq!(fifty.status, 200, "{}", fifty.error_message());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_bad_value_is_not_echoed_whole() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let id = "x".repeat(1_000_000);
+    let refused = admin
+        .post(
+            "/api/persons",
+            serde_json::json!({"family_name": "Lovelace", "category_id": id}),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        400,
+        "{}",
+        &refused.text[..200.min(refused.text.len())]
+    );
+    assert!(refused.text.len() < 2_000, "{} bytes", refused.text.len());
+    assert!(
+        refused.error_message().contains("bytes left out"),
+        "{}",
+        refused.error_message()
+    );
+}

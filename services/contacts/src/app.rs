@@ -265,18 +265,25 @@ impl ContactsApp {
         }
         let mut entries = history::entries(id, &events)?;
         entries.reverse();
-        let page: Vec<HistoryEntry> = entries
+        let mut remaining = entries
             .into_iter()
             .filter(|entry| before_version.is_none_or(|before| entry.version < before))
-            .take(page_size + 1)
-            .collect();
-        let more = page.len() > page_size;
-        let page: Vec<HistoryEntry> = page.into_iter().take(page_size).collect();
-        let next = if more {
-            page.last().map(|entry| entry.version)
-        } else {
-            None
-        };
+            .peekable();
+        // Bounded by bytes as lists are (`storage::PAGE_BYTES`): an entry
+        // holds the old and new values of what changed.
+        let mut page = Vec::new();
+        let mut bytes = 0;
+        while let Some(entry) = remaining.next_if(|entry| {
+            let size = prost::Message::encoded_len(entry);
+            let fits = page.is_empty() || bytes + size <= crate::storage::PAGE_BYTES;
+            fits && page.len() < page_size
+        }) {
+            bytes += prost::Message::encoded_len(&entry);
+            page.push(entry);
+        }
+        let next = remaining
+            .peek()
+            .and_then(|_| page.last().map(|entry: &HistoryEntry| entry.version));
         Ok((page, next))
     }
 

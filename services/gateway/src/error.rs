@@ -204,7 +204,11 @@ impl GatewayError {
         };
         let status =
             StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, code.as_str(), message)
+        (
+            status,
+            code.as_str(),
+            liaison_runtime::errors::bounded_message(message),
+        )
     }
 }
 

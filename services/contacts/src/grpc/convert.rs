@@ -113,6 +113,16 @@ pub(super) fn list_filter(
         }
     };
     let query = crate::domain::validation::text("query", &query, 200)?;
+    if tags.len() > crate::domain::validation::MAX_ITEMS {
+        return Err(ContactsError::invalid(
+            "tags",
+            format!(
+                "a filter names at most {} tags (a contact holds no more); it names {}",
+                crate::domain::validation::MAX_ITEMS,
+                tags.len()
+            ),
+        ));
+    }
     let tags = tags
         .iter()
         .enumerate()

@@ -7,6 +7,7 @@
 
 mod postgres;
 pub mod queries;
+pub use queries::PAGE_BYTES;
 mod rows;
 mod sqlite;
 

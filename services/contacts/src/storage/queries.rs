@@ -22,6 +22,13 @@ pub enum TrashFilter {
     Both,
 }
 
+/// A page ends before its contacts pass this many bytes (their encoded
+/// size, about what they take on the wire), so that no page can near the
+/// 4 MiB limit of a gRPC message whatever its records hold (a person at
+/// every field limit takes about 320 KB). A page holds one contact at
+/// least; the next page token continues after the last one it holds.
+pub const PAGE_BYTES: usize = 1024 * 1024;
+
 /// A validated list request.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {

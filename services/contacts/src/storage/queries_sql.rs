@@ -1,7 +1,7 @@
 // The read models' queries, compiled once per backend (see
 // projection_sql.rs).
 
-use super::queries::{Cursor, ListFilter, Page, SortBy, TrashFilter};
+use super::queries::{Cursor, ListFilter, Page, SortBy, TrashFilter, PAGE_BYTES};
 
 pub async fn get_contact(pool: &DbPool, id: &str) -> Result<Option<Contact>, ContactsError> {
     let row = sqlx::query(&format!(
@@ -59,14 +59,22 @@ pub async fn list(pool: &DbPool, filter: &ListFilter) -> Result<Page, ContactsEr
     };
     let mut contacts = Vec::with_capacity(rows.len());
     let mut last_sort_value = String::new();
+    let mut bytes = 0;
+    let mut cut_short = false;
     for row in rows.iter().take(filter.page_size as usize) {
-        contacts.push(contact_from_row(row)?);
+        let contact = contact_from_row(row)?;
+        bytes += prost::Message::encoded_len(&contact.data);
+        if bytes > PAGE_BYTES && !contacts.is_empty() {
+            cut_short = true;
+            break;
+        }
+        contacts.push(contact);
         last_sort_value = match filter.sort {
             SortBy::Name => sqlx::Row::try_get::<String, _>(row, "sort_value")?,
             _ => sqlx::Row::try_get::<i64, _>(row, "sort_value")?.to_string(),
         };
     }
-    let next = (rows.len() > filter.page_size as usize)
+    let next = (cut_short || rows.len() > filter.page_size as usize)
         .then(|| {
             contacts.last().map(|c| Cursor {
                 sort_value: last_sort_value,
