@@ -15,9 +15,11 @@ const PROTO_FILES: &[&str] = &[
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    // Relative to this package, so that a checkout elsewhere sharing the
-    // target dir (CI clones afresh) watches its own files, not the first's.
+    // Both from where this package is now, read when the script runs: the
+    // compiled script is shared by every checkout using the same target dir
+    // (CI clones afresh), so a path fixed when it was compiled (`env!`)
+    // would read the first checkout's protos.
+    let proto_root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     println!("cargo:rerun-if-changed=../../proto");
 
     let descriptors = protox::compile(PROTO_FILES, [&proto_root])?;

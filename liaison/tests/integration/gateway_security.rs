@@ -453,3 +453,152 @@ async fn a_huge_bad_value_is_not_echoed_whole() {
         refused.error_message()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroying_is_a_permission_admins_hold_and_grant() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let staff = gateway.user(&admin, "staff@example.org", "staff").await;
+    let staff_id = staff.get("/api/session").await.json["user"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let person = staff
+        .post(
+            "/api/persons",
+            serde_json::json!({"family_name": "Lovelace"}),
+        )
+        .await;
+    let person_id = person.json["id"].as_str().expect("person id").to_owned();
+    let trashed = liaison_tests::gateway::organisation(&staff, "Gone Ltd").await;
+    let trash = staff
+        .post(
+            &format!("/api/contacts/{trashed}/trash"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(trash.status, 200, "{}", trash.text);
+
+    // Staff without the permission: refused, and told who grants it.
+    let erase = staff
+        .post(
+            &format!("/api/persons/{person_id}/erase"),
+            serde_json::json!({"reason": "asked"}),
+        )
+        .await;
+    assert_refused(&erase, 403, "permission_denied");
+    assert!(
+        erase
+            .error_message()
+            .contains("admins hold it and grant it"),
+        "{}",
+        erase.text
+    );
+    assert_refused(
+        &staff.delete(&format!("/api/contacts/{trashed}")).await,
+        403,
+        "permission_denied",
+    );
+    assert_refused(
+        &staff
+            .delete("/api/relation-types/nothing_like_it?cascade=true")
+            .await,
+        403,
+        "permission_denied",
+    );
+    assert_refused(
+        &staff.delete("/api/relation-types/nothing_like_it").await,
+        404,
+        "not_found",
+    );
+    // The page offers no button, and its form is refused.
+    let page = staff.get(&format!("/contacts/{trashed}")).await;
+    assert!(page.text.contains("Restore") && !page.text.contains("Delete for good"));
+    let csrf = HttpClient::hidden_field(&page.text, "csrf").expect("csrf");
+    let version = HttpClient::hidden_field(&page.text, "version").expect("version");
+    let purge = staff
+        .post_form(
+            &format!("/contacts/{trashed}/delete"),
+            &[("csrf", &csrf), ("version", &version)],
+        )
+        .await;
+    assert_eq!(purge.status, 403);
+
+    // Bad grants are refused by name.
+    let user_path = format!("/api/users/{staff_id}");
+    let unknown = admin
+        .patch(&user_path, serde_json::json!({"permissions": ["fly"]}))
+        .await;
+    assert_refused(&unknown, 400, "invalid_argument");
+    assert_eq!(unknown.error_field(), "permissions");
+    let customer = gateway
+        .user(&admin, "customer@example.org", "customer")
+        .await;
+    let customer_id = customer.get("/api/session").await.json["user"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_refused(
+        &admin
+            .patch(
+                &format!("/api/users/{customer_id}"),
+                serde_json::json!({"permissions": ["destroy"]}),
+            )
+            .await,
+        400,
+        "invalid_argument",
+    );
+    // Staff cannot grant it to themselves.
+    assert_refused(
+        &staff
+            .patch(&user_path, serde_json::json!({"permissions": ["destroy"]}))
+            .await,
+        403,
+        "permission_denied",
+    );
+
+    // Granted: the same session may now.
+    let granted = admin
+        .patch(&user_path, serde_json::json!({"permissions": ["destroy"]}))
+        .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    assert_eq!(granted.json["permissions"], serde_json::json!(["destroy"]));
+    assert!(staff
+        .get(&format!("/contacts/{trashed}"))
+        .await
+        .text
+        .contains("Delete for good"));
+    assert_eq!(
+        staff
+            .delete(&format!("/api/contacts/{trashed}"))
+            .await
+            .status,
+        204
+    );
+    let erased = staff
+        .post(
+            &format!("/api/persons/{person_id}/erase"),
+            serde_json::json!({"reason": "asked"}),
+        )
+        .await;
+    assert_eq!(erased.status, 204, "{}", erased.text);
+    assert_refused(
+        &staff
+            .delete("/api/relation-types/nothing_like_it?cascade=true")
+            .await,
+        404,
+        "not_found",
+    );
+    // Taken back.
+    let revoked = admin
+        .patch(&user_path, serde_json::json!({"permissions": []}))
+        .await;
+    assert_eq!(revoked.json["permissions"], serde_json::json!([]));
+    assert_refused(
+        &staff
+            .delete("/api/relation-types/nothing_like_it?cascade=true")
+            .await,
+        403,
+        "permission_denied",
+    );
+}

@@ -7,6 +7,7 @@ pub mod login_guard;
 pub mod password_checks;
 pub mod user;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,7 @@ use devices::DeviceKey;
 use events::Account;
 use login_guard::{LoginGuard, Origin};
 use password_checks::PasswordChecks;
-use user::{Role, UserCommand};
+use user::{Permission, Role, UserCommand};
 
 const MAX_DISPLAY_NAME_CHARS: usize = 200;
 const MAX_TOKEN_NAME_CHARS: usize = 100;
@@ -34,6 +35,8 @@ pub struct Caller {
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    /// Granted beyond the role.
+    pub permissions: BTreeSet<Permission>,
     pub via: Credential,
 }
 
@@ -48,6 +51,11 @@ pub enum Credential {
 }
 
 impl Caller {
+    /// Whether the caller holds `permission` (its role's, or granted).
+    pub fn may(&self, permission: Permission) -> bool {
+        permission.held_by(self.role, &self.permissions)
+    }
+
     /// The actor recorded on events and passed to services.
     pub fn actor(&self) -> String {
         format!("user:{}", self.user_id)
@@ -97,6 +105,8 @@ pub struct UserChanges {
     pub role: Option<Role>,
     pub disabled: Option<bool>,
     pub password: Option<String>,
+    /// Every permission granted beyond the role (the others are taken back).
+    pub permissions: Option<BTreeSet<Permission>>,
 }
 
 pub struct Accounts {
@@ -208,6 +218,9 @@ impl Accounts {
         }
         if let Some(role) = changes.role {
             commands.push(UserCommand::ChangeRole { role });
+        }
+        if let Some(permissions) = changes.permissions {
+            commands.push(UserCommand::SetPermissions { permissions });
         }
         match changes.disabled {
             Some(true) if user_id == actor.user_id => {
@@ -522,6 +535,7 @@ fn caller(user: UserRow, via: Credential) -> Caller {
         email: user.email,
         display_name: user.display_name,
         role: user.role,
+        permissions: user.permissions,
         via,
     }
 }

@@ -1,7 +1,7 @@
 //! The user aggregate: who may log in, in which role, with which sessions
 //! and API tokens. Pure: hashes, ids and times come in with the command.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use liaison_proto::gateway::v1 as pb;
 use pb::user_event::Event;
@@ -57,12 +57,48 @@ impl Role {
     }
 }
 
+/// What a role does not give by itself: an admin grants it to staff
+/// (ADR 0009). Admins hold every permission, customers none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Permission {
+    /// Irreversible removals: erasing a person, purging a contact from the
+    /// trash, deleting a relation type with its relations.
+    Destroy,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 1] = [Permission::Destroy];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Destroy => "destroy",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Permission> {
+        Permission::ALL
+            .into_iter()
+            .find(|permission| permission.as_str() == value)
+    }
+
+    /// Whether a user of `role` granted `granted` holds this permission.
+    pub fn held_by(self, role: Role, granted: &BTreeSet<Permission>) -> bool {
+        match role {
+            Role::Admin => true,
+            Role::Staff => granted.contains(&self),
+            Role::Customer => false,
+        }
+    }
+}
+
 /// A user as its events left it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    /// Granted beyond the role (see [`Permission::held_by`]).
+    pub permissions: BTreeSet<Permission>,
     pub disabled: bool,
     pub sessions: HashSet<String>,
     /// Token id → revoked.
@@ -85,6 +121,9 @@ pub enum UserCommand {
     },
     ChangeRole {
         role: Role,
+    },
+    SetPermissions {
+        permissions: BTreeSet<Permission>,
     },
     Disable,
     Enable,
@@ -148,6 +187,23 @@ pub fn decide(user: Option<&User>, command: UserCommand) -> Result<Vec<Event>, G
         UserCommand::ChangeRole { role } => vec![Event::RoleChanged(pb::RoleChanged {
             role: role.to_proto() as i32,
         })],
+        UserCommand::SetPermissions { permissions } if permissions == user.permissions => vec![],
+        UserCommand::SetPermissions { permissions }
+            if user.role == Role::Customer && !permissions.is_empty() =>
+        {
+            return Err(GatewayError::invalid(
+                "permissions",
+                "customers hold no permission: make the user staff first",
+            ))
+        }
+        UserCommand::SetPermissions { permissions } => {
+            vec![Event::PermissionsChanged(pb::PermissionsChanged {
+                permissions: permissions
+                    .iter()
+                    .map(|permission| permission.as_str().to_owned())
+                    .collect(),
+            })]
+        }
         UserCommand::Disable if user.disabled => vec![],
         UserCommand::Disable => vec![Event::Disabled(pb::UserDisabled {})],
         UserCommand::Enable if !user.disabled => vec![],
@@ -204,6 +260,7 @@ pub fn evolve(user: Option<User>, event: &Event) -> Option<User> {
             email: created.email.clone(),
             display_name: created.display_name.clone(),
             role: Role::from_proto(created.role).unwrap_or(Role::Customer),
+            permissions: BTreeSet::new(),
             disabled: false,
             sessions: HashSet::new(),
             tokens: HashMap::new(),
@@ -215,6 +272,9 @@ pub fn evolve(user: Option<User>, event: &Event) -> Option<User> {
         Event::ProfileChanged(changed) => user.display_name = changed.display_name.clone(),
         Event::RoleChanged(changed) => {
             user.role = Role::from_proto(changed.role).unwrap_or(user.role);
+        }
+        Event::PermissionsChanged(changed) => {
+            user.permissions = permissions_of(&changed.permissions);
         }
         Event::Disabled(_) => user.disabled = true,
         Event::Enabled(_) => user.disabled = false,
@@ -254,12 +314,23 @@ pub fn event_type(event: &Event) -> &'static str {
         Event::SessionEnded(_) => "user.session_ended",
         Event::TokenCreated(_) => "user.token_created",
         Event::TokenRevoked(_) => "user.token_revoked",
+        Event::PermissionsChanged(_) => "user.permissions_changed",
     }
+}
+
+/// The permissions named in an event or a row; names this version does not
+/// know are left out.
+pub fn permissions_of<S: AsRef<str>>(names: &[S]) -> BTreeSet<Permission> {
+    names
+        .iter()
+        .filter_map(|name| Permission::parse(name.as_ref()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use liaison_eventstore::testing::{given, Given};
+    use liaison_runtime::ServiceError;
 
     use super::*;
     use crate::accounts::events::Account;
@@ -355,6 +426,34 @@ mod tests {
         staff
             .when(UserCommand::EndSession {
                 session_hash: "unknown".into(),
+            })
+            .then_nothing();
+    }
+
+    #[test]
+    fn admins_grant_permissions_to_staff_never_to_customers() {
+        let destroy = BTreeSet::from([Permission::Destroy]);
+        let granted = user_with([created(Role::Staff)])
+            .when(UserCommand::SetPermissions {
+                permissions: destroy.clone(),
+            })
+            .then([Event::PermissionsChanged(pb::PermissionsChanged {
+                permissions: vec!["destroy".into()],
+            })]);
+        let user = granted.user.expect("user");
+        assert!(Permission::Destroy.held_by(user.role, &user.permissions));
+        assert!(!Permission::Destroy.held_by(Role::Staff, &BTreeSet::new()));
+        assert!(Permission::Destroy.held_by(Role::Admin, &BTreeSet::new()));
+        assert!(!Permission::Destroy.held_by(Role::Customer, &destroy));
+        let error = user_with([created(Role::Customer)])
+            .when(UserCommand::SetPermissions {
+                permissions: destroy,
+            })
+            .then_err();
+        assert_eq!(error.field(), Some("permissions"));
+        user_with([created(Role::Customer)])
+            .when(UserCommand::SetPermissions {
+                permissions: BTreeSet::new(),
             })
             .then_nothing();
     }

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use super::contacts_dto::*;
 use super::{non_empty, ApiJson, ApiQuery};
-use crate::auth::Staff;
+use crate::auth::{Destroyer, Staff};
 use crate::error::ErrorBody;
 use crate::state::AppState;
 use crate::GatewayError;
@@ -127,13 +127,14 @@ async fn update_person(
     Ok(Json(person.into()))
 }
 
-/// GDPR erasure: the person's data becomes unreadable everywhere.
+/// GDPR erasure: the person's data becomes unreadable everywhere. Needs
+/// the destroy permission.
 #[utoipa::path(post, path = "/api/persons/{id}/erase", tag = "persons",
     params(("id" = String, Path)), request_body = ErasureRequest,
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn erase_person(
     State(state): State<AppState>,
-    Staff(caller): Staff,
+    Destroyer(caller): Destroyer,
     Path(id): Path<String>,
     ApiJson(erasure): ApiJson<ErasureRequest>,
 ) -> Result<StatusCode> {
@@ -322,13 +323,14 @@ fn versioned(
     )
 }
 
-/// Deletes for good a contact that is in the trash.
+/// Deletes for good a contact that is in the trash. Needs the destroy
+/// permission.
 #[utoipa::path(delete, path = "/api/contacts/{id}", tag = "contacts",
     params(("id" = String, Path), VersionQuery),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
 async fn purge_contact(
     State(state): State<AppState>,
-    Staff(caller): Staff,
+    Destroyer(caller): Destroyer,
     Path(id): Path<String>,
     ApiQuery(version): ApiQuery<VersionQuery>,
 ) -> Result<StatusCode> {

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use super::relations_dto::*;
 use super::{non_empty, ApiJson, ApiQuery};
+use crate::accounts::user::Permission;
 use crate::auth::Staff;
 use crate::error::ErrorBody;
 use crate::state::AppState;
@@ -161,16 +162,20 @@ async fn update_relation_type(
     Ok(Json(updated.into()))
 }
 
-/// Deletes a custom type (with `cascade`, its relations too).
+/// Deletes a custom type (with `cascade`, its relations too, which needs
+/// the destroy permission).
 #[utoipa::path(delete, path = "/api/relation-types/{id}", tag = "relation types",
     params(("id" = String, Path), CascadeQuery),
-    responses((status = 200, body = DeletedType), (status = 412, body = ErrorBody)))]
+    responses((status = 200, body = DeletedType), (status = 403, body = ErrorBody), (status = 412, body = ErrorBody)))]
 async fn delete_relation_type(
     State(state): State<AppState>,
     Staff(caller): Staff,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<CascadeQuery>,
 ) -> Result<Json<DeletedType>> {
+    if query.cascade {
+        crate::auth::require(&caller, Permission::Destroy)?;
+    }
     let request = state.backends.request(
         &caller,
         pb::DeleteRelationTypeRequest {

@@ -1,6 +1,8 @@
 //! Logging in and out, one's own password and API tokens, and (admins)
 //! users.
 
+use std::collections::BTreeSet;
+
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{AppendHeaders, IntoResponse, Response};
@@ -10,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{micros_rfc3339, ApiJson, Json};
-use crate::accounts::user::Role;
+use crate::accounts::user::{Permission, Role};
 use crate::accounts::{Credential, NewUser, UserChanges};
 use crate::auth::{login_cookies, login_source, session_cookie, Admin, Authenticated};
 use crate::error::ErrorBody;
@@ -51,6 +53,9 @@ pub struct UserView {
     pub display_name: String,
     #[schema(value_type = String, example = "staff")]
     pub role: Role,
+    /// Permissions granted beyond the role: `destroy` (erase, purge,
+    /// cascade delete). Admins hold every permission whatever this says.
+    pub permissions: Vec<String>,
     pub disabled: bool,
     pub version: u64,
     pub created_at: String,
@@ -64,6 +69,11 @@ impl From<UserRow> for UserView {
             email: row.email,
             display_name: row.display_name,
             role: row.role,
+            permissions: row
+                .permissions
+                .iter()
+                .map(|permission| permission.as_str().to_owned())
+                .collect(),
             disabled: row.disabled,
             version: row.version,
             created_at: micros_rfc3339(row.created_at),
@@ -267,8 +277,24 @@ pub struct UserUpdate {
     pub disabled: Option<bool>,
     /// A new password; every session of the user ends.
     pub password: Option<String>,
+    /// Every permission granted beyond the role (staff only): `destroy`.
+    pub permissions: Option<Vec<String>>,
     /// The version read; a newer one gives 409.
     pub expected_version: Option<u64>,
+}
+
+fn parse_permissions(names: &[String]) -> Result<BTreeSet<Permission>, GatewayError> {
+    names
+        .iter()
+        .map(|name| {
+            Permission::parse(name).ok_or_else(|| {
+                GatewayError::invalid(
+                    "permissions",
+                    format!("{name:?} is not a permission (known: destroy)"),
+                )
+            })
+        })
+        .collect()
 }
 
 /// Every user (admins).
@@ -339,6 +365,11 @@ async fn update_user(
                 role: update.role,
                 disabled: update.disabled,
                 password: update.password,
+                permissions: update
+                    .permissions
+                    .as_deref()
+                    .map(parse_permissions)
+                    .transpose()?,
             },
             update.expected_version,
         )

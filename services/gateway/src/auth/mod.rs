@@ -13,6 +13,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method};
 use liaison_runtime::http::proxies::TrustedProxies;
 
 use crate::accounts::credentials::same_secret;
+use crate::accounts::user::Permission;
 use crate::accounts::{Caller, Credential, LoginSource, NewSession};
 use crate::state::AppState;
 use crate::GatewayError;
@@ -29,6 +30,8 @@ pub struct Authenticated(pub Caller);
 pub struct Staff(pub Caller);
 /// Admin only.
 pub struct Admin(pub Caller);
+/// Staff holding the destroy permission, or an admin.
+pub struct Destroyer(pub Caller);
 
 /// The caller of this request, if any, found once and kept in the
 /// request's extensions.
@@ -141,6 +144,31 @@ impl FromRequestParts<AppState> for Staff {
             ));
         }
         Ok(Staff(caller))
+    }
+}
+
+/// Refuses a caller without `permission` (ADR 0009).
+pub fn require(caller: &Caller, permission: Permission) -> Result<(), GatewayError> {
+    if caller.may(permission) {
+        return Ok(());
+    }
+    Err(GatewayError::PermissionDenied(match permission {
+        Permission::Destroy => "erasing, deleting for good and deleting with cascade need the \
+             destroy permission: admins hold it and grant it to staff"
+            .into(),
+    }))
+}
+
+impl FromRequestParts<AppState> for Destroyer {
+    type Rejection = GatewayError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Staff(caller) = Staff::from_request_parts(parts, state).await?;
+        require(&caller, Permission::Destroy)?;
+        Ok(Destroyer(caller))
     }
 }
 

@@ -212,6 +212,7 @@ mod tests {
             email: "a@b.c".into(),
             display_name: "A".into(),
             role: Role::Staff,
+            permissions: Default::default(),
             via: Credential::Session {
                 csrf_token: csrf.into(),
                 secret: "s".into(),

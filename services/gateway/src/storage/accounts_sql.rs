@@ -13,8 +13,8 @@ use super::{AccountsProjection, TokenRow, UserRow};
 use crate::accounts::user::Role;
 use crate::GatewayError;
 
-const USER_COLUMNS: &str =
-    "id, email, display_name, role, password_hash, disabled, created_at, updated_at, version";
+const USER_COLUMNS: &str = "id, email, display_name, role, permissions, password_hash, disabled, \
+     created_at, updated_at, version";
 
 #[async_trait]
 impl Projection<Db> for AccountsProjection {
@@ -99,6 +99,13 @@ async fn apply_user_event(
             sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
                 .bind(user_id)
                 .bind(role.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Event::PermissionsChanged(changed) => {
+            sqlx::query("UPDATE users SET permissions = $2 WHERE id = $1")
+                .bind(user_id)
+                .bind(changed.permissions.join(","))
                 .execute(&mut *conn)
                 .await?;
         }
@@ -190,6 +197,7 @@ async fn apply_user_event(
 
 fn user_row(row: &DbRow) -> Result<UserRow, GatewayError> {
     let role: String = row.try_get("role")?;
+    let permissions: String = row.try_get("permissions")?;
     let version: i64 = row.try_get("version")?;
     Ok(UserRow {
         id: row.try_get("id")?,
@@ -197,6 +205,9 @@ fn user_row(row: &DbRow) -> Result<UserRow, GatewayError> {
         display_name: row.try_get("display_name")?,
         role: Role::parse(&role)
             .ok_or_else(|| GatewayError::Internal(format!("unknown role {role:?} stored")))?,
+        permissions: crate::accounts::user::permissions_of(
+            &permissions.split(',').collect::<Vec<_>>(),
+        ),
         password_hash: row.try_get("password_hash")?,
         disabled: row.try_get("disabled")?,
         created_at: row.try_get("created_at")?,

@@ -8,7 +8,9 @@ mod sqlite;
 use liaison_eventstore::migrate::Migration;
 use liaison_eventstore::on_backend;
 
-use crate::accounts::user::Role;
+use std::collections::BTreeSet;
+
+use crate::accounts::user::{Permission, Role};
 use crate::GatewayError;
 
 /// Maintains `users`, `sessions` and `api_tokens` in the append's
@@ -18,17 +20,31 @@ pub struct AccountsProjection;
 
 pub const READ_MODEL_TABLES: &[&str] = &["users", "sessions", "api_tokens"];
 
-pub const MIGRATIONS_SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "users, sessions, api tokens",
-    sql: include_str!("schema_sqlite.sql"),
-}];
+pub const MIGRATIONS_SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "users, sessions, api tokens",
+        sql: include_str!("schema_sqlite.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "permissions granted beyond the role",
+        sql: include_str!("permissions_sqlite.sql"),
+    },
+];
 
-pub const MIGRATIONS_POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "users, sessions, api tokens",
-    sql: include_str!("schema_postgres.sql"),
-}];
+pub const MIGRATIONS_POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "users, sessions, api tokens",
+        sql: include_str!("schema_postgres.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "permissions granted beyond the role",
+        sql: include_str!("permissions_postgres.sql"),
+    },
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRow {
@@ -36,11 +52,20 @@ pub struct UserRow {
     pub email: String,
     pub display_name: String,
     pub role: Role,
+    /// Granted beyond the role.
+    pub permissions: BTreeSet<Permission>,
     pub password_hash: String,
     pub disabled: bool,
     pub created_at: i64,
     pub updated_at: i64,
     pub version: u64,
+}
+
+impl UserRow {
+    /// Whether `permission` was granted to the user beyond its role.
+    pub fn granted(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -11,6 +11,7 @@ use liaison_proto::relations::v1 as rel;
 use serde::Deserialize;
 
 use super::{render, see_other, urlencode, Layout, PageError, PageResult};
+use crate::accounts::user::Permission;
 use crate::accounts::Caller;
 use crate::auth::pages::{Button, StaffForm, StaffPage};
 use crate::state::AppState;
@@ -50,6 +51,8 @@ struct EntityPage {
     /// buttons: a change made meanwhile refuses them.
     version: u64,
     in_trash: bool,
+    /// The caller may delete it for good (ADR 0009).
+    may_destroy: bool,
     fields: Vec<(&'static str, String)>,
     groups: Vec<RelationGroup>,
     total_relations: u64,
@@ -238,6 +241,7 @@ async fn render_page_with_hops(
         name: loaded.name,
         version: loaded.version,
         in_trash: loaded.in_trash,
+        may_destroy: caller.may(Permission::Destroy),
         fields: loaded.fields,
         groups,
         total_relations: listed.total,
@@ -489,5 +493,6 @@ pub async fn purge(
     Path(id): Path<String>,
     StaffForm(caller, form): StaffForm<LifecycleForm>,
 ) -> PageResult {
+    crate::auth::require(&caller, Permission::Destroy)?;
     change_lifecycle(&state, caller, &id, form, Lifecycle::Purge).await
 }

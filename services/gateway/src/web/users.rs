@@ -1,5 +1,7 @@
 //! Users, for admins: list, create, and change a user's name, role,
-//! disabled state or password.
+//! disabled state, password or permissions.
+
+use std::collections::BTreeSet;
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -8,7 +10,7 @@ use axum::response::IntoResponse;
 use serde::Deserialize;
 
 use super::{minute, refusal, render, see_other, urlencode, Layout, PageResult};
-use crate::accounts::user::Role;
+use crate::accounts::user::{Permission, Role};
 use crate::accounts::{Caller, NewUser, UserChanges};
 use crate::auth::pages::{AdminForm, AdminPage};
 use crate::state::AppState;
@@ -119,6 +121,8 @@ pub struct UserForm {
     role: String,
     disabled: Option<String>,
     password: String,
+    /// The staff member may destroy (ADR 0009).
+    destroy: Option<String>,
 }
 
 #[derive(Template)]
@@ -192,6 +196,12 @@ pub async fn update(
         role: Some(role),
         disabled: Some(form.disabled.is_some()),
         password: (!form.password.is_empty()).then(|| form.password.clone()),
+        // Granted to staff only: admins hold it anyway, customers never.
+        permissions: Some(if role == Role::Staff && form.destroy.is_some() {
+            BTreeSet::from([Permission::Destroy])
+        } else {
+            BTreeSet::new()
+        }),
     };
     match state
         .accounts

@@ -4,7 +4,7 @@
 
 use liaison_eventstore::testing::{given, Fixtures};
 use liaison_gateway::accounts::events::Account;
-use liaison_gateway::accounts::user::Role;
+use liaison_gateway::accounts::user::{Permission, Role};
 use liaison_proto::gateway::v1 as pb;
 
 fn fixtures() -> Fixtures {
@@ -86,4 +86,23 @@ fn version_1_user_events_replay_to_the_account_they_made() {
         panic!("a password change")
     };
     assert!(changed.password_hash.starts_with("$argon2id$"));
+}
+
+#[test]
+fn a_version_2_grant_replays_to_the_permission_it_gave() {
+    let v1 = fixtures();
+    let v2 = Fixtures::parse(include_str!("fixtures/events-v2.txt"));
+    let user = given::<Account>(
+        "01a2f000-0000-7000-8000-0000000000u1",
+        [
+            v1.event::<Account>("user.created"),
+            v2.event::<Account>("user.permissions_changed"),
+        ],
+    )
+    .state()
+    .clone()
+    .user
+    .expect("user");
+    assert!(user.permissions.contains(&Permission::Destroy));
+    assert!(Permission::Destroy.held_by(user.role, &user.permissions));
 }
