@@ -11,8 +11,10 @@ use crate::GatewayError;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Email {
+    #[schema(max_length = 254)]
     pub address: String,
     /// Free label: "work", "home", ...
+    #[schema(max_length = 50)]
     pub label: String,
     pub primary: bool,
 }
@@ -22,27 +24,37 @@ pub struct Email {
 pub struct Phone {
     /// E.164 when a country is known.
     pub number: String,
+    #[schema(max_length = 50)]
     pub label: String,
     pub primary: bool,
     /// ISO 3166-1 alpha-2 used to read a national number.
+    #[schema(pattern = "^$|^[A-Za-z]{2}$")]
     pub country: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Address {
+    #[schema(max_length = 50)]
     pub label: String,
+    #[schema(max_length = 400)]
     pub street: String,
+    #[schema(max_length = 20)]
     pub postal_code: String,
+    #[schema(max_length = 200)]
     pub city: String,
+    #[schema(max_length = 200)]
     pub region: String,
+    #[schema(pattern = "^$|^[A-Za-z]{2}$")]
     pub country: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExternalRef {
+    #[schema(min_length = 1, max_length = 200)]
     pub source: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub external_id: String,
 }
 
@@ -104,18 +116,33 @@ pub enum Contact {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewPerson {
+    #[schema(max_length = 200)]
     pub title: String,
+    #[schema(max_length = 200)]
     pub given_name: String,
+    #[schema(max_length = 200)]
     pub family_name: String,
+    #[schema(max_length = 200)]
     pub job_title: String,
+    #[schema(max_items = 50)]
     pub emails: Vec<Email>,
+    #[schema(max_items = 50)]
     pub phones: Vec<Phone>,
+    #[schema(max_items = 50)]
     pub addresses: Vec<Address>,
+    #[schema(max_length = 2048)]
     pub website: String,
+    #[schema(max_length = 10000)]
     pub notes: String,
+    #[schema(max_items = 50)]
     pub tags: Vec<String>,
+    #[schema(
+        pattern = "^$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
     pub category_id: String,
+    #[schema(max_length = 200)]
     pub owner: String,
+    #[schema(max_items = 50)]
     pub external_refs: Vec<ExternalRef>,
     /// Accept an email that already belongs to another live person.
     pub allow_shared_email: bool,
@@ -124,16 +151,28 @@ pub struct NewPerson {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewOrganisation {
+    #[schema(required = true, min_length = 1, max_length = 200)]
     pub name: String,
     pub managed: bool,
+    #[schema(max_items = 50)]
     pub emails: Vec<Email>,
+    #[schema(max_items = 50)]
     pub phones: Vec<Phone>,
+    #[schema(max_items = 50)]
     pub addresses: Vec<Address>,
+    #[schema(max_length = 2048)]
     pub website: String,
+    #[schema(max_length = 10000)]
     pub notes: String,
+    #[schema(max_items = 50)]
     pub tags: Vec<String>,
+    #[schema(
+        pattern = "^$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
     pub category_id: String,
+    #[schema(max_length = 200)]
     pub owner: String,
+    #[schema(max_items = 50)]
     pub external_refs: Vec<ExternalRef>,
 }
 
@@ -143,19 +182,34 @@ pub struct NewOrganisation {
 pub struct PersonChanges {
     /// The version read; a newer stored version gives 409.
     pub expected_version: Option<u64>,
+    #[schema(max_length = 200)]
     pub title: Option<String>,
+    #[schema(max_length = 200)]
     pub given_name: Option<String>,
+    #[schema(max_length = 200)]
     pub family_name: Option<String>,
+    #[schema(max_length = 200)]
     pub job_title: Option<String>,
+    #[schema(max_items = 50)]
     pub emails: Option<Vec<Email>>,
+    #[schema(max_items = 50)]
     pub phones: Option<Vec<Phone>>,
+    #[schema(max_items = 50)]
     pub addresses: Option<Vec<Address>>,
+    #[schema(max_length = 2048)]
     pub website: Option<String>,
+    #[schema(max_length = 10000)]
     pub notes: Option<String>,
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     /// Empty string: no category.
+    #[schema(
+        pattern = "^$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
     pub category_id: Option<String>,
+    #[schema(max_length = 200)]
     pub owner: Option<String>,
+    #[schema(max_items = 50)]
     pub external_refs: Option<Vec<ExternalRef>>,
     pub allow_shared_email: bool,
 }
@@ -164,16 +218,28 @@ pub struct PersonChanges {
 #[serde(default, deny_unknown_fields)]
 pub struct OrganisationChanges {
     pub expected_version: Option<u64>,
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     pub managed: Option<bool>,
+    #[schema(max_items = 50)]
     pub emails: Option<Vec<Email>>,
+    #[schema(max_items = 50)]
     pub phones: Option<Vec<Phone>>,
+    #[schema(max_items = 50)]
     pub addresses: Option<Vec<Address>>,
+    #[schema(max_length = 2048)]
     pub website: Option<String>,
+    #[schema(max_length = 10000)]
     pub notes: Option<String>,
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
+    #[schema(
+        pattern = "^$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
     pub category_id: Option<String>,
+    #[schema(max_length = 200)]
     pub owner: Option<String>,
+    #[schema(max_items = 50)]
     pub external_refs: Option<Vec<ExternalRef>>,
 }
 
@@ -201,8 +267,12 @@ pub enum Trash {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Case-insensitive search over names and emails.
+    #[param(max_length = 200)]
     pub q: String,
     /// A category id.
+    #[param(
+        pattern = "^$|^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+    )]
     pub category: String,
     /// Comma-separated tags; every one must be on the contact.
     pub tags: String,
@@ -215,6 +285,7 @@ pub struct ListQuery {
     /// Newest or last first.
     pub descending: bool,
     /// 1..=500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: String,
@@ -586,13 +657,16 @@ impl From<pb::Category> for Category {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewCategory {
+    #[schema(required = true, min_length = 1, max_length = 100)]
     pub name: String,
+    #[schema(max_length = 1000)]
     pub description: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CategoryRename {
+    #[schema(required = true, min_length = 1, max_length = 100)]
     pub name: String,
     pub expected_version: Option<u64>,
 }
@@ -601,6 +675,7 @@ pub struct CategoryRename {
 #[serde(default, deny_unknown_fields)]
 pub struct MergeRequest {
     /// The contact merged into the one of the path, which survives.
+    #[schema(required = true, format = "uuid")]
     pub merged_id: String,
 }
 
@@ -608,6 +683,7 @@ pub struct MergeRequest {
 #[serde(default, deny_unknown_fields)]
 pub struct ErasureRequest {
     /// Why, for the record; no personal data.
+    #[schema(max_length = 500)]
     pub reason: String,
 }
 
@@ -660,6 +736,7 @@ impl From<pb::HistoryEntry> for HistoryEntry {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1..=500.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     pub cursor: String,
 }

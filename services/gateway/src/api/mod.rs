@@ -4,6 +4,7 @@
 
 mod contacts;
 mod contacts_dto;
+mod contract;
 mod relations;
 mod relations_dto;
 mod users;
@@ -67,16 +68,17 @@ pub fn routes() -> (Router<AppState>, OpenApiDocument) {
         .merge(contacts::routes())
         .merge(relations::routes());
     let (router, mut document) = router.split_for_parts();
+    contract::complete(&mut document);
     document.security = Some(vec![
         utoipa::openapi::security::SecurityRequirement::new("bearer", Vec::<String>::new()),
         utoipa::openapi::security::SecurityRequirement::new("session", Vec::<String>::new()),
     ]);
-    let served = Arc::new(document.clone());
+    let served = Arc::new(contract::to_json(&document));
     let router = router.route(
         "/api/openapi.json",
         axum::routing::get(move || {
             let document = served.clone();
-            async move { axum::Json(document.as_ref().clone()) }
+            async move { Json(document) }
         }),
     );
     (router, document)

@@ -13,7 +13,18 @@ use crate::GatewayError;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct EntityRef {
+    #[schema(
+        required = true,
+        pattern = "^[a-z0-9_]+[.][a-z0-9_]+$",
+        max_length = 64
+    )]
     pub kind: String,
+    #[schema(
+        required = true,
+        pattern = "^[A-Za-z0-9_-]+$",
+        min_length = 1,
+        max_length = 64
+    )]
     pub id: String,
 }
 
@@ -62,6 +73,7 @@ pub fn split_list(value: &str) -> Vec<String> {
 #[serde(default, deny_unknown_fields)]
 pub struct PredicateSide {
     /// Stable id, e.g. "employed_by"; generated for a new type when empty.
+    #[schema(pattern = "^$|^[a-z0-9_.-]+$", max_length = 64)]
     pub id: String,
     /// Read from the subject: "is employed by".
     pub label: String,
@@ -219,8 +231,16 @@ impl From<pb::Relation> for Relation {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewRelation {
+    #[schema(required = true)]
     pub subject: EntityRef,
+    #[schema(
+        required = true,
+        pattern = "^[a-z0-9_.-]+$",
+        min_length = 1,
+        max_length = 64
+    )]
     pub predicate: String,
+    #[schema(required = true)]
     pub object: EntityRef,
 }
 
@@ -228,6 +248,7 @@ pub struct NewRelation {
 #[serde(default, deny_unknown_fields)]
 pub struct NewRelations {
     /// Up to 1,000; all are created or none.
+    #[schema(required = true, min_items = 1, max_items = 1000)]
     pub triples: Vec<NewRelation>,
     /// Skip triples that exist instead of refusing them.
     pub skip_existing: bool,
@@ -298,6 +319,7 @@ pub struct EntityRelationsQuery {
     pub predicates: String,
     /// Comma-separated kinds of the other end; empty: all.
     pub other_kinds: String,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     pub cursor: String,
 }
@@ -312,6 +334,7 @@ pub struct TripleQuery {
     pub predicate: String,
     /// `kind:id`; empty: any object.
     pub object: String,
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     pub cursor: String,
 }
@@ -351,10 +374,13 @@ pub struct TriplePage {
 #[into_params(parameter_in = Query)]
 pub struct PathQuery {
     /// Where paths start: `kind:id`.
+    #[param(required = true, min_length = 1)]
     pub start: String,
     /// Comma-separated predicates, one per hop (1 to 4).
+    #[param(required = true, min_length = 1)]
     pub predicates: String,
     /// At most this many paths (default 100, at most 1,000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

@@ -153,6 +153,7 @@ async fn logout(
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
     pub current_password: String,
+    #[schema(min_length = 10)]
     pub new_password: String,
 }
 
@@ -201,8 +202,10 @@ impl From<TokenRow> for TokenView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// 1..=3650; absent: the token does not expire.
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
 }
 
@@ -261,21 +264,26 @@ async fn revoke_token(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserRequest {
+    #[schema(max_length = 254)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: String,
     #[schema(value_type = String, example = "staff")]
     pub role: Role,
+    #[schema(min_length = 10)]
     pub password: String,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
+    #[schema(min_length = 1, max_length = 200)]
     pub display_name: Option<String>,
     #[schema(value_type = Option<String>)]
     pub role: Option<Role>,
     pub disabled: Option<bool>,
     /// A new password; every session of the user ends.
+    #[schema(min_length = 10)]
     pub password: Option<String>,
     /// Every permission granted beyond the role (staff only): `destroy`.
     pub permissions: Option<Vec<String>>,
