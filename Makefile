@@ -4,7 +4,7 @@
 CARGO ?= cargo
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 
-.PHONY: run run-distributed test test-fast bench build fmt lint validate-deploy clean
+.PHONY: run run-distributed test test-fast contract load bench build fmt lint validate-deploy clean
 
 # SQL written once and `include!`d into a module per backend: `cargo fmt`
 # never reaches these files, so `fmt` and `lint` name them.
@@ -24,10 +24,24 @@ run-distributed: build
 test-fast:
 	$(CARGO) test --workspace --exclude liaison-tests --exclude liaison-bench -- --skip postgres --skip nats
 
-## Build the binary the end-to-end tests drive, then run every test.
+## Build the binary the end-to-end tests drive, then run every test, the
+## API contract and the bounded load on the HTTP port.
 test:
 	$(CARGO) build -p liaison
 	LIAISON_BIN=$(abspath $(TARGET_DIR))/debug/liaison $(CARGO) test --workspace --no-fail-fast
+	LIAISON_BIN=$(abspath $(TARGET_DIR))/debug/liaison tests/contract/schemathesis.sh
+	python3 tests/load/gateway_under_load.py --liaison $(abspath $(TARGET_DIR))/debug/liaison
+
+## The live API against its OpenAPI document (schemathesis, every operation).
+contract:
+	$(CARGO) build -p liaison
+	LIAISON_BIN=$(abspath $(TARGET_DIR))/debug/liaison tests/contract/schemathesis.sh
+
+## Slow connections and parallel logins on loopback while /healthz is
+## watched: fails when memory or open files pass their bounds.
+load:
+	$(CARGO) build -p liaison
+	python3 tests/load/gateway_under_load.py --liaison $(abspath $(TARGET_DIR))/debug/liaison
 
 ## Run the workloads of BENCHMARKS.md and print one table, ceilings included.
 bench:

@@ -65,17 +65,31 @@ pub struct Listeners {
 impl Listeners {
     /// Listens on the addresses of `settings`.
     pub async fn bind(settings: &Settings) -> anyhow::Result<Self> {
-        let bind = |addr: SocketAddr, what: &'static str| async move {
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen for {what} on {addr}"))
+        let bind = |addr: SocketAddr, what: &'static str| {
+            listen(addr).with_context(|| format!("cannot listen for {what} on {addr}"))
         };
         Ok(Listeners {
-            grpc: bind(settings.grpc_addr, "gRPC").await?,
-            http: bind(settings.http_addr, "HTTP").await?,
+            grpc: bind(settings.grpc_addr, "gRPC")?,
+            http: bind(settings.http_addr, "HTTP")?,
             metrics: None,
         })
     }
+}
+
+/// Connections the kernel may hold for the accept loop (capped by
+/// `net.core.somaxconn`). Tokio's 1,024 overflowed under a connection
+/// flood, and the SYNs of others were dropped (a second's retry each).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves `targets` on `listeners` until `shutdown` is cancelled, then
@@ -105,11 +119,7 @@ pub async fn serve_on(
     let metrics_listener = match (&metrics_access, metrics_listener) {
         (MetricsAccess::Elsewhere, None) => {
             let addr = settings.http.metrics_addr.parse::<SocketAddr>()?;
-            Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen for metrics on {addr}"))?,
-            )
+            Some(listen(addr).with_context(|| format!("cannot listen for metrics on {addr}"))?)
         }
         (MetricsAccess::Elsewhere, Some(listener)) => Some(listener),
         (_, _) => None,
@@ -290,6 +300,7 @@ fn observe_connections(metrics: &Metrics, stats: Arc<ConnectionStats>) {
                 ("address_limit", &stats.refused_per_address),
                 ("request_timeout", &stats.timed_out_requests),
                 ("idle", &stats.closed_idle),
+                ("evicted_waiting", &stats.evicted),
             ]
             .into_iter()
             .map(|(reason, count)| {

@@ -128,6 +128,70 @@ async fn connections_past_the_cap_of_an_address_are_closed_at_once() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_full_the_connection_waiting_longest_makes_room_but_none_being_answered() {
+    let mut settings = SHORT_LIMITS.to_vec();
+    settings.push(("LIAISON__HTTP__MAX_CONNECTIONS", "4"));
+    settings.push(("LIAISON__HTTP__IDLE_TIMEOUT_SECONDS", "30"));
+    settings.push(("LIAISON__HTTP__HEADER_TIMEOUT_SECONDS", "30"));
+    settings.push(("LIAISON__HTTP__REQUEST_TIMEOUT_SECONDS", "30"));
+    let liaison = InProcess::start(&settings).await;
+    let mut waiting = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(&liaison.http_addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .expect("half the headers");
+        waiting.push(stream);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Trickling more keeps the oldest the oldest: it has waited longest
+    // for a request whatever bytes it sends.
+    waiting[0]
+        .write_all(b"X-More: a\r\n")
+        .await
+        .expect("more headers");
+    assert_eq!(
+        raw_get(&liaison.http_addr, "/healthz").await.as_deref(),
+        Some("HTTP/1.1 200 OK"),
+        "a slot was made for a new client"
+    );
+    let (_, after) = closed_by_server(&mut waiting[0], Duration::from_secs(2)).await;
+    assert!(after < Duration::from_secs(1), "the oldest was closed");
+
+    // Requests being answered (their bodies still arriving) are never
+    // closed to make room: past them a new connection is refused.
+    drop(waiting);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut answering = Vec::new();
+    for _ in 0..4 {
+        let mut stream = TcpStream::connect(&liaison.http_addr)
+            .await
+            .expect("connect");
+        stream
+            .write_all(
+                b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+                  Content-Length: 100\r\n\r\n{\"email\":",
+            )
+            .await
+            .expect("headers and a part of the body");
+        answering.push(stream);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(raw_get(&liaison.http_addr, "/healthz").await, None);
+    for stream in &mut answering {
+        let mut byte = [0u8; 1];
+        let still_open = tokio::time::timeout(Duration::from_millis(100), stream.read(&mut byte))
+            .await
+            .is_err();
+        assert!(still_open, "a request being answered was closed");
+    }
+}
+
 /// The first line of the answer to `GET path` on a new connection, or
 /// `None` when the server closed it without answering.
 async fn raw_get(addr: &str, path: &str) -> Option<String> {

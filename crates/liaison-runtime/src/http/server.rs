@@ -3,7 +3,14 @@
 //!
 //! - at most `max_connections` open, and `max_connections_per_address`
 //!   from one client address (trusted proxies excepted); a connection past
-//!   either is closed as soon as it is accepted, before any read;
+//!   the address's share is closed as soon as it is accepted, before any
+//!   read;
+//! - when all `max_connections` are taken, the connection that has waited
+//!   longest for a request (half-sent headers or an idle keep-alive: none
+//!   of its requests is being answered) is closed to make room, as nginx
+//!   reuses its idle connections; only when every connection is answering
+//!   is a new one refused. Holding connections thus cannot lock others
+//!   out, whatever number of addresses it comes from;
 //! - the headers of a request must arrive within `header_timeout` (also
 //!   while an HTTP/1 connection waits for its next request);
 //! - a request must be read and answered within `request_timeout` (a
@@ -50,6 +57,10 @@ const RESERVED_FILES: u64 = 256;
 const MAX_H2_HEADER_BYTES: u32 = 64 * 1024;
 /// Largest HTTP/1 read buffer (headers included).
 const MAX_H1_BUFFER_BYTES: usize = 256 * 1024;
+/// Connections closed to make room whose sockets may still be open: past
+/// this many, accepting waits for them, so open sockets never pass
+/// `max_connections + CLOSING`.
+const CLOSING: usize = 64;
 
 /// The limits of one HTTP listener.
 #[derive(Debug, Clone)]
@@ -105,6 +116,7 @@ pub struct ConnectionStats {
     pub refused_per_address: AtomicU64,
     pub timed_out_requests: AtomicU64,
     pub closed_idle: AtomicU64,
+    pub evicted: AtomicU64,
 }
 
 /// Serves `router` with `limits` until `shutdown` is cancelled; then lets
@@ -119,6 +131,8 @@ pub async fn serve_with_limits(
     let limits = Arc::new(limits);
     let total = Arc::new(Semaphore::new(limits.max_connections));
     let addresses = Arc::new(AddressCounts::default());
+    let open = Arc::new(OpenConnections::default());
+    let closing = Arc::new(Semaphore::new(CLOSING));
     let mut connections = JoinSet::new();
     loop {
         while connections.try_join_next().is_some() {}
@@ -134,9 +148,22 @@ pub async fn serve_with_limits(
                 }
             },
         };
-        let Ok(slot) = total.clone().try_acquire_owned() else {
-            stats.refused_total.fetch_add(1, Ordering::Relaxed);
-            continue;
+        let slot = match total.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => match open.evict_longest_waiting() {
+                Some((slot, evicted)) => {
+                    stats.evicted.fetch_add(1, Ordering::Relaxed);
+                    let Ok(closed) = closing.clone().acquire_owned().await else {
+                        break;
+                    };
+                    evicted.hold_until_closed(closed);
+                    slot
+                }
+                None => {
+                    stats.refused_total.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            },
         };
         let address = if limits.trusted_proxies.trusts(peer.ip()) {
             None
@@ -150,12 +177,16 @@ pub async fn serve_with_limits(
             }
         };
         let _ = stream.set_nodelay(true);
+        let activity = Arc::new(Activity::new());
+        let evict = CancellationToken::new();
         let connection = Connection {
             peer,
             router: router.clone(),
             limits: limits.clone(),
             stats: stats.clone(),
-            _slot: slot,
+            activity: activity.clone(),
+            evict: evict.clone(),
+            _registered: open.register(activity, evict, slot),
             _address: address,
         };
         connections.spawn(connection.serve(stream, shutdown.clone()));
@@ -168,14 +199,17 @@ struct Connection {
     router: Router,
     limits: Arc<HttpLimits>,
     stats: Arc<ConnectionStats>,
-    _slot: OwnedSemaphorePermit,
+    activity: Arc<Activity>,
+    evict: CancellationToken,
+    /// Holds the connection's slot of `max_connections`.
+    _registered: Registered,
     _address: Option<AddressSlot>,
 }
 
 impl Connection {
     async fn serve(self, stream: TcpStream, shutdown: CancellationToken) {
         self.stats.open.fetch_add(1, Ordering::Relaxed);
-        let activity = Arc::new(Activity::new());
+        let activity = self.activity.clone();
         let io = TokioIo::new(Watched {
             inner: stream,
             activity: activity.clone(),
@@ -218,6 +252,7 @@ impl Connection {
             let silent_until = activity.silent_until(idle);
             tokio::select! {
                 _ = connection.as_mut() => break,
+                _ = self.evict.cancelled() => break,
                 _ = shutdown.cancelled(), if !shutting_down => {
                     connection.as_mut().graceful_shutdown();
                     shutting_down = true;
@@ -268,6 +303,13 @@ struct Activity {
     started: Instant,
     last_millis: AtomicU64,
     answering: AtomicUsize,
+    /// Since when no request has been answered: the connection's start or
+    /// its last answer. Bytes trickled in meanwhile do not count, so
+    /// half-sent headers age like an idle keep-alive.
+    waiting_since_millis: AtomicU64,
+    /// Once evicted, a permit of the closing allowance: the stream holds
+    /// this activity, so the permit goes back when the socket is closed.
+    closing: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
 impl Activity {
@@ -276,12 +318,36 @@ impl Activity {
             started: Instant::now(),
             last_millis: AtomicU64::new(0),
             answering: AtomicUsize::new(0),
+            waiting_since_millis: AtomicU64::new(0),
+            closing: Mutex::new(None),
         }
     }
 
+    fn hold_until_closed(&self, permit: OwnedSemaphorePermit) {
+        *self
+            .closing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(permit);
+    }
+
+    fn now_millis(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
     fn touch(&self) {
-        let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        self.last_millis.store(now, Ordering::Relaxed);
+        self.last_millis.store(self.now_millis(), Ordering::Relaxed);
+    }
+
+    /// How long the connection has waited for a request, or `None` while
+    /// one is being answered.
+    fn waiting_for(&self) -> Option<Duration> {
+        if self.answering.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let since = self.waiting_since_millis.load(Ordering::Relaxed);
+        Some(Duration::from_millis(
+            self.now_millis().saturating_sub(since),
+        ))
     }
 
     fn last(&self) -> Instant {
@@ -311,6 +377,79 @@ impl Drop for Answering {
     fn drop(&mut self) {
         self.0.answering.fetch_sub(1, Ordering::Relaxed);
         self.0.touch();
+        self.0
+            .waiting_since_millis
+            .store(self.0.now_millis(), Ordering::Relaxed);
+    }
+}
+
+/// Every open connection: its activity, the token that closes it, and its
+/// slot of `max_connections`.
+#[derive(Default)]
+struct OpenConnections {
+    next: AtomicU64,
+    connections: Mutex<HashMap<u64, Open>>,
+}
+
+struct Open {
+    activity: Arc<Activity>,
+    evict: CancellationToken,
+    slot: OwnedSemaphorePermit,
+}
+
+impl OpenConnections {
+    fn register(
+        self: &Arc<Self>,
+        activity: Arc<Activity>,
+        evict: CancellationToken,
+        slot: OwnedSemaphorePermit,
+    ) -> Registered {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.lock().insert(
+            id,
+            Open {
+                activity,
+                evict,
+                slot,
+            },
+        );
+        Registered {
+            open: self.clone(),
+            id,
+        }
+    }
+
+    /// Closes the connection waiting longest for a request and hands its
+    /// slot over at once (the accept loop does not wait for it to end),
+    /// with its activity; `None` when every connection is answering one.
+    fn evict_longest_waiting(&self) -> Option<(OwnedSemaphorePermit, Arc<Activity>)> {
+        let mut connections = self.lock();
+        let (_, id) = connections
+            .iter()
+            .filter_map(|(id, open)| open.activity.waiting_for().map(|waited| (waited, *id)))
+            .max()?;
+        let evicted = connections.remove(&id)?;
+        evicted.evict.cancel();
+        Some((evicted.slot, evicted.activity))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Open>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A connection's place in `OpenConnections`, left (and its slot given
+/// back) when it ends.
+struct Registered {
+    open: Arc<OpenConnections>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.open.lock().remove(&self.id);
     }
 }
 
@@ -438,6 +577,58 @@ mod tests {
         let third = counts.take(ip, 2).expect("one was given back");
         drop((second, third));
         assert!(counts.0.lock().expect("counts").is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_connection_waiting_longest_gives_its_slot_and_none_answering_does() {
+        let slots = Arc::new(Semaphore::new(3));
+        let open = Arc::new(OpenConnections::default());
+        let closing = Arc::new(Semaphore::new(CLOSING));
+        let mut held = Vec::new();
+        let mut answering = Vec::new();
+        for n in 0..3 {
+            // The first opened is answering a request; the second has
+            // waited since it opened, the third since its answer ended.
+            let activity = Arc::new(Activity::new());
+            let evict = CancellationToken::new();
+            let slot = slots.clone().try_acquire_owned().expect("a slot");
+            held.push((evict.clone(), open.register(activity.clone(), evict, slot)));
+            if n == 0 {
+                answering.push(Answering::start(activity));
+            } else if n == 2 {
+                drop(Answering::start(activity));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(slots.clone().try_acquire_owned().is_err(), "all taken");
+        let (slot, evicted) = open.evict_longest_waiting().expect("one waits");
+        assert!(held[1].0.is_cancelled(), "the longest waiting was closed");
+        evicted.hold_until_closed(closing.clone().try_acquire_owned().expect("allowance"));
+        assert_eq!(closing.available_permits(), CLOSING - 1);
+        drop(evicted);
+        assert_eq!(
+            closing.available_permits(),
+            CLOSING,
+            "given back with the last holder of the activity (the stream)"
+        );
+        assert!(!held[0].0.is_cancelled() && !held[2].0.is_cancelled());
+        drop(slot);
+        assert!(
+            slots.clone().try_acquire_owned().is_ok(),
+            "its slot was handed over"
+        );
+
+        let (slot, _) = open
+            .evict_longest_waiting()
+            .expect("the one answered before");
+        assert!(held[2].0.is_cancelled());
+        drop(slot);
+        assert!(
+            open.evict_longest_waiting().is_none(),
+            "a connection answering a request is never closed"
+        );
+        assert!(!held[0].0.is_cancelled());
+        drop(answering);
     }
 
     #[test]
