@@ -410,6 +410,59 @@ async fn no_record_can_make_a_page_fail() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_history_can_make_its_page_fail() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let created = admin.post("/api/persons", person_at_every_limit(0)).await;
+    assert_eq!(created.status, 201, "{}", created.error_message());
+    let id = created.json["id"].as_str().expect("id").to_owned();
+    // Each change rewrites every address and the notes in other 4-byte
+    // characters: its history entry holds about 400 KB of old and new
+    // values, so the whole history is past the 4 MiB a message may carry.
+    let changes = 14;
+    for n in 0..changes {
+        let wide = |chars: usize| {
+            char::from_u32(0x1F600 + n)
+                .expect("emoji")
+                .to_string()
+                .repeat(chars)
+        };
+        let addresses: Vec<_> = (0..50)
+            .map(|_| serde_json::json!({"label": wide(50), "street": wide(400), "city": wide(200), "country": "FR"}))
+            .collect();
+        let changed = admin
+            .patch(
+                &format!("/api/persons/{id}"),
+                serde_json::json!({"addresses": addresses, "notes": wide(10_000)}),
+            )
+            .await;
+        assert_eq!(changed.status, 200, "{}", changed.error_message());
+    }
+    let (mut seen, mut pages, mut cursor) = (0, 0, String::new());
+    loop {
+        let page = admin
+            .get(&format!(
+                "/api/contacts/{id}/history?limit=500&cursor={cursor}"
+            ))
+            .await;
+        assert_eq!(page.status, 200, "{}", page.error_message());
+        let items = page.json["items"].as_array().expect("items").len();
+        assert!(items >= 1, "a page holds at least one entry");
+        seen += items;
+        pages += 1;
+        cursor = page.json["next_cursor"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if cursor.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, changes as usize + 1, "every entry once");
+    assert!(pages > 1, "the history was cut by bytes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filter_of_more_tags_than_a_contact_holds_is_refused_clearly() {
     let gateway = Gateway::start().await;
     let admin = gateway.admin().await;
