@@ -17,6 +17,8 @@ pub enum RelationsError {
     UnknownEntity { entity: String },
     #[error("{entity} was {state}")]
     EntityGone { entity: String, state: String },
+    #[error("{entity} is in the trash: restore it before giving it new relations")]
+    InTrash { entity: String },
     /// An end of a relation is not what its predicate requires.
     #[error("{0}")]
     Constraint(Box<Violation>),
@@ -28,11 +30,13 @@ pub enum RelationsError {
     InternalType { type_id: String, predicate: String },
     #[error("{entity} cannot be related to itself")]
     SelfRelation { entity: String },
-    #[error("{triple} already exists (relation {relation_id}{mirror})")]
+    /// `statement` says the triple in words ("Cobalt SA is a prospect of
+    /// Acme already"), `detail` which relation it is.
+    #[error("{statement}{detail}")]
     RelationExists {
-        triple: String,
+        statement: String,
         relation_id: String,
-        mirror: &'static str,
+        detail: String,
     },
     /// An item of a bulk request, named by its field (`triples[3]`).
     #[error("{field}: {inner}")]
@@ -144,6 +148,7 @@ impl ServiceError for RelationsError {
                 ErrorCode::NotFound
             }
             RelationsError::EntityGone { .. }
+            | RelationsError::InTrash { .. }
             | RelationsError::Constraint(_)
             | RelationsError::TypeDisabled { .. }
             | RelationsError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,

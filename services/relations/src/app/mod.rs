@@ -173,7 +173,13 @@ impl RelationsApp {
                 };
                 pattern.flip = true;
             }
-            (None, None) => pattern.row_predicate = predicate,
+            (None, None) => {
+                if let Some(predicate) = &predicate {
+                    let (relation_type, _) = self.get_type(predicate).await?;
+                    pattern.forward_only = relation_type.symmetric_to_itself;
+                }
+                pattern.row_predicate = predicate;
+            }
         }
         self.read_model.triples(&pattern).await
     }

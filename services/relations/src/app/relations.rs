@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::domain::entity::Entity;
-use crate::domain::relation::{self, check_create, describe_triple};
+use crate::domain::relation::{self, check_create};
 use crate::domain::relation_type::RelationType;
 use crate::domain::{describe, Caller};
 use crate::events::{relation_event, relation_stream};
@@ -112,17 +112,27 @@ impl RelationsApp {
                     skipped += 1;
                     continue;
                 }
-                let (relation_id, mirror) = match existing {
-                    Some((id, true)) => (id, ""),
-                    Some((id, false)) => (id, ", as the mirror of the triple created"),
-                    None => (String::new(), ", repeated in this request"),
+                let detail = match &existing {
+                    Some((id, true)) => format!(" (relation {id})"),
+                    Some((id, false)) => {
+                        format!(" (relation {id}, created from the other side)")
+                    }
+                    None => " (asked twice in this request)".to_owned(),
                 };
+                let label = relation_type
+                    .orientation(&predicate)
+                    .map(|orientation| orientation.subject.label.clone())
+                    .unwrap_or_else(|| predicate.clone());
                 return Err(at(
                     &prefix,
                     RelationsError::RelationExists {
-                        triple: describe_triple(&subject, &predicate, &object),
-                        relation_id,
-                        mirror,
+                        statement: format!(
+                            "{} {label} {} already",
+                            subject_entity.describe(),
+                            object_entity.describe()
+                        ),
+                        relation_id: existing.map(|(id, _)| id).unwrap_or_default(),
+                        detail,
                     },
                 ));
             }

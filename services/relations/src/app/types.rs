@@ -209,6 +209,12 @@ impl RelationsApp {
         context: &RequestContext,
     ) -> Result<RelationType, RelationsError> {
         let (known, _) = self.get_type(id).await?;
+        if known.internal && caller(context) != Caller::System {
+            return Err(RelationsError::PermissionDenied(format!(
+                "relation type {:?} is internal: only the system enables or disables it",
+                known.id
+            )));
+        }
         let changed = aggregate::execute::<RelationType>(
             self.store.as_ref(),
             &known.id,

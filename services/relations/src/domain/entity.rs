@@ -44,8 +44,25 @@ pub struct Entity {
 }
 
 impl Entity {
+    /// How messages name the entity: its label ("Cobalt SA"), or its kind
+    /// and id while its label is unknown.
     pub fn describe(&self) -> String {
-        super::describe(&self.reference)
+        if self.label.trim().is_empty() {
+            super::describe(&self.reference)
+        } else {
+            self.label.clone()
+        }
+    }
+
+    /// Refuses an entity in the trash as an end of a new relation (its
+    /// existing relations stay).
+    pub fn require_out_of_trash(&self) -> Result<(), crate::RelationsError> {
+        if self.in_trash {
+            return Err(crate::RelationsError::InTrash {
+                entity: self.describe(),
+            });
+        }
+        Ok(())
     }
 
     pub fn has_tag(&self, tag: &str) -> bool {

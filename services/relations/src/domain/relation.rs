@@ -60,6 +60,8 @@ pub fn check_create(
     }
     subject.require_live()?;
     object.require_live()?;
+    subject.require_out_of_trash()?;
+    object.require_out_of_trash()?;
     check_side("subject", subject, orientation.subject)?;
     // The object's constraints are those of the symmetric predicate, which
     // the message names.

@@ -2,6 +2,7 @@ use super::*;
 use crate::domain::entity::EntityState;
 use crate::domain::relation_type::{self, builtins, RelationType, ORGANISATION, PERSON};
 use crate::error::Rule;
+use liaison_runtime::ServiceError;
 
 fn builtin(id: &str) -> RelationType {
     let created = builtins()
@@ -114,13 +115,17 @@ fn refuses_a_disabled_type_and_gone_entities() {
     b.state = EntityState::Merged;
     b.merged_into = "c".into();
     let error = check_create(&partner, "partner_of", &a, &b, Caller::User).expect_err("merged");
-    assert_eq!(
-        error.to_string(),
-        "contacts.organisation b was merged into c"
-    );
+    assert_eq!(error.to_string(), "B was merged into c");
     b.state = EntityState::Purged;
     let error = check_create(&partner, "partner_of", &a, &b, Caller::User).expect_err("purged");
-    assert_eq!(error.to_string(), "contacts.organisation b was purged");
+    assert_eq!(error.to_string(), "B was purged");
+    b.label.clear();
+    let error = check_create(&partner, "partner_of", &a, &b, Caller::User).expect_err("purged");
+    assert_eq!(
+        error.to_string(),
+        "contacts.organisation b was purged",
+        "without a label, its kind and id"
+    );
     partner.enabled = false;
     let b = entity(ORGANISATION, "b", &[]);
     let error = check_create(&partner, "partner_of", &a, &b, Caller::User).expect_err("disabled");
@@ -139,13 +144,17 @@ fn only_the_system_uses_internal_types() {
 }
 
 #[test]
-fn trashed_entities_keep_taking_relations() {
+fn an_entity_in_the_trash_takes_no_new_relation_on_either_side() {
     let partner = builtin("partner_of");
     let a = entity(ORGANISATION, "a", &[]);
     let mut b = entity(ORGANISATION, "b", &[]);
     b.in_trash = true;
-    check_create(&partner, "partner_of", &a, &b, Caller::User)
-        .expect("in the trash is still there");
+    for (subject, object) in [(&a, &b), (&b, &a)] {
+        let error = check_create(&partner, "partner_of", subject, object, Caller::System)
+            .expect_err("in the trash");
+        assert!(matches!(error, RelationsError::InTrash { ref entity } if entity == "B"));
+        assert_eq!(error.code(), liaison_runtime::ErrorCode::FailedPrecondition);
+    }
 }
 
 #[test]

@@ -163,6 +163,12 @@ pub fn decide(state: &RelationType, command: Command) -> Result<Vec<Event>, Rela
             copiable,
         } => {
             require_custom(state, "edited")?;
+            if !state.enabled {
+                return Err(RelationsError::FailedPrecondition(format!(
+                    "relation type {:?} is disabled: enable it before editing it",
+                    state.id
+                )));
+            }
             subject_side.id.clone_from(&state.subject_side.id);
             object_side.id.clone_from(&state.object_side.id);
             if state.symmetric_to_itself {

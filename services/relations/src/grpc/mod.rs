@@ -67,7 +67,7 @@ impl RelationService for RelationsGrpc {
                 "" => None,
                 kind => Some(entity_kind("subject_kind", kind)?),
             };
-            let types = self
+            let mut types = self
                 .app
                 .list_types(include_disabled, include_internal)
                 .await?;
@@ -90,6 +90,12 @@ impl RelationService for RelationsGrpc {
                     }
                 }
                 predicates.sort_by(|a, b| a.label.cmp(&b.label));
+                // The types offering one of these predicates, not every type.
+                types.retain(|(relation_type, _)| {
+                    predicates
+                        .iter()
+                        .any(|choice| choice.type_id == relation_type.id)
+                });
             }
             Ok(pb::ListRelationTypesResponse {
                 types: types.into_iter().map(type_to_proto).collect(),

@@ -108,6 +108,10 @@ pub struct RowPattern {
     pub row_subject: Option<String>,
     pub row_predicate: Option<String>,
     pub row_object: Option<String>,
+    /// Only the rows of relations as created, not their mirrors: for a
+    /// self-symmetric predicate with both ends open, where each relation
+    /// would match twice.
+    pub forward_only: bool,
     pub flip: bool,
     /// Continue after this row key (subject, predicate, object of the row).
     pub after: Option<(String, String, String)>,

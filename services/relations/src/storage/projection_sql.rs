@@ -179,14 +179,18 @@ fn duplicate_among(chunk: &[(&RecordedEvent, pb::RelationCreated)]) -> Relations
             !seen.insert(forward) || !seen.insert(mirror)
         })
         .unwrap_or(first);
+    let relation_id = id_of_stream(&event.stream_id).to_owned();
     RelationsError::RelationExists {
-        triple: describe_triple(
-            &created.subject.clone().unwrap_or_default(),
-            &created.predicate,
-            &created.object.clone().unwrap_or_default(),
+        statement: format!(
+            "{} already exists",
+            describe_triple(
+                &created.subject.clone().unwrap_or_default(),
+                &created.predicate,
+                &created.object.clone().unwrap_or_default(),
+            )
         ),
-        relation_id: id_of_stream(&event.stream_id).to_owned(),
-        mirror: ", created concurrently",
+        detail: format!(" (relation {relation_id}, created concurrently)"),
+        relation_id,
     }
 }
 

@@ -236,6 +236,9 @@ fn push_pattern<'q>(query: &mut QueryBuilder<'q, Db>, pattern: &'q RowPattern) {
     if let Some(object) = &pattern.row_object {
         query.push(" AND r.object_id = ").push_bind(object.as_str());
     }
+    if pattern.forward_only {
+        query.push(" AND r.forward");
+    }
 }
 
 pub(crate) async fn triples(

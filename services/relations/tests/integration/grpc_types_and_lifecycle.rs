@@ -11,7 +11,58 @@ on_both_backends!(
     an_edit_that_would_break_relations_is_refused_with_their_count,
     a_disabled_type_keeps_its_relations_and_takes_no_new_one,
     deleting_a_type_with_relations_needs_a_cascade,
+    a_disabled_type_is_frozen_until_enabled,
 );
+
+async fn a_disabled_type_is_frozen_until_enabled(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let client = &mut server.client;
+    client
+        .create_relation_type(custom_type("courts", "courted_by"))
+        .await
+        .expect("create");
+    let set_enabled = |enabled| pb::SetRelationTypeEnabledRequest {
+        id: "courts".into(),
+        enabled,
+    };
+    let relabel = |label: &str| pb::UpdateRelationTypeRequest {
+        id: "courts".into(),
+        subject_side: Some(pb::PredicateSide {
+            label: label.into(),
+            ..Default::default()
+        }),
+        object_side: Some(pb::PredicateSide {
+            label: "is courted by".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    client
+        .set_relation_type_enabled(set_enabled(false))
+        .await
+        .expect("disable");
+    let status = expect_code(
+        client.update_relation_type(relabel("woos")).await,
+        Code::FailedPrecondition,
+    );
+    assert_eq!(
+        status.message(),
+        "relation type \"courts\" is disabled: enable it before editing it"
+    );
+    client
+        .set_relation_type_enabled(set_enabled(true))
+        .await
+        .expect("enable");
+    let edited = client
+        .update_relation_type(relabel("woos"))
+        .await
+        .expect("edit once enabled")
+        .into_inner();
+    assert_eq!(
+        edited.subject_side.map(|side| side.label).as_deref(),
+        Some("woos")
+    );
+}
 
 async fn built_in_types_are_installed_once(backend: Backend) {
     let mut server = Server::start(backend).await;
@@ -24,7 +75,10 @@ async fn built_in_types_are_installed_once(backend: Backend) {
         .await
         .expect("list")
         .into_inner();
-    assert_eq!(listed.types.len(), 10);
+    // The types a person can be the subject of: all but the organisations'
+    // subsidiaries.
+    assert_eq!(listed.types.len(), 9);
+    assert!(!listed.types.iter().any(|t| t.id == "subsidiary_of"));
     let employed = listed
         .types
         .iter()
