@@ -603,3 +603,113 @@ async fn the_openapi_document_describes_every_route() {
     assert_eq!(page.status, 200);
     assert!(page.text.contains("/api/entities/{kind}/{id}/relations"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relations_are_deleted_by_triple_and_by_predicate_and_candidates_offered() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let mut ids = Vec::new();
+    for name in ["Acme", "Beta", "Cobalt SA", "Delta Corp"] {
+        let created = admin
+            .post("/api/organisations", json!({"name": name}))
+            .await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        ids.push(created.json["id"].as_str().expect("id").to_owned());
+    }
+    let org = |id: &str| json!({"kind": "contacts.organisation", "id": id});
+    let entity = |id: &str| format!("contacts.organisation:{id}");
+    let (acme, beta, cobalt, delta) = (&ids[0], &ids[1], &ids[2], &ids[3]);
+
+    // Candidates arrive as the relations service hears of the contacts.
+    let candidates =
+        format!("/api/entities/contacts.organisation/{acme}/candidates?predicate=partner_of");
+    let mut labels = Vec::new();
+    for _ in 0..100 {
+        let page = admin.get(&candidates).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        labels = page.json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .filter_map(|e| e["label"].as_str().map(str::to_owned))
+            .collect();
+        if labels.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(labels, ["Beta", "Cobalt SA", "Delta Corp"]);
+
+    let batch = admin
+        .post(
+            "/api/relations/batch",
+            json!({"triples": [
+                {"subject": org(acme), "predicate": "partner_of", "object": org(beta)},
+                {"subject": org(acme), "predicate": "partner_of", "object": org(cobalt)},
+                {"subject": org(delta), "predicate": "customer_of", "object": org(acme)}
+            ]}),
+        )
+        .await;
+    assert_eq!(batch.status, 201, "{}", batch.text);
+    let again = admin
+        .post(
+            "/api/relations/batch",
+            json!({"skip_existing": true, "triples": [
+                {"subject": org(beta), "predicate": "partner_of", "object": org(acme)}
+            ]}),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.json["skipped"], 1);
+    assert_eq!(
+        again.json["existing"][0]["id"], batch.json["relations"][0]["id"],
+        "the relation holding the triple"
+    );
+    let page = admin.get(&candidates).await;
+    assert_eq!(
+        page.json["items"][0]["label"], "Delta Corp",
+        "{}",
+        page.text
+    );
+
+    let deleted = admin
+        .delete(&format!(
+            "/api/triples?subject={}&predicate=supplier_of&object={}",
+            entity(acme),
+            entity(delta)
+        ))
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert_eq!(
+        deleted.json["relation_id"],
+        batch.json["relations"][2]["id"]
+    );
+    let gone = admin
+        .delete(&format!(
+            "/api/triples?subject={}&predicate=supplier_of&object={}",
+            entity(acme),
+            entity(delta)
+        ))
+        .await;
+    assert_eq!(gone.status, 404, "{}", gone.text);
+
+    let cleared = admin
+        .delete(&format!(
+            "/api/entities/contacts.organisation/{acme}/relations?predicate=partner_of&other_kinds=contacts.organisation"
+        ))
+        .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    assert_eq!(cleared.json["deleted"], 2);
+    let left = admin
+        .get(&format!(
+            "/api/entities/contacts.organisation/{acme}/relations"
+        ))
+        .await;
+    assert_eq!(left.json["total"], 0, "{}", left.text);
+    let bad = admin
+        .delete(&format!(
+            "/api/entities/contacts.organisation/{acme}/relations?other_kinds=contacts.organisation"
+        ))
+        .await;
+    assert_eq!(bad.status, 400, "a predicate is required: {}", bad.text);
+}

@@ -30,10 +30,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_relations))
         .routes(routes!(add_relations_to_subjects))
         .routes(routes!(get_relation, delete_relation))
-        .routes(routes!(entity_relations))
+        .routes(routes!(entity_relations, delete_entity_relations))
+        .routes(routes!(candidate_objects))
         .routes(routes!(entity_predicate_counts))
         .routes(routes!(get_entity))
-        .routes(routes!(find_triples))
+        .routes(routes!(find_triples, delete_triple))
         .routes(routes!(find_paths))
 }
 
@@ -332,6 +333,7 @@ fn created_relations(created: pb::CreateRelationsResponse) -> CreatedRelations {
     CreatedRelations {
         relations: created.relations.into_iter().map(Relation::from).collect(),
         skipped: created.skipped,
+        existing: created.existing.into_iter().map(Relation::from).collect(),
     }
 }
 
@@ -406,6 +408,73 @@ async fn entity_relations(
             .collect(),
         next_cursor: non_empty(page.next_page_token),
         total: page.total,
+    }))
+}
+
+/// Deletes every relation of one predicate from an entity (as seen from
+/// it), only those whose other end is of `other_kinds` when given.
+#[utoipa::path(delete, path = "/api/entities/{kind}/{id}/relations", tag = "relations",
+    params(("kind" = String, Path, example = "contacts.organisation"), ("id" = String, Path),
+           RelationsToDelete),
+    responses((status = 200, body = DeletedRelations), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_entity_relations(
+    State(state): State<AppState>,
+    Staff(caller): Staff,
+    Path((kind, id)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<RelationsToDelete>,
+) -> Result<Json<DeletedRelations>> {
+    let request = state.backends.request(
+        &caller,
+        pb::DeleteEntityRelationsRequest {
+            entity: Some(entity_of_path(kind, id)),
+            predicate: query.predicate,
+            other_kinds: split_list(&query.other_kinds),
+        },
+    );
+    let deleted = state
+        .backends
+        .relations()
+        .delete_entity_relations(request)
+        .await?
+        .into_inner();
+    Ok(Json(DeletedRelations {
+        deleted: deleted.deleted,
+    }))
+}
+
+/// The entities this one could take as objects of a predicate: of the
+/// kinds and tags it asks, live, out of the trash, not related so yet.
+#[utoipa::path(get, path = "/api/entities/{kind}/{id}/candidates", tag = "relations",
+    params(("kind" = String, Path, example = "contacts.organisation"), ("id" = String, Path),
+           CandidatesQuery),
+    responses((status = 200, body = CandidatePage), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 412, body = ErrorBody)))]
+async fn candidate_objects(
+    State(state): State<AppState>,
+    Staff(caller): Staff,
+    Path((kind, id)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<CandidatesQuery>,
+) -> Result<Json<CandidatePage>> {
+    let request = state.backends.request(
+        &caller,
+        pb::ListCandidateObjectsRequest {
+            subject: Some(entity_of_path(kind, id)),
+            predicate: query.predicate,
+            label: query.label,
+            page_size: query.limit.unwrap_or(0),
+            page_token: query.cursor,
+        },
+    );
+    let page = state
+        .backends
+        .relations()
+        .list_candidate_objects(request)
+        .await?
+        .into_inner();
+    Ok(Json(CandidatePage {
+        items: page.entities.into_iter().map(Entity::from).collect(),
+        next_cursor: non_empty(page.next_page_token),
     }))
 }
 
@@ -502,6 +571,35 @@ async fn find_triples(
         items: page.triples.into_iter().map(TripleMatch::from).collect(),
         next_cursor: non_empty(page.next_page_token),
         total: page.total,
+    }))
+}
+
+/// Deletes the relation holding a triple, named as created or as its
+/// mirror (`has_prospect` with the ends swapped).
+#[utoipa::path(delete, path = "/api/triples", tag = "relations", params(TripleToDelete),
+    responses((status = 200, body = DeletedTriple), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_triple(
+    State(state): State<AppState>,
+    Staff(caller): Staff,
+    ApiQuery(query): ApiQuery<TripleToDelete>,
+) -> Result<Json<DeletedTriple>> {
+    let request = state.backends.request(
+        &caller,
+        pb::DeleteTripleRequest {
+            subject: Some(parse_entity("subject", &query.subject)?),
+            predicate: query.predicate,
+            object: Some(parse_entity("object", &query.object)?),
+        },
+    );
+    let deleted = state
+        .backends
+        .relations()
+        .delete_triple(request)
+        .await?
+        .into_inner();
+    Ok(Json(DeletedTriple {
+        relation_id: deleted.relation_id,
     }))
 }
 

@@ -274,6 +274,67 @@ pub struct CreatedRelations {
     pub relations: Vec<Relation>,
     /// Existing triples skipped.
     pub skipped: u32,
+    /// The relations holding the skipped triples, once each.
+    pub existing: Vec<Relation>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TripleToDelete {
+    /// `kind:id`.
+    #[param(required = true, min_length = 3, max_length = 200)]
+    pub subject: String,
+    /// As created, or its symmetric with the ends swapped.
+    #[param(required = true, min_length = 1, max_length = 64)]
+    pub predicate: String,
+    /// `kind:id`.
+    #[param(required = true, min_length = 3, max_length = 200)]
+    pub object: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeletedTriple {
+    /// The relation deleted, with its mirror.
+    pub relation_id: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RelationsToDelete {
+    /// As seen from the entity.
+    #[param(required = true, min_length = 1, max_length = 64)]
+    pub predicate: String,
+    /// Comma-separated kinds of the other end; empty: all.
+    #[param(max_length = 1000)]
+    pub other_kinds: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeletedRelations {
+    pub deleted: u64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CandidatesQuery {
+    /// The predicate the entity would be the subject of.
+    #[param(required = true, min_length = 1, max_length = 64)]
+    pub predicate: String,
+    /// Only entities whose label contains this (any case).
+    #[param(max_length = 200)]
+    pub label: String,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    pub cursor: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CandidatePage {
+    pub items: Vec<Entity>,
+    pub next_cursor: Option<String>,
 }
 
 /// A relation seen from one of its ends.

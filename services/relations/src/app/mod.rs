@@ -48,6 +48,15 @@ pub struct TripleRequest {
     pub object: Option<EntityRef>,
 }
 
+/// What a create did: the relations created, and with `skip_existing`
+/// how many triples existed and the relations holding them.
+#[derive(Debug, Clone, Default)]
+pub struct CreatedRelations {
+    pub created: Vec<StoredRelation>,
+    pub skipped: u32,
+    pub existing: Vec<StoredRelation>,
+}
+
 /// What a type edit sets.
 #[derive(Debug, Clone)]
 pub struct TypeChanges {

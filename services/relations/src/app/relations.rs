@@ -19,14 +19,14 @@ impl RelationsApp {
     // ---- relations ------------------------------------------------------
 
     /// Creates every triple or none. With `skip_existing`, triples that
-    /// exist (or whose mirror does) are left out instead of refused;
-    /// returns the relations created and how many were skipped.
+    /// exist (or whose mirror does) are left out instead of refused, and
+    /// the relations holding them are returned as `existing`.
     pub async fn create_relations(
         &self,
         triples: Vec<TripleRequest>,
         skip_existing: bool,
         context: &RequestContext,
-    ) -> Result<(Vec<StoredRelation>, u32), RelationsError> {
+    ) -> Result<CreatedRelations, RelationsError> {
         if triples.is_empty() {
             return Err(RelationsError::invalid(
                 "triples",
@@ -72,7 +72,8 @@ impl RelationsApp {
         let entities = self.entities_arrived(&ids).await?;
         let caller = caller(context);
         let mut seen: HashSet<(String, String, String)> = HashSet::new();
-        let mut created = Vec::new();
+        let mut created: Vec<StoredRelation> = Vec::new();
+        let mut existing_relations: Vec<StoredRelation> = Vec::new();
         let mut streams = Vec::new();
         let mut skipped = 0u32;
         let metadata = context.event_metadata();
@@ -110,6 +111,26 @@ impl RelationsApp {
             if repeated || existing.is_some() {
                 if skip_existing {
                     skipped += 1;
+                    let holder = match &existing {
+                        Some((id, _)) => self.read_model.relation(id).await?,
+                        // Asked twice: the one this request creates.
+                        None => created
+                            .iter()
+                            .find(|relation| {
+                                let key = (
+                                    relation.subject.id.clone(),
+                                    relation.predicate.clone(),
+                                    relation.object.id.clone(),
+                                );
+                                key == forward || key == mirror
+                            })
+                            .cloned(),
+                    };
+                    if let Some(holder) = holder {
+                        if !existing_relations.iter().any(|known| known.id == holder.id) {
+                            existing_relations.push(holder);
+                        }
+                    }
                     continue;
                 }
                 let detail = match &existing {
@@ -155,8 +176,13 @@ impl RelationsApp {
                 encrypt_for_subject: None,
             });
         }
+        let outcome = CreatedRelations {
+            created,
+            skipped,
+            existing: existing_relations,
+        };
         if streams.is_empty() {
-            return Ok((created, skipped));
+            return Ok(outcome);
         }
         self.store
             .append(AppendRequest {
@@ -165,7 +191,155 @@ impl RelationsApp {
                 forget_subjects: Vec::new(),
             })
             .await?;
-        Ok((created, skipped))
+        Ok(outcome)
+    }
+
+    /// Deletes the relation holding `subject -predicate-> object` (as
+    /// created or as its mirror); returns its id.
+    pub async fn delete_triple(
+        &self,
+        subject: Option<EntityRef>,
+        predicate: &str,
+        object: Option<EntityRef>,
+        context: &RequestContext,
+    ) -> Result<String, RelationsError> {
+        let subject = crate::domain::entity_ref("subject", subject)?;
+        let object = crate::domain::entity_ref("object", object)?;
+        let predicate = crate::domain::predicate_id("predicate", predicate)?;
+        let (relation_type, _) = self.get_type(&predicate).await?;
+        let found = self
+            .read_model
+            .triple(&subject.id, &predicate, &object.id)
+            .await?;
+        let Some((id, _)) = found else {
+            let entities = self.read_model.entities(&[&subject.id, &object.id]).await?;
+            let name = |reference: &EntityRef| {
+                entities
+                    .get(&reference.id)
+                    .map_or_else(|| describe(reference), Entity::describe)
+            };
+            let label = relation_type
+                .orientation(&predicate)
+                .map_or(predicate.as_str(), |o| o.subject.label.as_str())
+                .to_owned();
+            return Err(RelationsError::NotFound {
+                kind: "relation",
+                id: format!("\"{} {label} {}\"", name(&subject), name(&object)),
+            });
+        };
+        self.delete_relation(&id, context).await?;
+        Ok(id)
+    }
+
+    /// Deletes every relation of `entity` by `predicate` (seen from it),
+    /// only those whose other end is of `other_kinds` when given; returns
+    /// how many. Each chunk is one append; a relation deleted meanwhile by
+    /// someone else is read again and skipped.
+    pub async fn delete_relations_from(
+        &self,
+        entity: Option<EntityRef>,
+        predicate: &str,
+        other_kinds: &[String],
+        context: &RequestContext,
+    ) -> Result<u64, RelationsError> {
+        const CHUNK: u32 = 500;
+        let entity = crate::domain::entity_ref("entity", entity)?;
+        let predicate = crate::domain::predicate_id("predicate", predicate)?;
+        for (index, kind) in other_kinds.iter().enumerate() {
+            crate::domain::entity_kind(&format!("other_kinds[{index}]"), kind)?;
+        }
+        let (relation_type, _) = self.get_type(&predicate).await?;
+        if relation_type.internal && caller(context) != Caller::System {
+            return Err(RelationsError::InternalType {
+                type_id: relation_type.id,
+                predicate,
+            });
+        }
+        let metadata = context.event_metadata();
+        let mut deleted = 0u64;
+        let mut conflicts = 0;
+        loop {
+            let relations = self
+                .read_model
+                .relations_from(&entity.id, &predicate, other_kinds, CHUNK)
+                .await?;
+            if relations.is_empty() {
+                return Ok(deleted);
+            }
+            let count = relations.len() as u64;
+            let request = AppendRequest {
+                streams: relations
+                    .iter()
+                    .map(|relation| deletion(relation, pb::DeletionCause::Requested, None))
+                    .collect(),
+                metadata: metadata.clone(),
+                forget_subjects: Vec::new(),
+            };
+            match self.store.append(request).await {
+                Ok(_) => deleted += count,
+                Err(StoreError::VersionConflict { .. }) if conflicts < 3 => conflicts += 1,
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Entities that `subject` could take as objects of `predicate`: of the
+    /// kinds and tags its object side asks, live, out of the trash, not
+    /// `subject` itself and not related to it so already; by label, at most
+    /// `limit`, after `after` (label, id). A subject the predicate refuses
+    /// gets that refusal instead of an empty list.
+    pub async fn candidate_objects(
+        &self,
+        subject: Option<EntityRef>,
+        predicate: &str,
+        label: &str,
+        after: Option<(String, String)>,
+        limit: u32,
+    ) -> Result<(Vec<Entity>, bool), RelationsError> {
+        const BATCH: u32 = 200;
+        let subject = crate::domain::entity_ref("subject", subject)?;
+        let predicate = crate::domain::predicate_id("predicate", predicate)?;
+        let (relation_type, _) = self.get_type(&predicate).await?;
+        let Some(orientation) = relation_type.orientation(&predicate) else {
+            return Err(RelationsError::NotFound {
+                kind: "predicate",
+                id: predicate,
+            });
+        };
+        let entities = self.entities_arrived(&[subject.id.as_str()]).await?;
+        let subject_entity = known_entity(&entities, &subject, "subject")?;
+        subject_entity.require_live()?;
+        relation::check_side("subject", subject_entity, orientation.subject)?;
+        let wanted = orientation.object;
+        let mut found = Vec::new();
+        let mut cursor = after;
+        loop {
+            let batch = self
+                .read_model
+                .unrelated_entities(
+                    &subject.id,
+                    &predicate,
+                    &wanted.kinds,
+                    label.trim(),
+                    cursor.as_ref(),
+                    BATCH,
+                )
+                .await?;
+            let exhausted = (batch.len() as u32) < BATCH;
+            for entity in batch {
+                cursor = Some((entity.label.clone(), entity.reference.id.clone()));
+                if relation::check_side("object", &entity, wanted).is_ok() {
+                    found.push(entity);
+                    if found.len() > limit as usize {
+                        found.truncate(limit as usize);
+                        return Ok((found, true));
+                    }
+                }
+            }
+            if exhausted {
+                return Ok((found, false));
+            }
+        }
     }
 
     pub async fn delete_relation(

@@ -5,6 +5,7 @@ use liaison_proto::common::v1::EntityRef;
 use liaison_proto::relations::v1 as pb;
 use liaison_runtime::paging;
 
+use crate::app::CreatedRelations;
 use crate::domain::entity::{Entity, EntityState};
 use crate::domain::entity_ref;
 use crate::domain::relation_type::RelationType;
@@ -66,11 +67,15 @@ pub(super) fn entity_to_proto(entity: Entity) -> pb::Entity {
     }
 }
 
-pub(super) fn created_response(
-    (relations, skipped): (Vec<StoredRelation>, u32),
-) -> pb::CreateRelationsResponse {
-    pb::CreateRelationsResponse {
-        relations: relations.into_iter().map(relation_to_proto).collect(),
+pub(super) fn created_response(outcome: CreatedRelations) -> pb::CreateRelationsResponse {
+    let CreatedRelations {
+        created,
         skipped,
+        existing,
+    } = outcome;
+    pb::CreateRelationsResponse {
+        relations: created.into_iter().map(relation_to_proto).collect(),
+        skipped,
+        existing: existing.into_iter().map(relation_to_proto).collect(),
     }
 }

@@ -21,6 +21,7 @@ use crate::RelationsError;
 /// The listings whose pages continue with a token.
 const ENTITY_RELATIONS: &str = "relations.entity_relations";
 const TRIPLES: &str = "relations.triples";
+const CANDIDATES: &str = "relations.candidate_objects";
 const DEFAULT_PATH_LIMIT: u32 = 100;
 const MAX_PATH_LIMIT: u32 = 1_000;
 const MAX_HOPS: usize = 4;
@@ -195,8 +196,9 @@ impl RelationService for RelationsGrpc {
             .app
             .create_relations(vec![triple], false, &context)
             .await;
-        reply(result.and_then(|(mut created, _)| {
-            created
+        reply(result.and_then(|mut outcome| {
+            outcome
+                .created
                 .pop()
                 .map(relation_to_proto)
                 .ok_or_else(|| RelationsError::Internal("no relation created".into()))
@@ -291,6 +293,74 @@ impl RelationService for RelationsGrpc {
         let pb::DeleteRelationRequest { id } = request.into_inner();
         let result = self.app.delete_relation(&id, &context).await;
         reply(result.map(|()| pb::DeleteRelationResponse {}))
+    }
+
+    async fn delete_triple(
+        &self,
+        request: Request<pb::DeleteTripleRequest>,
+    ) -> Reply<pb::DeleteTripleResponse> {
+        let context = context(&request);
+        let pb::DeleteTripleRequest {
+            subject,
+            predicate,
+            object,
+        } = request.into_inner();
+        let result = self
+            .app
+            .delete_triple(subject, &predicate, object, &context)
+            .await;
+        reply(result.map(|relation_id| pb::DeleteTripleResponse { relation_id }))
+    }
+
+    async fn delete_entity_relations(
+        &self,
+        request: Request<pb::DeleteEntityRelationsRequest>,
+    ) -> Reply<pb::DeleteEntityRelationsResponse> {
+        let context = context(&request);
+        let pb::DeleteEntityRelationsRequest {
+            entity,
+            predicate,
+            other_kinds,
+        } = request.into_inner();
+        let result = self
+            .app
+            .delete_relations_from(entity, &predicate, &other_kinds, &context)
+            .await;
+        reply(result.map(|deleted| pb::DeleteEntityRelationsResponse { deleted }))
+    }
+
+    async fn list_candidate_objects(
+        &self,
+        request: Request<pb::ListCandidateObjectsRequest>,
+    ) -> Reply<pb::ListCandidateObjectsResponse> {
+        let pb::ListCandidateObjectsRequest {
+            subject,
+            predicate,
+            label,
+            page_size: requested,
+            page_token: token,
+        } = request.into_inner();
+        let result = async {
+            if label.chars().count() > 200 {
+                return Err(RelationsError::invalid("label", "at most 200 characters"));
+            }
+            let after = paging::decode_token(CANDIDATES, &token, 2)?
+                .map(|key| (key[0].clone(), key[1].clone()));
+            let (entities, more) = self
+                .app
+                .candidate_objects(subject, &predicate, &label, after, page_size(requested)?)
+                .await?;
+            let next = entities
+                .last()
+                .filter(|_| more)
+                .map(|last| vec![last.label.clone(), last.reference.id.clone()]);
+            Ok(pb::ListCandidateObjectsResponse {
+                entities: entities.into_iter().map(entity_to_proto).collect(),
+                next_page_token: next_token(CANDIDATES, next),
+            })
+        }
+        .await;
+        reply(result)
     }
 
     async fn list_entity_relations(

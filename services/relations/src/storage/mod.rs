@@ -209,6 +209,39 @@ impl ReadModel {
         on_backend!(&self.0, predicate_counts(entity_id))
     }
 
+    /// Relations of an entity by one predicate seen from it, narrowed by
+    /// the other end's kind; at most `limit`.
+    pub async fn relations_from(
+        &self,
+        entity_id: &str,
+        predicate: &str,
+        other_kinds: &[String],
+        limit: u32,
+    ) -> Result<Vec<StoredRelation>, RelationsError> {
+        on_backend!(
+            &self.0,
+            relations_from(entity_id, predicate, other_kinds, limit)
+        )
+    }
+
+    /// Entities `subject_id` could take as objects of `predicate`, before
+    /// tags are checked (see `RelationsApp::candidate_objects`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn unrelated_entities(
+        &self,
+        subject_id: &str,
+        predicate: &str,
+        kinds: &[String],
+        label: &str,
+        after: Option<&(String, String)>,
+        limit: u32,
+    ) -> Result<Vec<Entity>, RelationsError> {
+        on_backend!(
+            &self.0,
+            unrelated_entities(subject_id, predicate, kinds, label, after, limit)
+        )
+    }
+
     /// Every relation of a type, forward, with both ends as the registry knows them.
     pub async fn relations_of_type(
         &self,

@@ -111,6 +111,105 @@ pub(crate) async fn relation(
     Ok(row.map(|row| relation_from_row(&row)).transpose()?)
 }
 
+/// Relations (as created) of `entity_id` with `predicate` seen from it,
+/// the other end of one of `other_kinds` (any when empty); at most `limit`.
+pub(crate) async fn relations_from(
+    pool: &DbPool,
+    entity_id: &str,
+    predicate: &str,
+    other_kinds: &[String],
+    limit: u32,
+) -> Result<Vec<StoredRelation>, RelationsError> {
+    let mut query = QueryBuilder::<Db>::new(format!(
+        "SELECT {RELATION_COLUMNS} FROM relations r JOIN predicates p ON p.id = r.predicate_id \
+         WHERE r.forward = "
+    ));
+    query
+        .push_bind(true)
+        .push(" AND r.relation_id IN (SELECT m.relation_id FROM relations m WHERE m.subject_id = ")
+        .push_bind(entity_id)
+        .push(" AND m.predicate_id = ")
+        .push_bind(predicate);
+    if !other_kinds.is_empty() {
+        query.push(" AND m.object_kind IN (");
+        let mut kinds = query.separated(", ");
+        for kind in other_kinds {
+            kinds.push_bind(kind.as_str());
+        }
+        query.push(")");
+    }
+    query
+        .push(") ORDER BY r.relation_id LIMIT ")
+        .push_bind(i64::from(limit));
+    let rows = query.build().fetch_all(pool).await?;
+    Ok(rows
+        .iter()
+        .map(relation_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
+/// Live entities out of the trash, of `kinds` (any when empty), whose
+/// label contains `label` (any case), that `subject_id` is not yet related
+/// to by `predicate`; ordered by label and id, after `after`.
+pub(crate) async fn unrelated_entities(
+    pool: &DbPool,
+    subject_id: &str,
+    predicate: &str,
+    kinds: &[String],
+    label: &str,
+    after: Option<&(String, String)>,
+    limit: u32,
+) -> Result<Vec<Entity>, RelationsError> {
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT e.id, e.kind, e.label, e.tags, e.in_trash, e.state, e.merged_into \
+         FROM entities e WHERE e.state = 'live' AND e.in_trash = ",
+    );
+    query
+        .push_bind(false)
+        .push(" AND e.id <> ")
+        .push_bind(subject_id)
+        .push(" AND NOT EXISTS (SELECT 1 FROM relations r WHERE r.subject_id = ")
+        .push_bind(subject_id)
+        .push(" AND r.predicate_id = ")
+        .push_bind(predicate)
+        .push(" AND r.object_id = e.id)");
+    if !kinds.is_empty() {
+        query.push(" AND e.kind IN (");
+        let mut list = query.separated(", ");
+        for kind in kinds {
+            list.push_bind(kind.as_str());
+        }
+        query.push(")");
+    }
+    if !label.is_empty() {
+        let escaped = label
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        query
+            .push(" AND LOWER(e.label) LIKE ")
+            .push_bind(format!("%{escaped}%"))
+            .push(" ESCAPE '\\'");
+    }
+    if let Some((label, id)) = after {
+        query
+            .push(" AND (e.label, e.id) > (")
+            .push_bind(label.as_str())
+            .push(", ")
+            .push_bind(id.as_str())
+            .push(")");
+    }
+    query
+        .push(" ORDER BY e.label, e.id LIMIT ")
+        .push_bind(i64::from(limit));
+    let rows = query.build().fetch_all(pool).await?;
+    Ok(rows
+        .iter()
+        .map(entity_from_row)
+        .collect::<Result<_, _>>()?)
+}
+
 pub(crate) async fn relations_of_type(
     pool: &DbPool,
     relation_type: &RelationType,

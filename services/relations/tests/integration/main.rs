@@ -3,6 +3,7 @@
 //! and the symmetry property.
 
 mod event_fixtures;
+mod grpc_deletes_and_candidates;
 mod grpc_entities_and_paging;
 mod grpc_internal_and_bulk;
 mod grpc_relations;
