@@ -713,3 +713,64 @@ async fn relations_are_deleted_by_triple_and_by_predicate_and_candidates_offered
         .await;
     assert_eq!(bad.status, 400, "a predicate is required: {}", bad.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_takes_the_fields_and_copiable_relations_but_no_email() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let acme = admin
+        .post("/api/organisations", json!({"name": "Acme"}))
+        .await;
+    let acme_id = acme.json["id"].as_str().expect("id").to_owned();
+    let marcel = admin
+        .post(
+            "/api/persons",
+            json!({"given_name": "Marcel", "family_name": "Dupont", "job_title": "Buyer",
+                   "tags": ["vip"], "emails": [{"address": "marcel@example.org", "primary": true}],
+                   "phones": [{"number": "+33 5 56 00 00 00"}],
+                   "external_refs": [{"source": "crm", "external_id": "42"}]}),
+        )
+        .await;
+    assert_eq!(marcel.status, 201, "{}", marcel.text);
+    let marcel_id = marcel.json["id"].as_str().expect("id").to_owned();
+    let related = admin
+        .post(
+            "/api/relations",
+            json!({"subject": {"kind": "contacts.person", "id": marcel_id},
+                   "predicate": "employed_by",
+                   "object": {"kind": "contacts.organisation", "id": acme_id}}),
+        )
+        .await;
+    assert_eq!(related.status, 201, "{}", related.text);
+
+    let duplicate = admin
+        .post(&format!("/api/contacts/{marcel_id}/duplicate"), json!({}))
+        .await;
+    assert_eq!(duplicate.status, 201, "{}", duplicate.text);
+    let copy = &duplicate.json["contact"];
+    assert_ne!(copy["id"], marcel.json["id"]);
+    assert_eq!(copy["family_name"], "Dupont");
+    assert_eq!(copy["job_title"], "Buyer");
+    assert_eq!(copy["tags"], json!(["vip"]));
+    assert_eq!(copy["emails"], json!([]), "an email names one person");
+    assert_eq!(copy["external_refs"], json!([]));
+    assert_eq!(copy["phones"].as_array().map(Vec::len), Some(1));
+    assert_eq!(duplicate.json["relations_copied"], 1);
+    let copy_id = copy["id"].as_str().expect("id");
+    let relations = admin
+        .get(&format!(
+            "/api/entities/contacts.person/{copy_id}/relations"
+        ))
+        .await;
+    assert_eq!(relations.json["items"][0]["predicate"], "employed_by");
+    assert_eq!(relations.json["items"][0]["other"]["id"], acme_id.as_str());
+
+    let trashed = admin
+        .post(&format!("/api/contacts/{acme_id}/trash"), json!({}))
+        .await;
+    assert_eq!(trashed.status, 200, "{}", trashed.text);
+    let refused = admin
+        .post(&format!("/api/contacts/{acme_id}/duplicate"), json!({}))
+        .await;
+    assert_eq!(refused.status, 412, "{}", refused.text);
+}

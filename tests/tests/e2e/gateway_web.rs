@@ -448,6 +448,11 @@ async fn contacts_go_to_the_trash_come_back_and_are_deleted_from_their_page() {
     let page = client.get(&page_path).await;
     assert!(page.text.contains("<span class=\"badge\">in trash</span>"));
     assert!(page.text.contains("Delete for good"));
+    assert!(
+        !page.text.contains("Add a relation"),
+        "an entity in the trash takes no new relation"
+    );
+    assert!(!page.text.contains("Duplicate"));
     let listed = client.get("/organisations?trash=only").await;
     assert!(listed.text.contains(&format!("/contacts/{id}")));
     assert!(!client
@@ -494,4 +499,44 @@ async fn contacts_go_to_the_trash_come_back_and_are_deleted_from_their_page() {
     assert_eq!(deleted.status, 303, "{}", deleted.text);
     assert_eq!(location(&deleted), "/organisations?trash=only");
     assert_eq!(client.get(&page_path).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_contact_is_duplicated_from_its_page_with_its_copiable_relations() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    let token = log_in(&client).await;
+    let mut pages = Vec::new();
+    for name in ["Acme", "Supplier Co"] {
+        let created = client
+            .post_form("/organisations", &[("name", name), ("csrf", &token)])
+            .await;
+        pages.push(location(&created));
+    }
+    let supplier_id = pages[1].rsplit('/').next().expect("id").to_owned();
+    let related = client
+        .post_form(
+            &format!("{}/relations", pages[0]),
+            &[
+                ("csrf", &token),
+                ("predicate", "customer_of"),
+                ("target", &format!("contacts.organisation:{supplier_id}")),
+                ("target_name", "Supplier Co"),
+            ],
+        )
+        .await;
+    assert_eq!(related.status, 303, "{}", related.text);
+    let duplicated = client
+        .post_form(&format!("{}/duplicate", pages[0]), &[("csrf", &token)])
+        .await;
+    assert_eq!(duplicated.status, 303, "{}", duplicated.text);
+    let copy_path = location(&duplicated);
+    assert_ne!(copy_path, pages[0]);
+    let copy = client.get(&copy_path).await;
+    assert!(copy.text.contains("<h1>Acme"), "{}", copy.text);
+    assert!(copy.text.contains("Supplier Co"), "its relation came along");
+    let forged = client
+        .post_form(&format!("{}/duplicate", pages[0]), &[("csrf", "forged")])
+        .await;
+    assert_eq!(forged.status, 403);
 }

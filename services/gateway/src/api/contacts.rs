@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(trash_contact))
         .routes(routes!(restore_contact))
         .routes(routes!(merge_contacts))
+        .routes(routes!(duplicate_contact))
         .routes(routes!(contact_history))
         .routes(routes!(list_categories, create_category))
         .routes(routes!(rename_category, delete_category))
@@ -403,6 +404,128 @@ async fn merge_contacts(
         .await?
         .into_inner();
     Contact::from_proto(contact).map(Json)
+}
+
+/// A new contact with the fields of this one (emails and external
+/// references excepted: they name one contact only) and its relations of
+/// copiable types, as Creme's clone does.
+#[utoipa::path(post, path = "/api/contacts/{id}/duplicate", tag = "contacts",
+    params(("id" = String, Path)),
+    responses((status = 201, body = Duplicate), (status = 404, body = ErrorBody),
+              (status = 412, body = ErrorBody)))]
+async fn duplicate_contact(
+    State(state): State<AppState>,
+    Staff(caller): Staff,
+    Path(id): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<Duplicate>)> {
+    let duplicate = duplicate(&state, &caller, id).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(duplicate)))
+}
+
+/// Creates the duplicate of contact `id` (the API's and the page's).
+pub(crate) async fn duplicate(
+    state: &AppState,
+    caller: &crate::accounts::Caller,
+    id: String,
+) -> Result<Duplicate> {
+    use liaison_proto::kinds;
+    use liaison_proto::relations::v1 as relations;
+    let refused = || {
+        GatewayError::FailedPrecondition(
+            "only a live contact out of the trash can be duplicated".into(),
+        )
+    };
+    let request = state
+        .backends
+        .request(caller, pb::GetContactRequest { id: id.clone() });
+    let source = state
+        .backends
+        .contacts()
+        .get_contact(request)
+        .await?
+        .into_inner();
+    let mut contacts = state.backends.contacts();
+    let (kind, created) = match source.contact {
+        Some(pb::contact::Contact::Person(person)) => {
+            if person.in_trash || !person.merged_into.is_empty() || person.erased {
+                return Err(refused());
+            }
+            let copy = pb::CreatePersonRequest {
+                title: person.title,
+                given_name: person.given_name,
+                family_name: person.family_name,
+                job_title: person.job_title,
+                phones: person.phones,
+                addresses: person.addresses,
+                website: person.website,
+                notes: person.notes,
+                tags: person.tags,
+                category_id: person.category_id,
+                owner: person.owner,
+                ..Default::default()
+            };
+            let created = contacts
+                .create_person(state.backends.request(caller, copy))
+                .await?
+                .into_inner();
+            (kinds::PERSON, pb::contact::Contact::Person(created))
+        }
+        Some(pb::contact::Contact::Organisation(organisation)) => {
+            if organisation.in_trash || !organisation.merged_into.is_empty() {
+                return Err(refused());
+            }
+            let copy = pb::CreateOrganisationRequest {
+                name: organisation.name,
+                managed: organisation.managed,
+                phones: organisation.phones,
+                addresses: organisation.addresses,
+                website: organisation.website,
+                notes: organisation.notes,
+                tags: organisation.tags,
+                category_id: organisation.category_id,
+                owner: organisation.owner,
+                ..Default::default()
+            };
+            let created = contacts
+                .create_organisation(state.backends.request(caller, copy))
+                .await?
+                .into_inner();
+            (
+                kinds::ORGANISATION,
+                pb::contact::Contact::Organisation(created),
+            )
+        }
+        None => {
+            return Err(GatewayError::Internal(
+                "the contacts service answered an empty contact".into(),
+            ))
+        }
+    };
+    let contact = Contact::from_proto(pb::Contact {
+        contact: Some(created),
+    })?;
+    let end = |id: String| liaison_proto::common::v1::EntityRef {
+        kind: kind.to_owned(),
+        id,
+    };
+    let request = state.backends.request(
+        caller,
+        relations::CopyRelationsRequest {
+            source: Some(end(id)),
+            target: Some(end(contact.id().to_owned())),
+        },
+    );
+    let copied = state
+        .backends
+        .relations()
+        .copy_relations(request)
+        .await?
+        .into_inner();
+    Ok(Duplicate {
+        contact,
+        relations_copied: u32::try_from(copied.relations.len()).unwrap_or(u32::MAX),
+        relations_left_out: copied.left_out,
+    })
 }
 
 /// What changed, when and by whom, newest first.

@@ -113,6 +113,15 @@ pub enum Contact {
     Organisation(Organisation),
 }
 
+impl Contact {
+    pub fn id(&self) -> &str {
+        match self {
+            Contact::Person(person) => &person.id,
+            Contact::Organisation(organisation) => &organisation.id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct NewPerson {
@@ -669,6 +678,17 @@ pub struct CategoryRename {
     #[schema(required = true, min_length = 1, max_length = 100)]
     pub name: String,
     pub expected_version: Option<u64>,
+}
+
+/// A duplicate and what it took of its source's relations.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Duplicate {
+    pub contact: Contact,
+    /// Relations of copiable types given to the duplicate.
+    pub relations_copied: u32,
+    /// Relations of copiable types that could not be (type disabled, other
+    /// end in the trash or gone).
+    pub relations_left_out: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]

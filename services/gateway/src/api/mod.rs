@@ -2,7 +2,7 @@
 //! description (`utoipa::path`) and is registered with `routes!`, so the
 //! document at `/api/openapi.json` is built from the routes themselves.
 
-mod contacts;
+pub(crate) mod contacts;
 mod contacts_dto;
 mod contract;
 mod relations;

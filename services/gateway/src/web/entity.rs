@@ -488,6 +488,24 @@ pub async fn restore(
     change_lifecycle(&state, caller, &id, form, Lifecycle::Restore).await
 }
 
+/// The duplicate button: a copy with the copiable relations, then its page.
+pub async fn duplicate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    StaffForm(caller, Button {}): StaffForm<Button>,
+) -> PageResult {
+    match crate::api::contacts::duplicate(&state, &caller, id.clone()).await {
+        Ok(duplicate) => Ok(see_other(&format!(
+            "/contacts/{}",
+            urlencode(duplicate.contact.id())
+        ))),
+        Err(error) => {
+            let (_, _, message) = error.public_parts();
+            render_page(&state, &caller, &id, message).await
+        }
+    }
+}
+
 pub async fn purge(
     State(state): State<AppState>,
     Path(id): Path<String>,

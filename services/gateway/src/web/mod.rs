@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/contacts/{id}/relations", post(entity::add_relation))
         .route("/contacts/{id}/trash", post(entity::trash))
+        .route("/contacts/{id}/duplicate", post(entity::duplicate))
         .route("/contacts/{id}/restore", post(entity::restore))
         .route("/contacts/{id}/delete", post(entity::purge))
         .route(

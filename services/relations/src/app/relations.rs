@@ -283,6 +283,109 @@ impl RelationsApp {
         }
     }
 
+    /// Gives `target` (a duplicate of `source`) the relations of `source`
+    /// whose type is copiable, as `source` sees them, in one append; those
+    /// that could not be made now (existing, type disabled, other end gone,
+    /// in the trash, the target itself, or no longer fitting) are counted
+    /// as left out. Internal types are copied only for the system.
+    pub async fn copy_relations(
+        &self,
+        source: Option<EntityRef>,
+        target: Option<EntityRef>,
+        context: &RequestContext,
+    ) -> Result<(Vec<StoredRelation>, u32), RelationsError> {
+        const PAGE: u32 = 500;
+        let source = crate::domain::entity_ref("source", source)?;
+        let target = crate::domain::entity_ref("target", target)?;
+        if source.kind != target.kind {
+            return Err(RelationsError::invalid(
+                "target.kind",
+                format!("a copy of a {} must be one too", source.kind),
+            ));
+        }
+        if source.id == target.id {
+            return Err(RelationsError::invalid(
+                "target.id",
+                "the copy must be another entity than its source",
+            ));
+        }
+        let arrived = self
+            .entities_arrived(&[source.id.as_str(), target.id.as_str()])
+            .await?;
+        known_entity(&arrived, &source, "source")?;
+        let target_entity = known_entity(&arrived, &target, "target")?.clone();
+        target_entity.require_live()?;
+        target_entity.require_out_of_trash()?;
+        let caller = caller(context);
+        let mut types: HashMap<String, Option<RelationType>> = HashMap::new();
+        let mut rows = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .read_model
+                .entity_relations(&EntityRelationsFilter {
+                    entity_id: source.id.clone(),
+                    after: after.clone(),
+                    limit: PAGE,
+                    ..Default::default()
+                })
+                .await?;
+            after = page
+                .next
+                .map(|key| (key[0].clone(), key.get(1).cloned().unwrap_or_default()));
+            rows.extend(page.items);
+            if after.is_none() {
+                break;
+            }
+        }
+        let mut copies = Vec::new();
+        for row in &rows {
+            if !types.contains_key(&row.predicate) {
+                let found = self.read_model.type_of_predicate(&row.predicate).await?;
+                let copiable = found
+                    .map(|(relation_type, _)| relation_type)
+                    .filter(|t| t.copiable && (!t.internal || caller == Caller::System));
+                types.insert(row.predicate.clone(), copiable);
+            }
+            if types[&row.predicate].is_some() {
+                copies.push(row);
+            }
+        }
+        let others: Vec<&str> = copies.iter().map(|row| row.other.id.as_str()).collect();
+        let others = self.read_model.entities(&others).await?;
+        let mut left_out = 0u32;
+        let mut triples = Vec::new();
+        for row in copies {
+            let Some(relation_type) = &types[&row.predicate] else {
+                continue;
+            };
+            let fits = others.get(&row.other.id).is_some_and(|other| {
+                check_create(relation_type, &row.predicate, &target_entity, other, caller).is_ok()
+            });
+            let exists = fits
+                && self
+                    .read_model
+                    .triple(&target.id, &row.predicate, &row.other.id)
+                    .await?
+                    .is_some();
+            if fits && !exists {
+                triples.push(TripleRequest {
+                    field: String::new(),
+                    subject: Some(target.clone()),
+                    predicate: row.predicate.clone(),
+                    object: Some(row.other.clone()),
+                });
+            } else {
+                left_out += 1;
+            }
+        }
+        if triples.is_empty() {
+            return Ok((Vec::new(), left_out));
+        }
+        let outcome = self.create_relations(triples, true, context).await?;
+        Ok((outcome.created, left_out + outcome.skipped))
+    }
+
     /// Entities that `subject` could take as objects of `predicate`: of the
     /// kinds and tags its object side asks, live, out of the trash, not
     /// `subject` itself and not related to it so already; by label, at most

@@ -329,6 +329,19 @@ impl RelationService for RelationsGrpc {
         reply(result.map(|deleted| pb::DeleteEntityRelationsResponse { deleted }))
     }
 
+    async fn copy_relations(
+        &self,
+        request: Request<pb::CopyRelationsRequest>,
+    ) -> Reply<pb::CopyRelationsResponse> {
+        let context = context(&request);
+        let pb::CopyRelationsRequest { source, target } = request.into_inner();
+        let result = self.app.copy_relations(source, target, &context).await;
+        reply(result.map(|(copied, left_out)| pb::CopyRelationsResponse {
+            relations: copied.into_iter().map(relation_to_proto).collect(),
+            left_out,
+        }))
+    }
+
     async fn list_candidate_objects(
         &self,
         request: Request<pb::ListCandidateObjectsRequest>,

@@ -1,6 +1,7 @@
-//! The operations a relation picker and a clean-up need: a create that
-//! returns the relations it found, deleting by triple or by predicate from
-//! one entity, and the candidate objects of a subject and predicate.
+//! The operations a relation picker, a clean-up and a duplicate need: a
+//! create that returns the relations it found, deleting by triple or by
+//! predicate from one entity, the candidate objects of a subject and
+//! predicate, and copying the copiable relations to a duplicate.
 
 use std::collections::HashSet;
 
@@ -14,6 +15,7 @@ on_both_backends!(
     a_relation_is_deleted_by_its_triple_from_either_side,
     relations_of_one_predicate_are_deleted_from_an_entity_narrowed_by_kind,
     candidates_fit_the_predicate_and_are_not_yet_related,
+    a_copy_takes_the_copiable_relations_of_its_source,
 );
 
 async fn a_create_skipping_existing_triples_returns_the_relations_holding_them(backend: Backend) {
@@ -260,4 +262,80 @@ async fn candidates_fit_the_predicate_and_are_not_yet_related(backend: Backend) 
     );
     let unseen: HashSet<String> = ids(&all).into_iter().collect();
     assert!(!unseen.contains(&a.id), "never the subject itself");
+}
+
+async fn a_copy_takes_the_copiable_relations_of_its_source(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let contacts = &server.contacts;
+    let source = contacts.organisation("Acme", &[]).await;
+    let copy = contacts.organisation("Acme", &[]).await;
+    let b = contacts.organisation("B", &[]).await;
+    let c = contacts.organisation("C", &[]).await;
+    let d = contacts.organisation("D", &[]).await;
+    let x = contacts.organisation("X", &[]).await;
+    let trashed = contacts.organisation("T", &[]).await;
+    let person = contacts.person("Paul", "Martin").await;
+    let client = &mut server.client;
+    client
+        .create_relation_type(custom_type("courts", "courted_by"))
+        .await
+        .expect("a type not copiable");
+    for (subject, predicate, object) in [
+        (&source, "customer_of", &b),
+        (&source, "partner_of", &c),
+        (&source, "courts", &d),
+        (&x, "prospect_of", &source),
+        (&source, "partner_of", &trashed),
+    ] {
+        client
+            .create_relation(create(subject, predicate, object))
+            .await
+            .expect("create");
+    }
+    server.contacts.trash(&trashed).await;
+    let client = &mut server.client;
+    let request = |target: &EntityRef| pb::CopyRelationsRequest {
+        source: Some(source.clone()),
+        target: Some(target.clone()),
+    };
+    let copied = client
+        .copy_relations(request(&copy))
+        .await
+        .expect("copy")
+        .into_inner();
+    assert_eq!(copied.relations.len(), 3);
+    assert_eq!(copied.left_out, 1, "the partner in the trash");
+    let mut held = relations_of(client, &copy).await;
+    held.sort();
+    let mut expected = vec![
+        ("customer_of".to_owned(), b.id.clone()),
+        ("partner_of".to_owned(), c.id.clone()),
+        ("has_prospect".to_owned(), x.id.clone()),
+    ];
+    expected.sort();
+    assert_eq!(held, expected);
+    assert_eq!(
+        relations_of(client, &source).await.len(),
+        5,
+        "the source keeps its own"
+    );
+
+    let again = client
+        .copy_relations(request(&copy))
+        .await
+        .expect("again")
+        .into_inner();
+    assert!(again.relations.is_empty());
+    assert_eq!(again.left_out, 4, "three held already, one in the trash");
+
+    let status = expect_code(
+        client.copy_relations(request(&person)).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(field_of(&status), "target.kind");
+    let status = expect_code(
+        client.copy_relations(request(&source)).await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(field_of(&status), "target.id");
 }
