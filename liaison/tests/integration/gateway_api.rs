@@ -774,3 +774,53 @@ async fn a_duplicate_takes_the_fields_and_copiable_relations_but_no_email() {
         .await;
     assert_eq!(refused.status, 412, "{}", refused.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entitys_relation_history_says_who_added_and_removed_what() {
+    let gateway = Gateway::start().await;
+    let admin = gateway.admin().await;
+    let mut ids = Vec::new();
+    for name in ["Acme", "Beta"] {
+        let created = admin
+            .post("/api/organisations", json!({"name": name}))
+            .await;
+        ids.push(created.json["id"].as_str().expect("id").to_owned());
+    }
+    let org = |id: &str| json!({"kind": "contacts.organisation", "id": id});
+    let related = admin
+        .post(
+            "/api/relations",
+            json!({"subject": org(&ids[0]), "predicate": "customer_of", "object": org(&ids[1])}),
+        )
+        .await;
+    assert_eq!(related.status, 201, "{}", related.text);
+    let relation_id = related.json["id"].as_str().expect("id").to_owned();
+    let deleted = admin.delete(&format!("/api/relations/{relation_id}")).await;
+    assert_eq!(deleted.status, 204);
+    let me = admin.get("/api/session").await;
+    let actor = format!("user:{}", me.json["user"]["id"].as_str().expect("my id"));
+
+    let history = admin
+        .get(&format!(
+            "/api/entities/contacts.organisation/{}/history?limit=1",
+            ids[1]
+        ))
+        .await;
+    assert_eq!(history.status, 200, "{}", history.text);
+    let item = &history.json["items"][0];
+    assert_eq!(item["change"], "removed");
+    assert_eq!(item["predicate"], "supplier_of", "seen from Beta");
+    assert_eq!(item["other_label"], "Acme");
+    assert_eq!(item["cause"], "requested");
+    assert_eq!(item["actor"], actor.as_str());
+    assert_eq!(item["relation_id"], relation_id.as_str());
+    let cursor = history.json["next_cursor"].as_str().expect("a next page");
+    let older = admin
+        .get(&format!(
+            "/api/entities/contacts.organisation/{}/history?limit=1&cursor={cursor}",
+            ids[1]
+        ))
+        .await;
+    assert_eq!(older.json["items"][0]["change"], "added");
+    assert!(older.json["next_cursor"].is_null());
+}

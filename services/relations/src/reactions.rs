@@ -272,7 +272,13 @@ pub fn react(
     vec![AppendRequest {
         streams,
         metadata: EventMetadata {
-            actor: SYSTEM_ACTOR.to_owned(),
+            // Done because someone purged, erased or merged: theirs, so the
+            // histories say who (the cause says why).
+            actor: if envelope.actor.is_empty() {
+                SYSTEM_ACTOR.to_owned()
+            } else {
+                envelope.actor.clone()
+            },
             correlation_id: envelope.correlation_id.clone(),
             causation_id: envelope.event_id.clone(),
             traceparent: envelope.traceparent.clone(),

@@ -245,6 +245,28 @@ async fn relations_are_added_and_removed_from_the_entity_page() {
         client.get(a).await.text.contains("No relations yet."),
         "mirror gone too"
     );
+    // Both pages' histories say who added and removed it, newest first.
+    for (page, other) in [(d, "A"), (a, "D")] {
+        let text = client.get(page).await.text;
+        let history = text
+            .split("id=\"history-title\"")
+            .nth(1)
+            .expect("a history section");
+        let removed = history
+            .find(&format!(
+                "<strong>Administrator</strong>: relation removed: is a competitor of {other}"
+            ))
+            .expect("the removal");
+        let added = history
+            .find(&format!(
+                "<strong>Administrator</strong>: relation added: is a competitor of {other}"
+            ))
+            .expect("the addition");
+        let created = history
+            .find("<strong>Administrator</strong>: created")
+            .expect("the creation");
+        assert!(removed < added && added < created, "newest first");
+    }
 }
 
 #[tokio::test]

@@ -32,6 +32,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_relation, delete_relation))
         .routes(routes!(entity_relations, delete_entity_relations))
         .routes(routes!(candidate_objects))
+        .routes(routes!(relation_history))
         .routes(routes!(entity_predicate_counts))
         .routes(routes!(get_entity))
         .routes(routes!(find_triples, delete_triple))
@@ -474,6 +475,38 @@ async fn candidate_objects(
         .into_inner();
     Ok(Json(CandidatePage {
         items: page.entities.into_iter().map(Entity::from).collect(),
+        next_cursor: non_empty(page.next_page_token),
+    }))
+}
+
+/// The relations added to and removed from an entity, newest first, with
+/// who did it and why.
+#[utoipa::path(get, path = "/api/entities/{kind}/{id}/history", tag = "relations",
+    params(("kind" = String, Path, example = "contacts.organisation"), ("id" = String, Path),
+           HistoryQuery),
+    responses((status = 200, body = RelationHistoryPage), (status = 400, body = ErrorBody)))]
+async fn relation_history(
+    State(state): State<AppState>,
+    Staff(caller): Staff,
+    Path((kind, id)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
+) -> Result<Json<RelationHistoryPage>> {
+    let request = state.backends.request(
+        &caller,
+        pb::ListRelationHistoryRequest {
+            entity: Some(entity_of_path(kind, id)),
+            page_size: query.limit.unwrap_or(0),
+            page_token: query.cursor,
+        },
+    );
+    let page = state
+        .backends
+        .relations()
+        .list_relation_history(request)
+        .await?
+        .into_inner();
+    Ok(Json(RelationHistoryPage {
+        items: page.changes.into_iter().map(RelationChange::from).collect(),
         next_cursor: non_empty(page.next_page_token),
     }))
 }

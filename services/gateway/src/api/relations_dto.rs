@@ -278,6 +278,54 @@ pub struct CreatedRelations {
     pub existing: Vec<Relation>,
 }
 
+/// A relation added to or removed from an entity, seen from it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RelationChange {
+    pub relation_id: String,
+    /// `added` or `removed`.
+    pub change: String,
+    pub predicate: String,
+    pub predicate_label: String,
+    pub other: EntityRef,
+    pub other_label: String,
+    /// For a removal: `requested`, `type_deleted`, `entity_purged`,
+    /// `entity_erased` or `entity_merged`.
+    pub cause: String,
+    pub actor: String,
+    pub occurred_at: String,
+}
+
+impl From<pb::RelationChange> for RelationChange {
+    fn from(change: pb::RelationChange) -> Self {
+        RelationChange {
+            relation_id: change.relation_id,
+            change: change.change,
+            predicate: change.predicate,
+            predicate_label: change.predicate_label,
+            other: entity(change.other),
+            other_label: change.other_label,
+            cause: change.cause,
+            actor: change.actor,
+            occurred_at: crate::api::rfc3339(change.occurred_at.as_ref()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RelationHistoryPage {
+    pub items: Vec<RelationChange>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    pub cursor: String,
+}
+
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(default, deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -59,6 +59,7 @@ struct EntityPage {
     choices: Vec<Choice>,
     error: String,
     graph: super::graph::Graph,
+    history: Vec<super::entity_history::HistoryLine>,
 }
 
 struct Loaded {
@@ -170,6 +171,7 @@ async fn render_page_with_hops(
         id: id.to_owned(),
     };
     let graph = super::graph::neighbourhood(state, caller, &entity, &loaded.name, hops).await?;
+    let history = super::entity_history::lines(state, caller, &entity).await?;
     let mut relations = state.backends.relations();
     let listed = relations
         .list_entity_relations(state.backends.request(
@@ -248,6 +250,7 @@ async fn render_page_with_hops(
         choices,
         error,
         graph,
+        history,
     };
     Ok((status, render(&page)).into_response())
 }

@@ -146,6 +146,19 @@ impl RelationsApp {
 
     // ---- queries ---------------------------------------------------------
 
+    /// The changes to `entity`'s relations, newest first.
+    pub async fn relation_history(
+        &self,
+        entity: Option<EntityRef>,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<crate::storage::RelationHistoryRow>, RelationsError> {
+        let entity = crate::domain::entity_ref("entity", entity)?;
+        self.read_model
+            .relation_history(&entity.id, before, limit)
+            .await
+    }
+
     pub async fn entity_relations(
         &self,
         filter: &EntityRelationsFilter,

@@ -22,6 +22,7 @@ use crate::RelationsError;
 const ENTITY_RELATIONS: &str = "relations.entity_relations";
 const TRIPLES: &str = "relations.triples";
 const CANDIDATES: &str = "relations.candidate_objects";
+const HISTORY: &str = "relations.relation_history";
 const DEFAULT_PATH_LIMIT: u32 = 100;
 const MAX_PATH_LIMIT: u32 = 1_000;
 const MAX_HOPS: usize = 4;
@@ -327,6 +328,52 @@ impl RelationService for RelationsGrpc {
             .delete_relations_from(entity, &predicate, &other_kinds, &context)
             .await;
         reply(result.map(|deleted| pb::DeleteEntityRelationsResponse { deleted }))
+    }
+
+    async fn list_relation_history(
+        &self,
+        request: Request<pb::ListRelationHistoryRequest>,
+    ) -> Reply<pb::ListRelationHistoryResponse> {
+        let pb::ListRelationHistoryRequest {
+            entity,
+            page_size: requested,
+            page_token: token,
+        } = request.into_inner();
+        let result = async {
+            let before = match paging::decode_token(HISTORY, &token, 1)? {
+                Some(key) => Some(key[0].parse::<u64>().map_err(|_| {
+                    RelationsError::invalid("page_token", "not a token of this listing")
+                })?),
+                None => None,
+            };
+            let limit = page_size(requested)?;
+            let mut rows = self.app.relation_history(entity, before, limit + 1).await?;
+            let more = rows.len() > limit as usize;
+            rows.truncate(limit as usize);
+            let next = rows
+                .last()
+                .filter(|_| more)
+                .map(|last| vec![last.position.to_string()]);
+            Ok(pb::ListRelationHistoryResponse {
+                changes: rows
+                    .into_iter()
+                    .map(|row| pb::RelationChange {
+                        relation_id: row.relation_id,
+                        change: row.change,
+                        predicate: row.predicate,
+                        predicate_label: row.predicate_label,
+                        other: Some(row.other),
+                        other_label: row.other_label,
+                        cause: row.cause,
+                        actor: row.actor,
+                        occurred_at: Some(micros_to_timestamp(row.occurred_at)),
+                    })
+                    .collect(),
+                next_page_token: next_token(HISTORY, next),
+            })
+        }
+        .await;
+        reply(result)
     }
 
     async fn copy_relations(

@@ -32,19 +32,57 @@ pub const CONSUMER: &str = "relations";
 
 /// Read-model tables of the relations log, as reset before a rebuild and
 /// compared after one. The registry is fed by the bus, not rebuilt.
-pub const READ_MODEL_TABLES: &[&str] = &["relation_types", "predicates", "relations"];
+pub const READ_MODEL_TABLES: &[&str] = &[
+    "relation_types",
+    "predicates",
+    "relations",
+    "relation_history",
+];
 
-pub const MIGRATIONS_SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    description: "relation types, predicates, relations, entity registry",
-    sql: include_str!("schema_sqlite.sql"),
-}];
+pub const MIGRATIONS_SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "relation types, predicates, relations, entity registry",
+        sql: include_str!("schema_sqlite.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "the history of each entity's relations",
+        sql: include_str!("history_sqlite.sql"),
+    },
+];
 
-pub const MIGRATIONS_POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    description: "relation types, predicates, relations, entity registry",
-    sql: include_str!("schema_postgres.sql"),
-}];
+pub const MIGRATIONS_POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "relation types, predicates, relations, entity registry",
+        sql: include_str!("schema_postgres.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "the history of each entity's relations",
+        sql: include_str!("history_postgres.sql"),
+    },
+];
+
+/// A change to one of an entity's relations, as its history shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationHistoryRow {
+    pub position: u64,
+    pub relation_id: String,
+    /// `added` or `removed`.
+    pub change: String,
+    /// As seen from the entity.
+    pub predicate: String,
+    pub predicate_label: String,
+    pub other: EntityRef,
+    pub other_label: String,
+    /// For a removal: `requested`, `type_deleted`, `entity_purged`,
+    /// `entity_erased` or `entity_merged`.
+    pub cause: String,
+    pub actor: String,
+    pub occurred_at: i64,
+}
 
 /// A relation as created (its forward triple).
 #[derive(Debug, Clone, PartialEq)]
@@ -207,6 +245,17 @@ impl ReadModel {
         entity_id: &str,
     ) -> Result<Vec<(String, String, u64)>, RelationsError> {
         on_backend!(&self.0, predicate_counts(entity_id))
+    }
+
+    /// The changes to an entity's relations, newest first, before log
+    /// position `before` when given; at most `limit`.
+    pub async fn relation_history(
+        &self,
+        entity_id: &str,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<RelationHistoryRow>, RelationsError> {
+        on_backend!(&self.0, relation_history(entity_id, before, limit))
     }
 
     /// Relations of an entity by one predicate seen from it, narrowed by

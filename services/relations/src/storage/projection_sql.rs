@@ -86,7 +86,7 @@ async fn apply_events(conn: &mut Conn, events: &[RecordedEvent]) -> Result<(), P
             "relation_type" => apply_type_event(conn, event).await?,
             "relation" => {
                 if let Some(pb::relation_event::Event::Deleted(deleted)) = decode_relation(event)? {
-                    delete_relation(conn, id_of_stream(&event.stream_id), &deleted).await?;
+                    delete_relation(conn, event, &deleted).await?;
                 }
             }
             _ => {}
@@ -147,6 +147,25 @@ async fn insert_relations(
         if inserted != 2 * chunk.len() as u64 {
             return Err(refused(duplicate_among(chunk)));
         }
+        let ends = chunk.iter().flat_map(|(event, created)| {
+            let subject = created.subject.clone().unwrap_or_default();
+            let object = created.object.clone().unwrap_or_default();
+            [
+                HistoryEnd {
+                    event,
+                    entity: subject.clone(),
+                    predicate: created.predicate.clone(),
+                    other: object.clone(),
+                },
+                HistoryEnd {
+                    event,
+                    entity: object,
+                    predicate: created.symmetric_predicate.clone(),
+                    other: subject,
+                },
+            ]
+        });
+        record_history(conn, ends, "added", "").await?;
     }
     let mut per_type: HashMap<&str, i64> = HashMap::new();
     for (_, created) in creations {
@@ -203,11 +222,79 @@ async fn count_relations(conn: &mut Conn, type_id: &str, change: i64) -> Result<
     Ok(())
 }
 
+/// One end of a relation event, as the history of that end records it.
+struct HistoryEnd<'e> {
+    event: &'e RecordedEvent,
+    entity: EntityRef,
+    predicate: String,
+    other: EntityRef,
+}
+
+async fn record_history(
+    conn: &mut Conn,
+    ends: impl Iterator<Item = HistoryEnd<'_>>,
+    change: &str,
+    cause: &str,
+) -> Result<(), ProjectionError> {
+    let mut insert = QueryBuilder::<Db>::new(
+        "INSERT INTO relation_history (entity_id, position, relation_id, change, predicate_id, \
+         other_id, other_kind, cause, actor, occurred_at) ",
+    );
+    let mut any = false;
+    insert.push_values(ends, |mut row, end| {
+        any = true;
+        row.push_bind(end.entity.id)
+            .push_bind(i64::try_from(end.event.position).unwrap_or(i64::MAX))
+            .push_bind(id_of_stream(&end.event.stream_id).to_owned())
+            .push_bind(change.to_owned())
+            .push_bind(end.predicate)
+            .push_bind(end.other.id)
+            .push_bind(end.other.kind)
+            .push_bind(cause.to_owned())
+            .push_bind(end.event.metadata.actor.clone())
+            .push_bind(end.event.metadata.occurred_at_micros);
+    });
+    if any {
+        insert.push(" ON CONFLICT DO NOTHING");
+        insert.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+fn cause_name(cause: i32) -> &'static str {
+    match pb::DeletionCause::try_from(cause) {
+        Ok(pb::DeletionCause::Requested) => "requested",
+        Ok(pb::DeletionCause::TypeDeleted) => "type_deleted",
+        Ok(pb::DeletionCause::EntityPurged) => "entity_purged",
+        Ok(pb::DeletionCause::EntityErased) => "entity_erased",
+        Ok(pb::DeletionCause::EntityMerged) => "entity_merged",
+        _ => "",
+    }
+}
+
 async fn delete_relation(
     conn: &mut Conn,
-    relation_id: &str,
+    event: &RecordedEvent,
     deleted: &pb::RelationDeleted,
 ) -> Result<(), ProjectionError> {
+    let relation_id = id_of_stream(&event.stream_id);
+    let subject = deleted.subject.clone().unwrap_or_default();
+    let object = deleted.object.clone().unwrap_or_default();
+    let ends = [
+        HistoryEnd {
+            event,
+            entity: subject.clone(),
+            predicate: deleted.predicate.clone(),
+            other: object.clone(),
+        },
+        HistoryEnd {
+            event,
+            entity: object,
+            predicate: deleted.symmetric_predicate.clone(),
+            other: subject,
+        },
+    ];
+    record_history(conn, ends.into_iter(), "removed", cause_name(deleted.cause)).await?;
     let removed = sqlx::query("DELETE FROM relations WHERE relation_id = $1")
         .bind(relation_id)
         .execute(&mut *conn)

@@ -1,7 +1,8 @@
 // The read models' queries, compiled once per backend (see projection_sql.rs).
 
 use super::{
-    EntityRelationRow, EntityRelationsFilter, Page, RowPattern, StoredRelation, TripleRow,
+    EntityRelationRow, EntityRelationsFilter, Page, RelationHistoryRow, RowPattern,
+    StoredRelation, TripleRow,
 };
 
 pub(crate) async fn relation_type(
@@ -109,6 +110,51 @@ pub(crate) async fn relation(
     .fetch_optional(pool)
     .await?;
     Ok(row.map(|row| relation_from_row(&row)).transpose()?)
+}
+
+pub(crate) async fn relation_history(
+    pool: &DbPool,
+    entity_id: &str,
+    before: Option<u64>,
+    limit: u32,
+) -> Result<Vec<RelationHistoryRow>, RelationsError> {
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT h.position, h.relation_id, h.change, h.predicate_id, \
+         COALESCE(p.label, '') AS predicate_label, h.other_id, h.other_kind, \
+         COALESCE(e.label, '') AS other_label, h.cause, h.actor, h.occurred_at \
+         FROM relation_history h LEFT JOIN predicates p ON p.id = h.predicate_id \
+         LEFT JOIN entities e ON e.id = h.other_id WHERE h.entity_id = ",
+    );
+    query.push_bind(entity_id);
+    if let Some(before) = before {
+        query
+            .push(" AND h.position < ")
+            .push_bind(i64::try_from(before).unwrap_or(i64::MAX));
+    }
+    query
+        .push(" ORDER BY h.position DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    let rows = query.build().fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(RelationHistoryRow {
+                position: u64::try_from(row.try_get::<i64, _>("position")?).unwrap_or(0),
+                relation_id: row.try_get("relation_id")?,
+                change: row.try_get("change")?,
+                predicate: row.try_get("predicate_id")?,
+                predicate_label: row.try_get("predicate_label")?,
+                other: EntityRef {
+                    kind: row.try_get("other_kind")?,
+                    id: row.try_get("other_id")?,
+                },
+                other_label: row.try_get("other_label")?,
+                cause: row.try_get("cause")?,
+                actor: row.try_get("actor")?,
+                occurred_at: row.try_get("occurred_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(RelationsError::from)
 }
 
 /// Relations (as created) of `entity_id` with `predicate` seen from it,

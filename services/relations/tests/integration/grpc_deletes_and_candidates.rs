@@ -16,6 +16,7 @@ on_both_backends!(
     relations_of_one_predicate_are_deleted_from_an_entity_narrowed_by_kind,
     candidates_fit_the_predicate_and_are_not_yet_related,
     a_copy_takes_the_copiable_relations_of_its_source,
+    both_ends_record_who_added_and_removed_their_relations,
 );
 
 async fn a_create_skipping_existing_triples_returns_the_relations_holding_them(backend: Backend) {
@@ -338,4 +339,135 @@ async fn a_copy_takes_the_copiable_relations_of_its_source(backend: Backend) {
         Code::InvalidArgument,
     );
     assert_eq!(field_of(&status), "target.id");
+}
+
+async fn both_ends_record_who_added_and_removed_their_relations(backend: Backend) {
+    let mut server = Server::start(backend).await;
+    let a = server.contacts.organisation("Acme", &[]).await;
+    let b = server.contacts.organisation("Beta", &[]).await;
+    let c = server.contacts.organisation("Cobalt SA", &[]).await;
+    let client = &mut server.client;
+    client
+        .create_relation(create(&b, "customer_of", &a))
+        .await
+        .expect("b is a customer of a");
+    client
+        .delete_triple(as_system(
+            pb::DeleteTripleRequest {
+                subject: Some(a.clone()),
+                predicate: "supplier_of".into(),
+                object: Some(b.clone()),
+            },
+            "billing",
+        ))
+        .await
+        .expect("removed by billing");
+    client
+        .create_relation(create(&a, "partner_of", &c))
+        .await
+        .expect("partners");
+    server.contacts.purge(&c).await;
+
+    type Line = (String, String, String, String, String);
+    let history = |page: &pb::ListRelationHistoryResponse| -> Vec<Line> {
+        page.changes
+            .iter()
+            .map(|change| {
+                (
+                    change.change.clone(),
+                    change.predicate_label.clone(),
+                    change.other_label.clone(),
+                    change.cause.clone(),
+                    change.actor.clone(),
+                )
+            })
+            .collect()
+    };
+    let request =
+        |entity: &EntityRef, page_size: u32, page_token: String| pb::ListRelationHistoryRequest {
+            entity: Some(entity.clone()),
+            page_size,
+            page_token,
+        };
+    let client = &mut server.client;
+    let of_a = client
+        .list_relation_history(request(&a, 50, String::new()))
+        .await
+        .expect("history of a")
+        .into_inner();
+    let lines = history(&of_a);
+    let user = lines[3].4.clone();
+    let line = |change: &str, label: &str, other: &str, cause: &str, actor: &str| {
+        (
+            change.to_owned(),
+            label.to_owned(),
+            other.to_owned(),
+            cause.to_owned(),
+            actor.to_owned(),
+        )
+    };
+    assert_eq!(
+        lines,
+        [
+            line(
+                "removed",
+                "is a partner of",
+                "Cobalt SA",
+                "entity_purged",
+                CONTACTS_ACTOR
+            ),
+            line("added", "is a partner of", "Cobalt SA", "", &user),
+            line(
+                "removed",
+                "is a supplier of",
+                "Beta",
+                "requested",
+                "system:billing"
+            ),
+            line("added", "is a supplier of", "Beta", "", &user),
+        ]
+    );
+    assert!(of_a.next_page_token.is_empty());
+    let of_b = client
+        .list_relation_history(request(&b, 50, String::new()))
+        .await
+        .expect("history of b")
+        .into_inner();
+    assert_eq!(
+        history(&of_b),
+        [
+            line(
+                "removed",
+                "is a customer of",
+                "Acme",
+                "requested",
+                "system:billing"
+            ),
+            line("added", "is a customer of", "Acme", "", &user),
+        ],
+        "the other end records the same changes, from its side"
+    );
+
+    let mut token = String::new();
+    let mut paged = Vec::new();
+    loop {
+        let page = client
+            .list_relation_history(request(&a, 1, token))
+            .await
+            .expect("a page")
+            .into_inner();
+        paged.extend(history(&page));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(paged, lines, "the same, one per page");
+    let status = expect_code(
+        client
+            .list_relation_history(request(&a, 1, "garbage".into()))
+            .await,
+        Code::InvalidArgument,
+    );
+    assert_eq!(field_of(&status), "page_token");
 }

@@ -76,10 +76,12 @@ async fn a_purged_or_erased_entity_loses_its_relations(backend: Backend) {
             pb::DeletionCause::EntityErased as i32
         ]
     );
-    assert!(log
-        .iter()
-        .filter(|e| e.event_type == "relation.deleted")
-        .all(|e| e.metadata.actor == "system:relations"));
+    assert!(
+        log.iter()
+            .filter(|e| e.event_type == "relation.deleted")
+            .all(|e| e.metadata.actor == CONTACTS_ACTOR),
+        "made by whoever purged or erased"
+    );
 }
 
 async fn a_merge_moves_relations_to_the_survivor_without_duplicates(backend: Backend) {

@@ -25,6 +25,9 @@ pub const PERSON: &str = "contacts.person";
 pub const ORGANISATION: &str = "contacts.organisation";
 
 pub use liaison_eventstore::on_both_backends;
+
+/// Who the fake contacts says made each of its events.
+pub const CONTACTS_ACTOR: &str = "user:0190-secretary";
 pub use liaison_eventstore::testing_postgres::Backend;
 pub use liaison_runtime::testing::{expect_code, field_of};
 
@@ -133,6 +136,7 @@ impl FakeContacts {
             event_type: format!("{aggregate}.{name}"),
             schema_version: 1,
             service: "contacts".into(),
+            actor: CONTACTS_ACTOR.into(),
             payload: ContactEvent { event: Some(event) }.encode_to_vec(),
             entity: Some(EntityRef {
                 kind: kind.into(),
