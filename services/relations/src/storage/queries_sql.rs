@@ -1,8 +1,8 @@
 // The read models' queries, compiled once per backend (see projection_sql.rs).
 
 use super::{
-    EntityRelationRow, EntityRelationsFilter, Page, RelationHistoryRow, RowPattern,
-    StoredRelation, TripleRow,
+    EntityRelationRow, EntityRelationsFilter, Page, RelationHistoryRow, RowPattern, StoredRelation,
+    TripleRow,
 };
 
 pub(crate) async fn relation_type(
@@ -250,10 +250,7 @@ pub(crate) async fn unrelated_entities(
         .push(" ORDER BY e.label, e.id LIMIT ")
         .push_bind(i64::from(limit));
     let rows = query.build().fetch_all(pool).await?;
-    Ok(rows
-        .iter()
-        .map(entity_from_row)
-        .collect::<Result<_, _>>()?)
+    Ok(rows.iter().map(entity_from_row).collect::<Result<_, _>>()?)
 }
 
 pub(crate) async fn relations_of_type(
