@@ -24,7 +24,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::services::{self, Process};
-use crate::target::Targets;
+use crate::target::{Target, Targets};
 
 /// Holds an exclusive lock on the data dir: one process writes it at a time.
 pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
@@ -228,6 +228,11 @@ pub async fn serve_on(
         targets = %targets,
         grpc = %grpc_addr,
         http = %http_addr,
+        web = %if targets.0.contains(&Target::Gateway) {
+            format!("http://{http_addr}/")
+        } else {
+            "not in this process".to_owned()
+        },
         data_dir = %settings.data_dir.display(),
         bus = ?settings.bus.kind,
         startup_ms = started.elapsed().as_millis() as u64,

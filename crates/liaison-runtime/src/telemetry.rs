@@ -81,7 +81,12 @@ where
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    // Colours only for a person at a terminal: a file or a journal gets
+    // the bytes as they are.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colours);
     match settings.format {
         LogFormat::Json => layer.json().flatten_event(true).with_filter(filter).boxed(),
         LogFormat::Text => layer.with_filter(filter).boxed(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use async_trait::async_trait;
+use liaison_gateway::accounts::FirstAdmin;
 use liaison_gateway::{DeviceKey, GatewayService, GatewaySettings};
 use liaison_runtime::http::proxies::TrustedProxies;
 use liaison_runtime::settings::{Settings, SettingsError};
@@ -76,13 +77,17 @@ impl ServiceTarget for GatewayTarget {
         let service = process.own::<GatewayService>(Target::Gateway)?;
         let auth = Self::settings(process.settings)?.auth;
         match service.ensure_first_admin().await {
-            Ok(Some(password)) => tracing::warn!(
+            Ok(FirstAdmin::CreatedWithPassword(password)) => tracing::warn!(
                 email = %auth.admin_email,
                 password = %password,
                 "first start: admin account created with this generated password, shown once; \
                  log in and change it (or set services.gateway.auth.admin_password before the first start)"
             ),
-            Ok(None) => {}
+            Ok(FirstAdmin::Created) => tracing::info!(
+                email = %auth.admin_email,
+                "first start: admin account created with the configured password"
+            ),
+            Ok(FirstAdmin::AlreadyThere) => {}
             Err(error) => anyhow::bail!("cannot create the first admin account: {error}"),
         }
         let address = |target: Target| -> anyhow::Result<String> {

@@ -108,9 +108,9 @@ impl GatewayService {
     }
 
     /// The admin of a first start: created from `auth.admin_email` and
-    /// `auth.admin_password` when there is no user yet. Returns the
-    /// generated password when none was configured, for the log, once.
-    pub async fn ensure_first_admin(&self) -> Result<Option<String>, GatewayError> {
+    /// `auth.admin_password` when there is no user yet, with a generated
+    /// password when none was configured (for the log, once).
+    pub async fn ensure_first_admin(&self) -> Result<accounts::FirstAdmin, GatewayError> {
         self.accounts
             .ensure_first_admin(&self.auth.admin_email, &self.auth.admin_password)
             .await
@@ -137,6 +137,16 @@ impl GatewayService {
     }
 }
 
-async fn not_found(uri: axum::http::Uri) -> GatewayError {
-    GatewayError::NotFound(format!("route {}", uri.path()))
+/// No route: a JSON error under `/api/`, a page everywhere else.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") {
+        GatewayError::NotFound(format!("route {path}")).into_response()
+    } else {
+        web::PageError::Failed(GatewayError::NotFound(
+            "there is no page at this address".into(),
+        ))
+        .into_response()
+    }
 }

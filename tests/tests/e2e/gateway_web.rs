@@ -562,3 +562,49 @@ async fn a_contact_is_duplicated_from_its_page_with_its_copiable_relations() {
         .await;
     assert_eq!(forged.status, 403);
 }
+
+#[tokio::test]
+async fn the_start_up_log_names_the_web_address_and_the_first_admin_without_colours() {
+    let (liaison, _dir) = start().await;
+    let log = liaison.log_text();
+    assert!(
+        log.contains("first start: admin account created with the configured password"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("web=http://{}/", liaison.http_addr)),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "no colour codes in a file: {log}");
+}
+
+#[tokio::test]
+async fn unknown_pages_and_contacts_get_a_404_page_and_unknown_api_routes_json() {
+    let (liaison, _dir) = start().await;
+    let client = HttpClient::new(&liaison.http_addr);
+    log_in(&client).await;
+    let unknown_id = "01938f4e-7a2b-7c3d-8e4f-5a6b7c8d9e0f";
+    for path in [
+        "/no-such-page".to_owned(),
+        "/contacts/not-an-id".to_owned(),
+        format!("/contacts/{unknown_id}"),
+    ] {
+        let page = client.get(&path).await;
+        assert_eq!(page.status, 404, "{path}: {}", page.text);
+        assert!(
+            page.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/html")),
+            "{path}"
+        );
+        assert!(
+            page.text.contains("<h1>404 Not Found</h1>"),
+            "{path}: {}",
+            page.text
+        );
+    }
+    let api = client.get("/api/no-such-route").await;
+    assert_eq!(api.status, 404);
+    assert_eq!(api.json["error"]["code"], "not_found", "{}", api.text);
+}

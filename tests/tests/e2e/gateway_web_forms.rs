@@ -159,7 +159,7 @@ async fn the_edit_form_changes_what_was_changed_and_keeps_everything_else() {
     assert_eq!(refused.status, 400);
     assert!(refused.text.contains("at most 60 rows"));
     assert_eq!(client.get(&format!("/api/persons/{id}")).await.json, after);
-    assert_eq!(client.get("/contacts/not-a-contact/edit").await.status, 400);
+    assert_eq!(client.get("/contacts/not-a-contact/edit").await.status, 404);
 }
 
 #[tokio::test]

@@ -62,6 +62,16 @@ impl Caller {
     }
 }
 
+/// What a start found or did about the first admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FirstAdmin {
+    AlreadyThere,
+    /// With the configured password.
+    Created,
+    /// With this generated password, to show once.
+    CreatedWithPassword(String),
+}
+
 /// A login that succeeded: the secret goes in the cookie, only there.
 #[derive(Debug)]
 pub struct NewSession {
@@ -139,15 +149,14 @@ impl Accounts {
         &self.read_model
     }
 
-    /// Creates the first admin when there is no user at all. Returns the
-    /// generated password when none was given.
+    /// Creates the first admin when there is no user at all.
     pub async fn ensure_first_admin(
         &self,
         email: &str,
         password: &str,
-    ) -> Result<Option<String>, GatewayError> {
+    ) -> Result<FirstAdmin, GatewayError> {
         if self.read_model.user_count().await? > 0 {
-            return Ok(None);
+            return Ok(FirstAdmin::AlreadyThere);
         }
         let generated = password.is_empty().then(credentials::new_secret);
         let password = generated.clone().unwrap_or_else(|| password.to_owned());
@@ -163,9 +172,12 @@ impl Accounts {
             )
             .await;
         match created {
-            Ok(_) => Ok(generated),
+            Ok(_) => Ok(match generated {
+                Some(password) => FirstAdmin::CreatedWithPassword(password),
+                None => FirstAdmin::Created,
+            }),
             // Another process created it meanwhile.
-            Err(GatewayError::AlreadyExists(_)) => Ok(None),
+            Err(GatewayError::AlreadyExists(_)) => Ok(FirstAdmin::AlreadyThere),
             Err(error) => Err(error),
         }
     }

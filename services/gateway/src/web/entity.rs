@@ -76,6 +76,13 @@ pub(super) async fn get_contact(
     caller: &Caller,
     id: &str,
 ) -> Result<pb::contact::Contact, PageError> {
+    // A page address that cannot name a contact is a page that does not
+    // exist, as for an id no contact has.
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(PageError::Failed(GatewayError::NotFound(
+            "no contact has this address".into(),
+        )));
+    }
     let contact = state
         .backends
         .contacts()

@@ -17,7 +17,7 @@ use crate::GatewayError;
 pub const SHOWN: usize = 20;
 
 pub struct HistoryLine {
-    /// `2026-11-30 14:05 UTC`.
+    /// `2026-11-30 14:05` (UTC).
     pub when: String,
     pub who: String,
     pub what: String,
@@ -93,11 +93,10 @@ fn sort_key(at: Option<&prost_types::Timestamp>) -> (i64, i32) {
 
 /// Minutes are enough on a page; the API gives the instant.
 fn when(at: Option<&prost_types::Timestamp>) -> String {
-    let stamp = crate::api::rfc3339(at);
-    match (stamp.get(..10), stamp.get(11..16)) {
-        (Some(day), Some(time)) => format!("{day} {time} UTC"),
-        _ => stamp,
-    }
+    let micros = at.map_or(0, |at| {
+        at.seconds.saturating_mul(1_000_000) + i64::from(at.nanos / 1_000)
+    });
+    super::minute(micros)
 }
 
 fn contact_event(event_type: &str, detail: &str) -> String {
@@ -214,7 +213,7 @@ mod tests {
             seconds: 1_796_000_000,
             nanos: 0,
         };
-        assert_eq!(when(Some(&at)), "2026-11-30 00:53 UTC");
+        assert_eq!(when(Some(&at)), "2026-11-30 00:53");
         assert_eq!(contact_event("person.updated", ""), "changed");
         assert_eq!(
             contact_event("person.merged", "into 0190"),
