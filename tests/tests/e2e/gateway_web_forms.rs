@@ -200,7 +200,9 @@ async fn an_organisation_is_renamed_and_unmarked_from_its_edit_form() {
     let page = client.get(&entity).await;
     assert!(!page.text.contains("Acme <Holdings>"));
     assert!(html_unescape(&page.text).contains("<h1>Acme <Holdings>"));
-    assert!(page.text.contains("<dt>Ours</dt><dd>no</dd>"));
+    assert!(page
+        .text
+        .contains("<dt>Ours</dt>\n  <dd><span class=\"item\">no</span></dd>"));
 }
 
 #[tokio::test]
@@ -350,6 +352,34 @@ async fn a_duplicate_is_merged_from_the_contacts_page_after_a_side_by_side_revie
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(moved, "the relation to the society is now the survivor's");
+    // The duplicate's page says where it went, and offers nothing to do.
+    let page = client.get(&format!("/contacts/{duplicate}")).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains(&format!(
+            "Merged into <a href=\"/contacts/{ada}\">A. Lovelace</a>"
+        )),
+        "{}",
+        page.text
+    );
+    for action in [
+        "Move to trash",
+        "Duplicate",
+        "Add a relation",
+        "/edit\"",
+        "Merge…",
+    ] {
+        assert!(
+            !page.text.contains(action),
+            "{action} offered on a merged contact"
+        );
+    }
+    // The survivor's page shows every saved field, emails as links.
+    let page = client.get(&format!("/contacts/{ada}")).await;
+    assert!(page.text.contains(
+        "<a href=\"mailto:countess@example.com\">countess@example.com</a> <span class=\"muted\">(old)</span>"
+    ), "{}", page.text);
+    assert!(page.text.contains("<dt>Created</dt>"));
 }
 
 #[tokio::test]

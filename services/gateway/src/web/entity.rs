@@ -2,6 +2,8 @@
 //! predicate, with a form to add one (the predicates this kind of entity
 //! can take; the other end found by name) and a button to remove each.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
@@ -10,6 +12,7 @@ use liaison_proto::contacts::v1 as pb;
 use liaison_proto::relations::v1 as rel;
 use serde::Deserialize;
 
+use super::entity_fields::{self, FieldRow, Shared};
 use super::{render, see_other, urlencode, Layout, PageError, PageResult};
 use crate::accounts::user::Permission;
 use crate::accounts::Caller;
@@ -53,7 +56,9 @@ struct EntityPage {
     in_trash: bool,
     /// The caller may delete it for good (ADR 0009).
     may_destroy: bool,
-    fields: Vec<(&'static str, String)>,
+    /// The survivor (id, name) of a merge: the page offers no action.
+    merged_into: Option<(String, String)>,
+    fields: Vec<FieldRow>,
     groups: Vec<RelationGroup>,
     total_relations: u64,
     choices: Vec<Choice>,
@@ -67,7 +72,9 @@ struct Loaded {
     name: String,
     version: u64,
     in_trash: bool,
-    fields: Vec<(&'static str, String)>,
+    /// The survivor (id, name) when this contact was merged into it.
+    merged_into: Option<(String, String)>,
+    fields: Vec<FieldRow>,
 }
 
 /// A contact as stored, whichever its kind.
@@ -101,8 +108,18 @@ pub(super) async fn get_contact(
 }
 
 async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loaded, PageError> {
-    let joined = |items: Vec<String>| items.join(", ");
-    match get_contact(state, caller, id).await? {
+    let contact = get_contact(state, caller, id).await?;
+    let categories: HashMap<String, String> = state
+        .backends
+        .contacts()
+        .list_categories(state.backends.request(caller, pb::ListCategoriesRequest {}))
+        .await?
+        .into_inner()
+        .categories
+        .into_iter()
+        .map(|category| (category.id, category.name))
+        .collect();
+    let (kind, name, version, in_trash, merged_into, own, shared) = match contact {
         pb::contact::Contact::Person(person) => {
             let name = format!(
                 "{} {} {}",
@@ -110,55 +127,85 @@ async fn load_contact(state: &AppState, caller: &Caller, id: &str) -> Result<Loa
             )
             .trim()
             .to_owned();
-            Ok(Loaded {
-                kind: PERSON,
+            let shared = Shared {
+                emails: person.emails,
+                phones: person.phones,
+                addresses: person.addresses,
+                website: person.website,
+                notes: person.notes,
+                tags: person.tags,
+                category_id: person.category_id,
+                owner: person.owner,
+                external_refs: person.external_refs,
+                created_at: person.created_at,
+                updated_at: person.updated_at,
+            };
+            let own = vec![("Job title", person.job_title)];
+            (
+                PERSON,
                 name,
-                version: person.version,
-                in_trash: person.in_trash,
-                fields: vec![
-                    ("Job title", person.job_title),
-                    (
-                        "Emails",
-                        joined(person.emails.into_iter().map(|e| e.address).collect()),
-                    ),
-                    (
-                        "Phones",
-                        joined(person.phones.into_iter().map(|p| p.number).collect()),
-                    ),
-                    ("Website", person.website),
-                    ("Tags", joined(person.tags)),
-                    ("Notes", person.notes),
-                ],
-            })
+                person.version,
+                person.in_trash,
+                person.merged_into,
+                own,
+                shared,
+            )
         }
-        pb::contact::Contact::Organisation(organisation) => Ok(Loaded {
-            kind: ORGANISATION,
-            name: organisation.name,
-            version: organisation.version,
-            in_trash: organisation.in_trash,
-            fields: vec![
-                (
-                    "Ours",
-                    if organisation.managed {
-                        "yes".into()
-                    } else {
-                        "no".into()
-                    },
-                ),
-                (
-                    "Emails",
-                    joined(organisation.emails.into_iter().map(|e| e.address).collect()),
-                ),
-                (
-                    "Phones",
-                    joined(organisation.phones.into_iter().map(|p| p.number).collect()),
-                ),
-                ("Website", organisation.website),
-                ("Tags", joined(organisation.tags)),
-                ("Notes", organisation.notes),
-            ],
-        }),
-    }
+        pb::contact::Contact::Organisation(organisation) => {
+            let shared = Shared {
+                emails: organisation.emails,
+                phones: organisation.phones,
+                addresses: organisation.addresses,
+                website: organisation.website,
+                notes: organisation.notes,
+                tags: organisation.tags,
+                category_id: organisation.category_id,
+                owner: organisation.owner,
+                external_refs: organisation.external_refs,
+                created_at: organisation.created_at,
+                updated_at: organisation.updated_at,
+            };
+            let own = vec![(
+                "Ours",
+                if organisation.managed {
+                    "yes".to_owned()
+                } else {
+                    "no".to_owned()
+                },
+            )];
+            (
+                ORGANISATION,
+                organisation.name,
+                organisation.version,
+                organisation.in_trash,
+                organisation.merged_into,
+                own,
+                shared,
+            )
+        }
+    };
+    let merged_into = if merged_into.is_empty() {
+        None
+    } else {
+        let survivor = match get_contact(state, caller, &merged_into).await {
+            Ok(pb::contact::Contact::Person(person)) => {
+                format!("{} {}", person.given_name, person.family_name)
+                    .trim()
+                    .to_owned()
+            }
+            Ok(pb::contact::Contact::Organisation(organisation)) => organisation.name,
+            Err(_) => "another contact".to_owned(),
+        };
+        Some((merged_into, survivor))
+    };
+    Ok(Loaded {
+        kind,
+        name,
+        version,
+        in_trash,
+        merged_into,
+        fields: entity_fields::rows(own, shared, &categories),
+    })
 }
 
 async fn render_page(state: &AppState, caller: &Caller, id: &str, error: String) -> PageResult {
@@ -251,6 +298,7 @@ async fn render_page_with_hops(
         version: loaded.version,
         in_trash: loaded.in_trash,
         may_destroy: caller.may(Permission::Destroy),
+        merged_into: loaded.merged_into,
         fields: loaded.fields,
         groups,
         total_relations: listed.total,

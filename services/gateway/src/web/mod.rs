@@ -7,6 +7,7 @@ mod contact_edit;
 mod contact_merge;
 mod contacts;
 mod entity;
+mod entity_fields;
 mod entity_history;
 mod graph;
 mod relation_types;
