@@ -234,7 +234,8 @@ mod tests {
             shared(),
             &categories,
         );
-        let shown: Vec<(&str, Vec<(&str, &str, &str)>)> = rows
+        type Shown<'a> = (&'a str, Vec<(&'a str, &'a str, &'a str)>);
+        let shown: Vec<Shown> = rows
             .iter()
             .map(|row| {
                 (
