@@ -156,12 +156,9 @@ async fn the_relation_scenario_is_recorded_from_the_pages_in_chromium() {
         .goto(&format!("{base}/relation-types"))
         .await
         .expect("types");
+    browser.fill("#verb", "is a lead of").await.expect("verb");
     browser
-        .fill("#verb", "is a prospect of")
-        .await
-        .expect("verb");
-    browser
-        .fill("#symmetric_verb", "has prospect")
+        .fill("#symmetric_verb", "has as lead")
         .await
         .expect("symmetric verb");
     for kind in ["subject_organisation", "object_organisation"] {
@@ -177,12 +174,12 @@ async fn the_relation_scenario_is_recorded_from_the_pages_in_chromium() {
         .expect("create type");
     browser.click(&create).await.expect("create");
     browser
-        .find_with_text("table.list tr", "is a prospect of custom")
+        .find_with_text("table.list tr", "is a lead of custom")
         .await
         .expect("the custom type is listed");
     browser.screenshot("03-relation-types").await.expect("shot");
-    // The built-in prospect_of reads the same: the custom one is told by id.
-    let custom = ("[value^='custom-']", "is a prospect of");
+    // Custom verbs are offered in their own group.
+    let custom = ("[value^='custom-']", "is a lead of");
 
     // DOMAIN.md §1, from the entity pages, by mouse and by keyboard.
     relate(
@@ -215,7 +212,7 @@ async fn the_relation_scenario_is_recorded_from_the_pages_in_chromium() {
         .expect("D");
     let block = browser.find("#relations").await.expect("relations block");
     let text = browser.text(&block).await.expect("text");
-    assert!(text.contains("has prospect\nC"), "{text}");
+    assert!(text.contains("has as lead\nC"), "{text}");
     assert!(text.contains("is a competitor of\nA"), "{text}");
     browser
         .find("svg.graph")

@@ -323,7 +323,7 @@ async fn custom_types_are_made_from_the_ui_and_the_neighbourhood_is_drawn() {
             "/relation-types",
             &[
                 ("verb", ""),
-                ("symmetric_verb", "has prospect"),
+                ("symmetric_verb", "has as lead"),
                 ("csrf", &token),
             ],
         )
@@ -334,8 +334,8 @@ async fn custom_types_are_made_from_the_ui_and_the_neighbourhood_is_drawn() {
         .post_form(
             "/relation-types",
             &[
-                ("verb", "is a prospect of"),
-                ("symmetric_verb", "has prospect"),
+                ("verb", "is a lead of"),
+                ("symmetric_verb", "has as lead"),
                 ("subject_organisation", "on"),
                 ("object_organisation", "on"),
                 ("csrf", &token),
@@ -343,10 +343,54 @@ async fn custom_types_are_made_from_the_ui_and_the_neighbourhood_is_drawn() {
         )
         .await;
     assert_eq!(created.status, 303, "{}", created.text);
+    // A verb another type reads already is refused: the picker would show
+    // two entries alike.
+    let same = client
+        .post_form(
+            "/relation-types",
+            &[
+                ("verb", "Is a Prospect of"),
+                ("symmetric_verb", "has lead"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(same.status, 400);
+    assert!(
+        html_unescape(&same.text).contains("A relation type already reads “Is a Prospect of”"),
+        "{}",
+        same.text
+    );
+    // A verb that reads the same both ways is made from the form.
+    let mutual = client
+        .post_form(
+            "/relation-types",
+            &[
+                ("verb", "works alongside"),
+                ("subject_organisation", "on"),
+                ("object_organisation", "on"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(mutual.status, 303, "{}", mutual.text);
+    let mixed = client
+        .post_form(
+            "/relation-types",
+            &[
+                ("verb", "stands beside"),
+                ("subject_person", "on"),
+                ("object_organisation", "on"),
+                ("csrf", &token),
+            ],
+        )
+        .await;
+    assert_eq!(mixed.status, 400);
+    assert!(mixed.text.contains("links the same kinds on both sides"));
     let types = client.get("/relation-types").await;
     assert!(types
         .text
-        .contains("is a prospect of <span class=\"badge\">custom</span>"));
+        .contains("is a lead of <span class=\"badge\">custom</span>"));
 
     let mut pages = Vec::new();
     for name in ["A", "C", "D"] {
@@ -357,10 +401,32 @@ async fn custom_types_are_made_from_the_ui_and_the_neighbourhood_is_drawn() {
     }
     let (a, c, d) = (&pages[0], &pages[1], &pages[2]);
     let page = client.get(c).await;
+    // No verb chosen before the user does; built-in and custom verbs in
+    // their groups, each read from this contact.
+    assert!(page
+        .text
+        .contains("<option value=\"\" selected disabled>Choose what C is…</option>"));
+    let built_in = page
+        .text
+        .find("<optgroup label=\"Built-in\">")
+        .expect("built-in");
+    let custom = page
+        .text
+        .find("<optgroup label=\"Custom\">")
+        .expect("custom");
+    let lead = page
+        .text
+        .find(">C is a lead of …<")
+        .expect("the custom verb");
+    let partner = page
+        .text
+        .find(">C is a partner of …<")
+        .expect("a built-in verb");
+    assert!(built_in < partner && partner < custom && custom < lead);
     let predicate = page
         .text
         .split("<option value=\"")
-        .find(|part| part.starts_with("custom-") && part.contains(">is a prospect of<"))
+        .find(|part| part.starts_with("custom-") && part.contains(" is a lead of …<"))
         .and_then(|part| part.split('"').next())
         .expect("the custom type is offered")
         .to_owned();
@@ -393,7 +459,7 @@ async fn custom_types_are_made_from_the_ui_and_the_neighbourhood_is_drawn() {
         one_hop.text.contains(&format!("<a href=\"{c}\">")),
         "C drawn next to A"
     );
-    assert!(one_hop.text.contains("<title>has prospect</title>"));
+    assert!(one_hop.text.contains("<title>has as lead</title>"));
     let two_hops = client.get(&format!("{a}?hops=2")).await;
     let drawn = two_hops.text.matches("<g class=\"node hop").count();
     assert_eq!(
@@ -403,8 +469,8 @@ async fn custom_types_are_made_from_the_ui_and_the_neighbourhood_is_drawn() {
     // A–C, A–D, and C–D once, though met from both C and D; the last one
     // reads from whichever end was drawn first.
     assert_eq!(two_hops.text.matches("<path class=\"edge\"").count(), 3);
-    let second_hop_read = two_hops.text.contains("<title>is a prospect of</title>")
-        || two_hops.text.matches("<title>has prospect</title>").count() == 2;
+    let second_hop_read = two_hops.text.contains("<title>is a lead of</title>")
+        || two_hops.text.matches("<title>has as lead</title>").count() == 2;
     assert!(second_hop_read, "C to D, second hop");
     // Only the edges from A carry a visible label.
     assert_eq!(two_hops.text.matches("class=\"edge-label\"").count(), 2);

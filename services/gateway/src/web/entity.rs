@@ -38,7 +38,9 @@ pub struct RelationItem {
 
 pub struct Choice {
     pub predicate: String,
+    /// The verb, with " (custom)" when a built-in type reads the same.
     pub label: String,
+    pub custom: bool,
     /// Kinds allowed at the other end, comma-separated; empty: any.
     pub object_kinds: String,
 }
@@ -62,6 +64,7 @@ struct EntityPage {
     groups: Vec<RelationGroup>,
     total_relations: u64,
     choices: Vec<Choice>,
+    has_custom: bool,
     error: String,
     graph: super::graph::Graph,
     history: Vec<super::entity_history::HistoryLine>,
@@ -269,15 +272,36 @@ async fn render_page_with_hops(
         ))
         .await?
         .into_inner();
-    let choices = types
+    let custom_types: std::collections::HashSet<&str> = types
+        .types
+        .iter()
+        .filter(|kind| kind.custom)
+        .map(|kind| kind.id.as_str())
+        .collect();
+    let mut choices: Vec<Choice> = types
         .predicates
-        .into_iter()
+        .iter()
         .map(|choice| Choice {
-            predicate: choice.predicate,
-            label: choice.label,
+            predicate: choice.predicate.clone(),
+            label: choice.label.clone(),
+            custom: custom_types.contains(choice.type_id.as_str()),
             object_kinds: choice.object_kinds.join(","),
         })
         .collect();
+    // Two entries alike would be a guess: a custom verb reading as a
+    // built-in one says so.
+    let built_in: std::collections::HashSet<String> = choices
+        .iter()
+        .filter(|choice| !choice.custom)
+        .map(|choice| choice.label.to_lowercase())
+        .collect();
+    for choice in choices.iter_mut().filter(|choice| choice.custom) {
+        if built_in.contains(&choice.label.to_lowercase()) {
+            choice.label.push_str(" (custom)");
+        }
+    }
+    choices.sort_by_key(|choice| (choice.custom, choice.label.to_lowercase()));
+    let has_custom = choices.iter().any(|choice| choice.custom);
     let status = if error.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -303,6 +327,7 @@ async fn render_page_with_hops(
         groups,
         total_relations: listed.total,
         choices,
+        has_custom,
         error,
         graph,
         history,

@@ -8,7 +8,7 @@ use liaison_proto::kinds;
 use liaison_proto::relations::v1 as rel;
 use serde::Deserialize;
 
-use super::{render, see_other, Layout, PageResult};
+use super::{render, see_other, Layout, PageError, PageResult};
 use crate::accounts::Caller;
 use crate::auth::pages::{Button, StaffForm, StaffPage};
 use crate::state::AppState;
@@ -80,7 +80,7 @@ async fn render_types(
         ))
         .await?
         .into_inner();
-    let types = listed
+    let mut types: Vec<TypeRow> = listed
         .types
         .into_iter()
         .map(|kind| {
@@ -98,6 +98,8 @@ async fn render_types(
             }
         })
         .collect();
+    // Built-in types first, then custom ones, each by verb.
+    types.sort_by_key(|row| (row.custom, row.verb.to_lowercase()));
     let status = if error.is_empty() {
         axum::http::StatusCode::OK
     } else {
@@ -132,17 +134,34 @@ pub async fn create(
     };
     let symmetric_to_itself =
         form.symmetric_verb.trim().is_empty() || form.symmetric_verb.trim() == form.verb.trim();
+    let subject_kinds = chosen_kinds(&form.subject_person, &form.subject_organisation);
+    let object_kinds = chosen_kinds(&form.object_person, &form.object_organisation);
+    if let Some(message) = refusal_before_asking(
+        &state,
+        &caller,
+        &form,
+        symmetric_to_itself,
+        &subject_kinds,
+        &object_kinds,
+    )
+    .await?
+    {
+        return render_types(&state, &caller, form, message).await;
+    }
+    // A type that reads the same both ways has one side, which both ends
+    // must fit.
+    let object_side = (!symmetric_to_itself).then(|| rel::PredicateSide {
+        label: form.symmetric_verb.trim().to_owned(),
+        kinds: object_kinds,
+        ..Default::default()
+    });
     let request = rel::CreateRelationTypeRequest {
         subject_side: Some(rel::PredicateSide {
             label: form.verb.trim().to_owned(),
-            kinds: chosen_kinds(&form.subject_person, &form.subject_organisation),
+            kinds: subject_kinds,
             ..Default::default()
         }),
-        object_side: Some(rel::PredicateSide {
-            label: form.symmetric_verb.trim().to_owned(),
-            kinds: chosen_kinds(&form.object_person, &form.object_organisation),
-            ..Default::default()
-        }),
+        object_side,
         symmetric_to_itself,
         copiable: false,
         internal: false,
@@ -159,6 +178,59 @@ pub async fn create(
             render_types(&state, &caller, form, message).await
         }
     }
+}
+
+/// What the form asks that the page refuses itself: a verb another type
+/// reads already (the pickers would show two entries alike), or, for a
+/// type that reads the same both ways, different kinds on each side.
+async fn refusal_before_asking(
+    state: &AppState,
+    caller: &Caller,
+    form: &TypeForm,
+    symmetric_to_itself: bool,
+    subject_kinds: &[String],
+    object_kinds: &[String],
+) -> Result<Option<String>, PageError> {
+    if symmetric_to_itself && !object_kinds.is_empty() && object_kinds != subject_kinds {
+        return Ok(Some(
+            "A verb that reads the same both ways links the same kinds on both sides: \
+             tick the same boxes for the subject and the object."
+                .to_owned(),
+        ));
+    }
+    let listed = state
+        .backends
+        .relations()
+        .list_relation_types(state.backends.request(
+            caller,
+            rel::ListRelationTypesRequest {
+                include_disabled: true,
+                include_internal: true,
+                ..Default::default()
+            },
+        ))
+        .await?
+        .into_inner();
+    let taken = |verb: &str| {
+        let verb = verb.trim().to_lowercase();
+        !verb.is_empty()
+            && listed.types.iter().any(|kind| {
+                [&kind.subject_side, &kind.object_side]
+                    .into_iter()
+                    .flatten()
+                    .any(|side| side.label.trim().to_lowercase() == verb)
+            })
+    };
+    for verb in [&form.verb, &form.symmetric_verb] {
+        if taken(verb) {
+            return Ok(Some(format!(
+                "A relation type already reads \u{201c}{}\u{201d}: choose another verb, \
+                 or use that type.",
+                verb.trim()
+            )));
+        }
+    }
+    Ok(None)
 }
 
 pub async fn disable(
