@@ -281,6 +281,20 @@ impl Browser {
         Ok(path)
     }
 
+    /// Answers the dialog the page opened (a `confirm`): accepts it or
+    /// dismisses it; returns its question.
+    pub async fn answer_dialog(&self, accept: bool) -> anyhow::Result<String> {
+        let question = self.session_call(Method::GET, "/alert/text", None).await?;
+        let answer = if accept {
+            "/alert/accept"
+        } else {
+            "/alert/dismiss"
+        };
+        self.session_call(Method::POST, answer, Some(json!({})))
+            .await?;
+        Ok(question.as_str().unwrap_or_default().to_owned())
+    }
+
     /// Runs `script` in the page; returns what it returns.
     pub async fn execute(&self, script: &str) -> anyhow::Result<Value> {
         self.session_call(

@@ -99,3 +99,10 @@ document.addEventListener("input", (event) => {
   });
   row.after(copy);
 });
+
+// Forms that cannot be undone ask first (data-confirm holds the question).
+// Without script they submit at once, as any form.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset ? event.target.dataset.confirm : undefined;
+  if (question && !window.confirm(question)) event.preventDefault();
+});

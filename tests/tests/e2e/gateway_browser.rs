@@ -446,3 +446,43 @@ async fn a_person_is_edited_and_a_duplicate_merged_in_chromium() {
     browser.goto(&format!("{base}/users")).await.expect("users");
     browser.screenshot("09-users").await.expect("shot");
 }
+
+#[tokio::test]
+async fn removing_a_relation_asks_first_in_chromium() {
+    let (liaison, _dir) = start().await;
+    let base = format!("http://{}", liaison.http_addr);
+    let api =
+        liaison_tests::gateway::logged_in(&liaison.http_addr, liaison_tests::gateway::ADMIN).await;
+    let acme = liaison_tests::gateway::organisation(&api, "Acme").await;
+    let beta = liaison_tests::gateway::organisation(&api, "Beta").await;
+    let related = api
+        .post(
+            "/api/relations",
+            serde_json::json!({"subject": liaison_tests::gateway::org(&beta), "predicate": "customer_of",
+                   "object": liaison_tests::gateway::org(&acme)}),
+        )
+        .await;
+    assert_eq!(related.status, 201, "{}", related.text);
+    let browser = Browser::start(&screenshots()).await.expect("chromium");
+    log_in(&browser, &base).await;
+    browser
+        .goto(&format!("{base}/contacts/{beta}"))
+        .await
+        .expect("entity page");
+    let remove = "form[data-confirm] button[aria-label^='Remove']";
+    let button = browser.find(remove).await.expect("remove button");
+    browser.click(&button).await.expect("click remove");
+    let question = browser.answer_dialog(false).await.expect("the question");
+    assert_eq!(question, "Remove the relation: Beta is a customer of Acme?");
+    browser
+        .find_with_text("#relations-title", "(1)")
+        .await
+        .expect("dismissed: the relation stays");
+    let button = browser.find(remove).await.expect("remove button");
+    browser.click(&button).await.expect("click remove");
+    browser.answer_dialog(true).await.expect("accept");
+    browser
+        .find_with_text("#relations-title", "(0)")
+        .await
+        .expect("accepted: the relation is removed");
+}
