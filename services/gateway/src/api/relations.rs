@@ -8,6 +8,7 @@ use liaison_proto::relations::v1 as pb;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::contacts_dto::PageQuery;
 use super::relations_dto::*;
 use super::{non_empty, ApiJson, ApiQuery};
 use crate::accounts::user::Permission;
@@ -483,13 +484,13 @@ async fn candidate_objects(
 /// who did it and why.
 #[utoipa::path(get, path = "/api/entities/{kind}/{id}/history", tag = "relations",
     params(("kind" = String, Path, example = "contacts.organisation"), ("id" = String, Path),
-           HistoryQuery),
+           PageQuery),
     responses((status = 200, body = RelationHistoryPage), (status = 400, body = ErrorBody)))]
 async fn relation_history(
     State(state): State<AppState>,
     Staff(caller): Staff,
     Path((kind, id)): Path<(String, String)>,
-    ApiQuery(query): ApiQuery<HistoryQuery>,
+    ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<RelationHistoryPage>> {
     let request = state.backends.request(
         &caller,

@@ -320,15 +320,6 @@ pub struct RelationHistoryPage {
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(default, deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-pub struct HistoryQuery {
-    #[param(minimum = 1, maximum = 500)]
-    pub limit: Option<u32>,
-    pub cursor: String,
-}
-
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
-#[serde(default, deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
 pub struct TripleToDelete {
     /// `kind:id`.
     #[param(required = true, min_length = 3, max_length = 200)]
