@@ -8,6 +8,7 @@ mod embedded;
 mod gateway_api;
 mod gateway_browser;
 mod gateway_web;
+mod gateway_web_accounts;
 mod gateway_web_forms;
 mod relations;
 mod trace_propagation;

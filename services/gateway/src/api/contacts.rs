@@ -10,6 +10,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::contact_actions_dto::*;
 use super::contacts_dto::*;
 use super::{non_empty, ApiJson, ApiQuery};
 use crate::auth::{Destroyer, Staff};

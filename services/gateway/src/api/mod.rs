@@ -2,6 +2,7 @@
 //! description (`utoipa::path`) and is registered with `routes!`, so the
 //! document at `/api/openapi.json` is built from the routes themselves.
 
+mod contact_actions_dto;
 pub(crate) mod contacts;
 mod contacts_dto;
 mod contract;

@@ -8,7 +8,7 @@ use liaison_proto::relations::v1 as pb;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::contacts_dto::PageQuery;
+use super::contact_actions_dto::PageQuery;
 use super::relations_dto::*;
 use super::{non_empty, ApiJson, ApiQuery};
 use crate::accounts::user::Permission;
